@@ -1,0 +1,56 @@
+/* hs_kafka.h - librdkafka producer and consumer set up the homestream way.
+ *
+ * Producers are idempotent with acks=all and deliver a report for every
+ * message. Consumers join a group with auto commit of *stored* offsets only
+ * (enable.auto.offset.store=false): a stage stores an offset once the message
+ * is safely handed on, so a crash replays rather than loses. */
+#ifndef HS_KAFKA_H
+#define HS_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+/* Called from rd_kafka_poll() for every produced message. msg->_private is
+ * the msg_opaque given to hs_kafka_produce(). */
+typedef void (*hs_kafka_dr_fn)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Creates an idempotent producer for `brokers`. extra is NULL or a
+ * NULL-terminated list of key, value pairs of further librdkafka settings.
+ * Returns NULL with a reason in err. */
+rd_kafka_t *hs_kafka_producer_new(const char *brokers, hs_kafka_dr_fn dr, void *opaque,
+                                  const char *const *extra, char *err, size_t errlen);
+
+/* Creates a consumer in `group` subscribed to `topic`, reading from the
+ * earliest offset when the group has none. extra as above. The caller must
+ * poll with rd_kafka_consumer_poll() and close with hs_kafka_consumer_close().
+ * Returns NULL with a reason in err. */
+rd_kafka_t *hs_kafka_consumer_new(const char *brokers, const char *group, const char *topic,
+                                  const char *const *extra, char *err, size_t errlen);
+
+/* Produces a copy of payload (and key) to topic. On a full local queue it
+ * polls and retries for at most block_ms (0: not at all). Returns 0, or the
+ * rd_kafka_resp_err_t (negative or positive, never 0) on failure. */
+int hs_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                     const void *payload, size_t len, void *msg_opaque, int block_ms);
+
+/* Stores offset+1 for (topic, partition) so the next auto commit includes it. */
+int hs_kafka_store_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset);
+
+/* Commits stored offsets synchronously, closes the consumer and destroys it.
+ * Accepts NULL. */
+void hs_kafka_consumer_close(rd_kafka_t *rk);
+
+/* Flushes outstanding messages for at most timeout_ms and destroys the
+ * producer. Returns the number of messages still undelivered. Accepts NULL. */
+int hs_kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
+
+/* Builds a DLQ record {"stage","error","at","payload"}. The payload stays
+ * untouched: the original bytes as a JSON string when they are valid UTF-8,
+ * else as "payload_base64" instead. Returns a malloc'd JSON text, or NULL
+ * when out of memory. */
+char *hs_kafka_dlq_record(const char *stage, const char *error, const void *payload,
+                          size_t len);
+
+#endif
