@@ -1,0 +1,176 @@
+/* enrich.c - the enricher's transform (see enrich.h). */
+#include "enrich.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_event.h"
+#include "hs_time.h"
+
+/* HA's helpers/state.py state_as_number word states. */
+static const char *const states_one[] = {"on", "locked", "above_horizon", "open", "home"};
+static const char *const states_zero[] = {"off",    "unlocked", "unknown",
+                                          "below_horizon", "closed", "not_home"};
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* True when s is, in full, [+-]? (digits (. digits*)? | . digits) ([eE] [+-]? digits)? */
+static bool is_decimal_literal(const char *s)
+{
+    const char *p = s;
+    size_t int_digits = 0, frac_digits = 0;
+
+    if (*p == '+' || *p == '-')
+        p++;
+    while (is_digit(*p)) {
+        p++;
+        int_digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (is_digit(*p)) {
+            p++;
+            frac_digits++;
+        }
+    }
+    if (int_digits == 0 && frac_digits == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        size_t exp_digits = 0;
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        while (is_digit(*p)) {
+            p++;
+            exp_digits++;
+        }
+        if (exp_digits == 0)
+            return false;
+    }
+    return *p == '\0';
+}
+
+int enrich_state_value(const char *state, double *out)
+{
+    if (!state)
+        return -1;
+    for (size_t i = 0; i < sizeof states_one / sizeof states_one[0]; i++) {
+        if (strcmp(state, states_one[i]) == 0) {
+            *out = 1.0;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof states_zero / sizeof states_zero[0]; i++) {
+        if (strcmp(state, states_zero[i]) == 0) {
+            *out = 0.0;
+            return 0;
+        }
+    }
+    if (!is_decimal_literal(state))
+        return -1;
+    /* The literal is plain C-locale syntax; daemons never call setlocale(). */
+    char *end = NULL;
+    double v = strtod(state, &end);
+    if (!end || *end != '\0' || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int enrich_time_ns(const json_t *raw, int64_t *out, char *err, size_t errlen)
+{
+    const json_t *ns = json_object_get(raw, "new_state");
+    const char *field = "time_fired";
+    const json_t *ts = json_object_get(raw, "time_fired");
+
+    if (json_is_object(ns)) {
+        field = "new_state.last_updated";
+        ts = json_object_get(ns, "last_updated");
+    }
+    if (!json_is_string(ts)) {
+        snprintf(err, errlen, "%s is missing or not a string", field);
+        return -1;
+    }
+    if (hs_time_parse_iso(json_string_value(ts), out) != 0) {
+        snprintf(err, errlen, "%s is not an ISO 8601 timestamp", field);
+        return -1;
+    }
+    return 0;
+}
+
+/* The string attribute `name` of new_state as a new JSON value, else null. */
+static json_t *attribute_string(const json_t *new_state, const char *name)
+{
+    const json_t *attrs = json_object_get(new_state, "attributes");
+    const json_t *v = json_object_get(attrs, name);
+    if (json_is_string(v))
+        return json_stringn(json_string_value(v), json_string_length(v));
+    return json_null();
+}
+
+static json_t *ref_or_null(json_t *v)
+{
+    return v ? json_incref(v) : json_null();
+}
+
+json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen)
+{
+    int64_t time_ns = 0;
+    if (!json_is_object(raw)) {
+        snprintf(err, errlen, "message is not a JSON object");
+        return NULL;
+    }
+    if (enrich_time_ns(raw, &time_ns, err, errlen) != 0)
+        return NULL;
+
+    const json_t *new_state = json_object_get(raw, "new_state");
+    json_t *value = json_null();
+    if (json_is_object(new_state)) {
+        const json_t *state = json_object_get(new_state, "state");
+        double v = 0;
+        if (json_is_string(state) && enrich_state_value(json_string_value(state), &v) == 0) {
+            json_decref(value);
+            value = json_real(v);
+        }
+    }
+
+    /* A shallow copy: the members are shared, only the top level is new. */
+    json_t *out = json_copy((json_t *)raw);
+    if (!out || !value) {
+        json_decref(out);
+        json_decref(value);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    rc |= json_object_set_new(out, "time_ns", json_integer((json_int_t)time_ns));
+    rc |= json_object_set_new(out, "value", value);
+    rc |= json_object_set_new(out, "unit", attribute_string(new_state, "unit_of_measurement"));
+    rc |= json_object_set_new(out, "device_class", attribute_string(new_state, "device_class"));
+    rc |= json_object_set_new(out, "presence", ref_or_null(ctx ? ctx->presence : NULL));
+    rc |= json_object_set_new(out, "weather", ref_or_null(ctx ? ctx->weather : NULL));
+    if (rc != 0) {
+        json_decref(out);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return out;
+}
+
+json_t *enrich_own_record(const char *site, const char *event_type, int64_t time_ns,
+                          json_t *body)
+{
+    char iso[40];
+    if (hs_time_format_iso(time_ns, iso, sizeof iso) != 0)
+        return NULL;
+    json_t *rec = json_pack("{s:i, s:s, s:s, s:n, s:s, s:I, s:O}", "schema", HS_EVENT_SCHEMA,
+                            "site", site, "event_type", event_type, "entity_id", "time_fired",
+                            iso, "time_ns", (json_int_t)time_ns, event_type, body);
+    return rec;
+}

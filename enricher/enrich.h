@@ -1,0 +1,60 @@
+/* enrich.h - the enricher's transform: a raw schema-1 message plus the
+ * current presence and weather snapshots in, an enriched message out.
+ *
+ * Pure functions: no I/O and no clock; everything they depend on is passed
+ * in, so they are table-tested directly. */
+#ifndef ENRICH_H
+#define ENRICH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* What is attached to every enriched message. Both are borrowed; the
+ * enriched message takes its own reference to them. NULL attaches JSON null
+ * (no weather provider, or no observation yet; presence never NULL in the
+ * daemon but allowed here). */
+typedef struct {
+    json_t *presence; /* {"anyone_home","people_home","people":[…]} */
+    json_t *weather;  /* {"temperature",…,"age_s","stale"} */
+} enrich_ctx;
+
+/* Interprets a Home Assistant state as a number, following HA's
+ * helpers/state.py state_as_number exactly for the word states: "on",
+ * "locked", "above_horizon", "open", "home" are 1; "off", "unlocked",
+ * "unknown", "below_horizon", "closed", "not_home" are 0 (case-sensitive,
+ * as HA compares). Any other text is a number only when it is, in full, a
+ * decimal floating-point literal: an optional sign, digits with an optional
+ * fraction (or a fraction alone, ".5"), an optional exponent, and a finite
+ * result. So "12abc", "", " 1", "1 ", "0x10", "nan", "inf", "1_000" and
+ * "1e999" are not numbers (Python's float() accepts some of these; HA's
+ * InfluxDB integration never sees them as values in practice and a strict
+ * rule keeps Grafana's series clean). Returns 0 and sets *out, or -1. */
+int enrich_state_value(const char *state, double *out);
+
+/* The event's point time in ns since the epoch: new_state.last_updated when
+ * the message has a new_state object, else time_fired. Returns 0, or -1 with
+ * a reason in err when the chosen field is missing or not an ISO 8601
+ * timestamp. */
+int enrich_time_ns(const json_t *raw, int64_t *out, char *err, size_t errlen);
+
+/* Builds the enriched message: every field of raw unchanged (shared by
+ * reference, so the caller must not modify raw's members afterwards), plus
+ * "time_ns", "value" (enrich_state_value of new_state.state, else null),
+ * "unit" (new_state.attributes.unit_of_measurement when a string, else
+ * null), "device_class" (likewise), "presence" and "weather" from ctx.
+ * raw must already have passed hs_event_validate_raw(). Returns a new
+ * object, or NULL with a reason in err when the time cannot be derived or
+ * memory runs out. */
+json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen);
+
+/* Builds one of the enricher's own records: {"schema":1,"site","event_type",
+ * "entity_id":null,"time_fired","time_ns", <event_type>: body}, where
+ * event_type is "presence" or "weather" and body is referenced, not copied.
+ * time_ns is the instant the record describes. Returns a new object or NULL
+ * when memory runs out or time_ns cannot be formatted. */
+json_t *enrich_own_record(const char *site, const char *event_type, int64_t time_ns,
+                          json_t *body);
+
+#endif

@@ -1,0 +1,423 @@
+/* hs_kafka.c - librdkafka producer and consumer set up the homestream way. */
+#include "hs_kafka.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "hs_log.h"
+#include "hs_time.h"
+
+/* One setting applied to a new configuration. */
+typedef struct {
+    const char *key;
+    const char *value;
+} kafka_setting;
+
+/* Producer defaults. linger.ms stays small because end-to-end latency is a
+ * target; the local queue is large so a burst (a backfill after a
+ * reconnect) does not hit QUEUE_FULL; message.timeout.ms stays finite so a
+ * message that cannot be delivered comes back in a delivery report. */
+static const kafka_setting producer_defaults[] = {
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"linger.ms", "5"},
+    {"compression.codec", "none"},
+    {"queue.buffering.max.messages", "500000"},
+    {"message.timeout.ms", "300000"},
+    {"socket.nagle.disable", "true"},
+};
+
+/* Consumer defaults: auto commit of stored offsets only, a short fetch wait
+ * for latency, no partition EOF events. */
+static const kafka_setting consumer_defaults[] = {
+    {"enable.auto.commit", "true"},
+    {"auto.commit.interval.ms", "1000"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "earliest"},
+    {"enable.partition.eof", "false"},
+    {"fetch.wait.max.ms", "10"},
+    {"socket.nagle.disable", "true"},
+};
+
+/* Routes librdkafka's log lines into hs_log (component "kafka") instead of
+ * stderr. Called from librdkafka's threads; hs_log_write is thread-safe. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    hs_log_level l;
+    if (level <= LOG_ERR)
+        l = HS_LOG_ERROR;
+    else if (level == LOG_WARNING)
+        l = HS_LOG_WARN;
+    else if (level <= LOG_INFO)
+        l = HS_LOG_INFO;
+    else
+        l = HS_LOG_DEBUG;
+    HS_LOG(l, "kafka", "%s: %s: %s", rk != NULL ? rd_kafka_name(rk) : "rdkafka", fac, buf);
+}
+
+/* The librdkafka log_level (syslog scale) matching hs_log's current level. */
+static const char *kafka_syslog_level(void)
+{
+    switch (hs_log_get_level()) {
+    case HS_LOG_DEBUG:
+        return "7";
+    case HS_LOG_INFO:
+        return "6";
+    case HS_LOG_WARN:
+        return "4";
+    case HS_LOG_ERROR:
+        return "3";
+    }
+    return "6";
+}
+
+/* Sets one property; on failure writes a message naming the property (never
+ * the value, which may be a secret) and returns -1. */
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                    size_t errlen)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka setting %s: %s", key, errstr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds a configuration from brokers, a table of defaults and the caller's
+ * extra pairs (applied last, so they override). Returns NULL with a reason. */
+static rd_kafka_conf_t *conf_build(const char *brokers, const kafka_setting *defaults,
+                                   size_t ndefaults, const char *const *extra, char *err,
+                                   size_t errlen)
+{
+    if (brokers == NULL || brokers[0] == '\0') {
+        snprintf(err, errlen, "kafka: no bootstrap servers given");
+        return NULL;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        snprintf(err, errlen, "kafka: out of memory");
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) < 0 ||
+        conf_set(conf, "log_level", kafka_syslog_level(), err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; i < ndefaults; i++) {
+        if (conf_set(conf, defaults[i].key, defaults[i].value, err, errlen) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i += 2) {
+        if (extra[i + 1] == NULL) {
+            snprintf(err, errlen, "kafka setting %s: no value given", extra[i]);
+            goto fail;
+        }
+        if (conf_set(conf, extra[i], extra[i + 1], err, errlen) < 0)
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* The delivery report callback has exactly librdkafka's dr_msg_cb signature,
+ * and the caller's opaque becomes the handle's opaque, so librdkafka calls
+ * the caller's function directly with it: no trampoline state to own. */
+rd_kafka_t *hs_kafka_producer_new(const char *brokers, hs_kafka_dr_fn dr, void *opaque,
+                                  const char *const *extra, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf =
+        conf_build(brokers, producer_defaults,
+                   sizeof producer_defaults / sizeof producer_defaults[0], extra, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    if (dr != NULL)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_conf_set_opaque(conf, opaque);
+
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        /* conf is still ours when rd_kafka_new fails. */
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka producer: %s", errstr);
+        return NULL;
+    }
+    return rk;
+}
+
+rd_kafka_t *hs_kafka_consumer_new(const char *brokers, const char *group, const char *topic,
+                                  const char *const *extra, char *err, size_t errlen)
+{
+    if (group == NULL || group[0] == '\0' || topic == NULL || topic[0] == '\0') {
+        snprintf(err, errlen, "kafka consumer: group and topic are required");
+        return NULL;
+    }
+    rd_kafka_conf_t *conf =
+        conf_build(brokers, consumer_defaults,
+                   sizeof consumer_defaults / sizeof consumer_defaults[0], extra, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    if (conf_set(conf, "group.id", group, err, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka consumer: %s", errstr);
+        return NULL;
+    }
+    /* conf ownership moved to rk. */
+    rd_kafka_poll_set_consumer(rk);
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka subscribe %s: %s", topic, rd_kafka_err2str(e));
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hs_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                     const void *payload, size_t len, void *msg_opaque, int block_ms)
+{
+    int64_t deadline = block_ms > 0 ? mono_ms() + block_ms : 0;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)payload, len),
+            RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || block_ms <= 0 || mono_ms() >= deadline)
+            return (int)e;
+        /* Serving delivery reports is what frees room in the queue. */
+        rd_kafka_poll(rk, 10);
+    }
+}
+
+int hs_kafka_store_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+    tp->offset = offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, list);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    return (int)e;
+}
+
+void hs_kafka_consumer_close(rd_kafka_t *rk)
+{
+    if (rk == NULL)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        hs_warn("kafka", "final commit of %s failed: %s", rd_kafka_name(rk),
+                rd_kafka_err2str(e));
+    e = rd_kafka_consumer_close(rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hs_warn("kafka", "closing %s: %s", rd_kafka_name(rk), rd_kafka_err2str(e));
+    rd_kafka_destroy(rk);
+}
+
+/* Messages still queued after the flush are purged before the handle is
+ * destroyed, and their delivery reports (error RD_KAFKA_RESP_ERR__PURGE_QUEUE
+ * or __PURGE_INFLIGHT) are served here, so the caller's report function sees
+ * every message exactly once and can release or spool its msg_opaque. */
+int hs_kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
+{
+    if (rk == NULL)
+        return 0;
+    rd_kafka_flush(rk, timeout_ms > 0 ? timeout_ms : 0);
+    int left = rd_kafka_outq_len(rk);
+    if (left > 0) {
+        hs_warn("kafka", "%s: %d messages undelivered after %d ms, purging",
+                rd_kafka_name(rk), left, timeout_ms);
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        int64_t deadline = mono_ms() + 1000;
+        while (rd_kafka_outq_len(rk) > 0 && mono_ms() < deadline)
+            rd_kafka_poll(rk, 10);
+    }
+    rd_kafka_destroy(rk);
+    return left;
+}
+
+/* Length of the valid UTF-8 sequence starting at s (n bytes available), or
+ * 0 when it is not one: overlong forms, UTF-16 surrogates and code points
+ * above U+10FFFF are rejected. A NUL byte is a valid one-byte sequence. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > 0xf4 */
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+        return 0; /* overlong */
+    if (cp >= 0xd800 && cp <= 0xdfff)
+        return 0; /* surrogate */
+    if (cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t l = utf8_seq_len(s + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+/* Returns a new JSON string of text with every invalid UTF-8 sequence
+ * replaced by U+FFFD, so a hostile error text never makes the record fail.
+ * NULL text becomes "". Returns NULL when out of memory. */
+static json_t *json_string_sanitized(const char *text)
+{
+    if (text == NULL)
+        return json_string("");
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = strlen(text);
+    if (utf8_valid(s, n))
+        return json_stringn_nocheck(text, n);
+    char *out = malloc(n * 3 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq_len(s + i, n - i);
+        if (l == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    json_t *j = json_stringn_nocheck(out, o);
+    free(out);
+    return j;
+}
+
+/* Standard base64 (RFC 4648, padded). Returns a malloc'd NUL-terminated
+ * string of *outlen characters, or NULL when out of memory. */
+static char *base64_encode(const unsigned char *in, size_t n, size_t *outlen)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = tbl[(v >> 6) & 63];
+        out[o++] = tbl[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        out[o++] = tbl[v >> 18];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* A payload that is valid UTF-8 goes in as a JSON string built with
+ * json_stringn, because it may hold NUL bytes (valid UTF-8, escaped as
+ * \u0000 in the output); anything else goes in as "payload_base64". */
+char *hs_kafka_dlq_record(const char *stage, const char *error, const void *payload,
+                          size_t len)
+{
+    char at[40];
+    if (hs_time_format_iso(hs_now_wall_ns(), at, sizeof at) < 0)
+        at[0] = '\0';
+
+    json_t *rec = json_object();
+    if (rec == NULL)
+        return NULL;
+    char *text = NULL;
+    if (json_object_set_new(rec, "stage", json_string_sanitized(stage)) < 0 ||
+        json_object_set_new(rec, "error", json_string_sanitized(error)) < 0 ||
+        json_object_set_new(rec, "at", json_string(at)) < 0)
+        goto done;
+
+    const unsigned char *p = payload != NULL ? payload : (const unsigned char *)"";
+    if (payload == NULL)
+        len = 0;
+    if (utf8_valid(p, len)) {
+        if (json_object_set_new(rec, "payload", json_stringn_nocheck((const char *)p, len)) < 0)
+            goto done;
+    } else {
+        size_t blen;
+        char *b64 = base64_encode(p, len, &blen);
+        if (b64 == NULL)
+            goto done;
+        int rc = json_object_set_new(rec, "payload_base64", json_stringn_nocheck(b64, blen));
+        free(b64);
+        if (rc < 0)
+            goto done;
+    }
+    text = json_dumps(rec, JSON_COMPACT);
+done:
+    json_decref(rec);
+    return text;
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tests/run.sh - runs every homestream test: installs what is missing
+# (Debian 12, as root), builds with warnings as errors, runs the unit and
+# integration suites, the same again under ASan+UBSan, and the unit suite
+# under valgrind. Ends with the plain line "N passed, N failed".
+#
+# Environment: HS_SKIP_ASAN=1 / HS_SKIP_VALGRIND=1 skip those passes (for a
+# quick local loop; CI runs everything).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-jsonschema
+          libwebsockets-dev librdkafka-dev libcurl4-openssl-dev libjansson-dev
+          libmicrohttpd-dev zlib1g-dev check valgrind influxdb docker-compose)
+
+install_missing() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "== installing: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "tests/run.sh: missing packages (${missing[*]}); run as root or install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        || { echo "tests/run.sh: apt-get install failed" >&2; exit 1; }
+    # influxdb's package starts a system influxd on :8086; the tests run their
+    # own on free ports, so that one is not needed.
+    systemctl disable --now influxdb >/dev/null 2>&1 || true
+}
+
+install_missing
+
+results=()   # each: "<label> <testlog.json>"
+failed_builds=0
+
+build() {   # build <dir> <meson options...>
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 \
+            || { cat "$dir.setup.log"; return 1; }
+    fi
+    ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -80 "$dir.ninja.log"; return 1; }
+}
+
+run_suite() {   # run_suite <label> <dir> <meson test args...>
+    local label=$1 dir=$2; shift 2
+    echo "== $label"
+    meson test -C "$dir" --print-errorlogs "$@"
+    cp "$dir/meson-logs/testlog.json" "$ROOT/.hs-testlog-$label.json" 2>/dev/null || true
+    [ -n "${label}" ] && results+=("$label $ROOT/.hs-testlog-$label.json")
+}
+
+rm -f "$ROOT"/.hs-testlog-*.json
+
+echo "== build (warnings are errors)"
+if build build; then
+    run_suite default build --suite unit --suite integration --suite deploy
+else
+    failed_builds=$((failed_builds + 1))
+fi
+
+if [ -z "${HS_SKIP_ASAN:-}" ]; then
+    echo "== build with ASan+UBSan"
+    if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+        export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+        export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
+        run_suite asan build-asan --suite unit --suite integration
+        unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+    else
+        failed_builds=$((failed_builds + 1))
+    fi
+fi
+
+if [ -z "${HS_SKIP_VALGRIND:-}" ] && [ -f build/build.ninja ]; then
+    run_suite valgrind build --setup=valgrind --suite unit
+fi
+
+python3 - "$failed_builds" "${results[@]}" <<'PY'
+import json, sys
+failed_builds = int(sys.argv[1])
+passed = failed = skipped = 0
+for arg in sys.argv[2:]:
+    label, path = arg.split(" ", 1)
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                r = json.loads(line).get("result")
+                if r in ("OK", "EXPECTEDFAIL"):
+                    passed += 1
+                elif r == "SKIP":
+                    skipped += 1
+                else:
+                    failed += 1
+    except OSError:
+        print("no test log for %s" % label)
+        failed += 1
+failed += failed_builds
+print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
