@@ -50,8 +50,9 @@ typedef struct {
      * Optional. */
     void (*ready)(void *ud, const char *ha_version);
     /* An event of one of our subscriptions; event is borrowed for the call.
-     * Required. */
-    void (*event)(void *ud, const json_t *event);
+     * tag is HA_TAG_SUBSCRIBE for the configured event types, or the owner's
+     * tag of a "subscribe_events" command it sent. Required. */
+    void (*event)(void *ud, int tag, const json_t *event);
     /* The result of a command: tag is the owner's tag from
      * ha_session_command(), or one of HA_TAG_*. msg is borrowed. Optional. */
     void (*result)(void *ud, int64_t id, int tag, const ha_msg *msg);

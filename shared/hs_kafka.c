@@ -46,19 +46,40 @@ static const kafka_setting consumer_defaults[] = {
 };
 
 /* Routes librdkafka's log lines into hs_log (component "kafka") instead of
- * stderr. Called from librdkafka's threads; hs_log_write is thread-safe. */
+ * stderr. Called from librdkafka's threads; hs_log_write is thread-safe.
+ * librdkafka logs every lost connection at LOG_ERR; those are transient and
+ * the stage judges its own health, so they are warnings here. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     hs_log_level l;
-    if (level <= LOG_ERR)
+    if (level <= LOG_CRIT)
         l = HS_LOG_ERROR;
-    else if (level == LOG_WARNING)
+    else if (level <= LOG_WARNING)
         l = HS_LOG_WARN;
     else if (level <= LOG_INFO)
         l = HS_LOG_INFO;
     else
         l = HS_LOG_DEBUG;
     HS_LOG(l, "kafka", "%s: %s: %s", rk != NULL ? rd_kafka_name(rk) : "rdkafka", fac, buf);
+}
+
+/* Logs client-level errors once, by name (without an error_cb librdkafka
+ * repeats them as "ERROR" log lines). A fatal error of the idempotent
+ * producer is logged with its underlying cause: from then on every message
+ * fails with RD_KAFKA_RESP_ERR__FATAL and the stage must recreate the
+ * producer. */
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char cause[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, cause, sizeof cause);
+        hs_error("kafka", "%s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                 cause);
+        return;
+    }
+    hs_warn("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
 }
 
 /* The librdkafka log_level (syslog scale) matching hs_log's current level. */
@@ -106,6 +127,7 @@ static rd_kafka_conf_t *conf_build(const char *brokers, const kafka_setting *def
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
     if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) < 0 ||
         conf_set(conf, "log_level", kafka_syslog_level(), err, errlen) < 0)
         goto fail;

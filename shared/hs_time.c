@@ -129,9 +129,15 @@ int hs_time_parse_iso(const char *text, int64_t *ns_out)
         return -1;
 
     /* Local time minus its offset is UTC. Years 0000-9999 give seconds far
-     * inside int64_t; only the conversion to ns can overflow. */
+     * inside int64_t; only the conversion to ns can overflow. Before 1970 a
+     * fraction is folded into the second above it, so that the earliest
+     * representable instant does not overflow on the way. */
     int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                    second - offset_s;
+    if (secs < 0 && frac_ns > 0) {
+        secs += 1;
+        frac_ns -= NS_PER_SEC;
+    }
     int64_t ns;
     if (__builtin_mul_overflow(secs, NS_PER_SEC, &ns) ||
         __builtin_add_overflow(ns, frac_ns, &ns))

@@ -7,11 +7,12 @@ import datetime
 import math
 import re
 
+# HA's helpers/state.py state_as_number, less "unknown": HA's integration never
+# writes unknown states at all; homestream keeps them as a state string only,
+# so an unknown temperature does not graph as 0.
 BOOL_LIKE = {
-    "on": 1.0, "home": 1.0, "open": 1.0, "opening": 1.0, "locked": 1.0,
-    "above_horizon": 1.0, "problem": 1.0,
-    "off": 0.0, "not_home": 0.0, "closed": 0.0, "closing": 0.0, "unlocked": 0.0,
-    "below_horizon": 0.0, "ok": 0.0,
+    "on": 1.0, "locked": 1.0, "above_horizon": 1.0, "open": 1.0, "home": 1.0,
+    "off": 0.0, "unlocked": 0.0, "below_horizon": 0.0, "closed": 0.0, "not_home": 0.0,
 }
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 OWN_MEASUREMENTS = {"weather", "presence", "homestream"}

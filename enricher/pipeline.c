@@ -1,0 +1,851 @@
+/* pipeline.c - the enricher's Kafka loop (see pipeline.h). */
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "enrich.h"
+#include "hs_event.h"
+#include "hs_kafka.h"
+#include "hs_log.h"
+#include "hs_offtrack.h"
+#include "hs_recent.h"
+#include "hs_time.h"
+#include "presence.h"
+#include "units.h"
+
+#define COMPONENT "pipeline"
+#define RECENT_CAPACITY 1000
+#define BATCH_MAX 500            /* messages handled per step */
+#define INFLIGHT_PAUSE 100000    /* outputs in flight that pause consumption */
+#define RETRY_DELAY_MS 1000      /* pause before producing a failed message again */
+#define PRODUCE_BLOCK_MS 1000    /* wait on a full local queue before retrying later */
+#define ASSIGNMENT_CHECK_MS 1000
+
+/* One consumed message whose offset waits for its outputs. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    uint32_t generation;
+    int pending; /* outputs not yet delivered */
+} input_ref;
+
+typedef enum { OUT_ENRICHED, OUT_DLQ, OUT_PRESENCE, OUT_WEATHER } out_kind;
+
+/* One produced message. Owns a copy of key and payload so it can be produced
+ * again after a failed delivery. */
+typedef struct out_msg {
+    input_ref *in; /* NULL for records no input waits for */
+    out_kind kind;
+    char *key;
+    size_t keylen;
+    char *payload;
+    size_t len;
+    char *orig;       /* OUT_ENRICHED: the raw payload, for the DLQ if too large */
+    size_t orig_len;
+    int64_t retry_at_ms;
+    struct out_msg *next; /* retry list */
+} out_msg;
+
+/* Assignment bookkeeping of one input partition. */
+typedef struct {
+    uint32_t generation;
+    bool assigned; /* seen in the last assignment check or since */
+} part_state;
+
+struct pipeline {
+    char *topic_raw, *topic_enriched, *topic_dlq, *site;
+    bool metric;
+    poller *poller;
+
+    rd_kafka_t *producer;
+    rd_kafka_t *consumer;
+    pthread_mutex_t consumer_lock; /* guards consumer against the admin thread at close */
+    bool consumer_lock_init;
+    bool closed;
+
+    hs_offtrack *offtrack;
+    part_state *parts;
+    size_t nparts;
+    int64_t next_assignment_check_ms;
+    bool paused;
+
+    out_msg *retry_head, *retry_tail;
+    presence *presence;
+    uint64_t weather_version_sent;
+
+    pthread_mutex_t presence_lock; /* guards presence_snap for other threads */
+    bool presence_lock_init;
+    json_t *presence_snap;
+
+    hs_recent *recent;
+    atomic_bool fatal; /* the producer hit a fatal error */
+
+    _Atomic uint64_t events_in, events_out, errors, dlq, presence_records, weather_records,
+        retries, inflight, kafka_errors, offsets_stored;
+    _Atomic int64_t last_event_ns;     /* time_ns of the last event enriched; 0 none */
+    _Atomic int64_t last_kafka_error_ms; /* monotonic; 0 none */
+    _Atomic int64_t last_delivery_ms;    /* monotonic; 0 none */
+    _Atomic int all_brokers_down;
+};
+
+static uint64_t ld(_Atomic uint64_t *a)
+{
+    return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static void inc(_Atomic uint64_t *a)
+{
+    atomic_fetch_add_explicit(a, 1, memory_order_relaxed);
+}
+
+static void dec(_Atomic uint64_t *a)
+{
+    atomic_fetch_sub_explicit(a, 1, memory_order_relaxed);
+}
+
+static part_state *part_get(pipeline *p, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    if ((size_t)partition >= p->nparts) {
+        size_t n = (size_t)partition + 1;
+        part_state *grown = realloc(p->parts, n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + p->nparts, 0, (n - p->nparts) * sizeof *grown);
+        p->parts = grown;
+        p->nparts = n;
+    }
+    return &p->parts[partition];
+}
+
+static void out_free(out_msg *o)
+{
+    if (!o)
+        return;
+    free(o->key);
+    free(o->payload);
+    free(o->orig);
+    free(o);
+}
+
+/* The input's offset is done: store it when its generation is current. */
+static void input_done(pipeline *p, input_ref *in)
+{
+    part_state *ps = (size_t)in->partition < p->nparts ? &p->parts[in->partition] : NULL;
+    if (ps && ps->generation == in->generation && !p->closed) {
+        int64_t next = 0;
+        if (hs_offtrack_done(p->offtrack, p->topic_raw, in->partition, in->offset, &next)) {
+            int e = hs_kafka_store_offset(p->consumer, p->topic_raw, in->partition, next - 1);
+            if (e != 0)
+                hs_debug(COMPONENT, "storing offset %" PRId64 " of %s [%" PRId32 "]: %s",
+                         next - 1, p->topic_raw, in->partition,
+                         rd_kafka_err2str((rd_kafka_resp_err_t)e));
+            else
+                inc(&p->offsets_stored);
+        }
+    }
+    free(in);
+}
+
+/* Releases one output of its input; the input is done when none is left. */
+static void out_release(pipeline *p, out_msg *o, bool delivered)
+{
+    input_ref *in = o->in;
+    out_free(o);
+    dec(&p->inflight);
+    if (in && --in->pending == 0) {
+        if (delivered)
+            input_done(p, in);
+        else
+            free(in);
+    }
+}
+
+static void retry_push(pipeline *p, out_msg *o)
+{
+    o->retry_at_ms = hs_now_mono_ms() + RETRY_DELAY_MS;
+    o->next = NULL;
+    if (p->retry_tail)
+        p->retry_tail->next = o;
+    else
+        p->retry_head = o;
+    p->retry_tail = o;
+}
+
+static const char *out_topic(const pipeline *p, const out_msg *o)
+{
+    return o->kind == OUT_DLQ ? p->topic_dlq : p->topic_enriched;
+}
+
+static void out_failed(pipeline *p, out_msg *o, rd_kafka_resp_err_t e);
+
+/* Hands o to the producer. On a synchronous failure o goes to the retry
+ * list or, for what can never fit, the DLQ (see out_failed). */
+static void out_produce(pipeline *p, out_msg *o)
+{
+    int e = hs_kafka_produce(p->producer, out_topic(p, o), o->key, o->keylen, o->payload, o->len,
+                             o, PRODUCE_BLOCK_MS);
+    if (e != 0)
+        out_failed(p, o, (rd_kafka_resp_err_t)e);
+}
+
+/* Replaces an enriched message that Kafka will never take with a DLQ record
+ * of its raw payload; anything else that can never be delivered is dropped
+ * with an error log and a count. */
+static void out_undeliverable(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
+{
+    inc(&p->errors);
+    if (o->kind == OUT_ENRICHED && o->orig) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "enriched message undeliverable: %s",
+                 rd_kafka_err2str(e));
+        char *rec = hs_kafka_dlq_record("enricher", reason, o->orig, o->orig_len);
+        if (rec) {
+            free(o->payload);
+            free(o->orig);
+            o->orig = NULL;
+            o->payload = rec;
+            o->len = strlen(rec);
+            o->kind = OUT_DLQ;
+            hs_warn(COMPONENT, "%s; sending the raw message to %s", reason, p->topic_dlq);
+            out_produce(p, o);
+            return;
+        }
+    }
+    hs_error(COMPONENT, "dropping a %s record of %zu bytes that Kafka refuses for good: %s",
+             o->kind == OUT_DLQ ? "DLQ" : "enricher", o->len, rd_kafka_err2str(e));
+    /* The input is released as handled: it can never go anywhere else. */
+    out_release(p, o, true);
+}
+
+static void out_failed(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
+{
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
+        out_undeliverable(p, o, e);
+        return;
+    }
+    inc(&p->errors);
+    inc(&p->retries);
+    hs_warn(COMPONENT, "delivery to %s failed (%s); producing again in %d ms", out_topic(p, o),
+            rd_kafka_err2str(e), RETRY_DELAY_MS);
+    retry_push(p, o);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    pipeline *p = opaque;
+    out_msg *o = msg->_private;
+    if (!o)
+        return;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_store_explicit(&p->last_delivery_ms, hs_now_mono_ms(), memory_order_relaxed);
+        switch (o->kind) {
+        case OUT_ENRICHED:
+            inc(&p->events_out);
+            break;
+        case OUT_DLQ:
+            inc(&p->dlq);
+            break;
+        case OUT_PRESENCE:
+            inc(&p->presence_records);
+            break;
+        case OUT_WEATHER:
+            inc(&p->weather_records);
+            break;
+        }
+        out_release(p, o, true);
+        return;
+    }
+    if (p->closed || msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+        msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        /* Shutting down: the offset stays unstored, so the message replays. */
+        out_release(p, o, false);
+        return;
+    }
+    char errstr[256];
+    if (rd_kafka_fatal_error(rk, errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!p->fatal)
+            hs_error(COMPONENT, "fatal producer error: %s", errstr);
+        p->fatal = true;
+        inc(&p->errors);
+        out_release(p, o, false);
+        return;
+    }
+    out_failed(p, o, msg->err);
+}
+
+/* Queues an output for in (which may be NULL). Takes ownership of payload
+ * (malloc'd) in every case. Returns 0, or -1 when out of memory. */
+static int emit(pipeline *p, input_ref *in, out_kind kind, const char *key, char *payload,
+                const void *orig, size_t orig_len)
+{
+    out_msg *o = calloc(1, sizeof *o);
+    if (!o || !payload) {
+        free(o);
+        free(payload);
+        return -1;
+    }
+    o->in = in;
+    o->kind = kind;
+    o->payload = payload;
+    o->len = strlen(payload);
+    if (key) {
+        o->key = strdup(key);
+        o->keylen = strlen(key);
+        if (!o->key) {
+            out_free(o);
+            return -1;
+        }
+    }
+    if (orig) {
+        o->orig = malloc(orig_len ? orig_len : 1);
+        if (!o->orig) {
+            out_free(o);
+            return -1;
+        }
+        memcpy(o->orig, orig, orig_len);
+        o->orig_len = orig_len;
+    }
+    if (in)
+        in->pending++;
+    inc(&p->inflight);
+    out_produce(p, o);
+    return 0;
+}
+
+static void set_presence_snap(pipeline *p, json_t *snap)
+{
+    pthread_mutex_lock(&p->presence_lock);
+    json_t *old = p->presence_snap;
+    p->presence_snap = snap;
+    pthread_mutex_unlock(&p->presence_lock);
+    json_decref(old);
+}
+
+/* Emits the enricher's own record of event_type with body at time_ns. */
+static int emit_own(pipeline *p, input_ref *in, const char *event_type, int64_t time_ns,
+                    json_t *body)
+{
+    json_t *rec = enrich_own_record(p->site, event_type, time_ns, body);
+    if (!rec)
+        return -1;
+    char *text = json_dumps(rec, JSON_COMPACT);
+    hs_recent_push(p->recent, NULL, rec);
+    json_decref(rec);
+    return emit(p, in, strcmp(event_type, "presence") == 0 ? OUT_PRESENCE : OUT_WEATHER,
+                p->site, text, NULL, 0);
+}
+
+/* Sends the raw payload to the DLQ with reason. */
+static int to_dlq(pipeline *p, input_ref *in, const rd_kafka_message_t *m, const char *reason)
+{
+    inc(&p->errors);
+    hs_warn(COMPONENT, "%s [%" PRId32 "] offset %" PRId64 " to %s: %s", p->topic_raw,
+            m->partition, m->offset, p->topic_dlq, reason);
+    char *rec = hs_kafka_dlq_record("enricher", reason, m->payload, m->len);
+    char key[256];
+    const char *k = p->site;
+    if (m->key && m->key_len > 0 && m->key_len < sizeof key) {
+        memcpy(key, m->key, m->key_len);
+        key[m->key_len] = '\0';
+        if (strlen(key) == m->key_len)
+            k = key;
+    }
+    return emit(p, in, OUT_DLQ, k, rec, NULL, 0);
+}
+
+/* Registers offset as in flight, starting a new generation when the
+ * partition went back (a rebalance handed it to us again). */
+static int track(pipeline *p, int32_t partition, int64_t offset, uint32_t *generation)
+{
+    part_state *ps = part_get(p, partition);
+    if (!ps)
+        return -1;
+    if (!ps->assigned) {
+        ps->assigned = true;
+        ps->generation++;
+        hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
+    }
+    if (hs_offtrack_add(p->offtrack, p->topic_raw, partition, offset) != 0) {
+        hs_info(COMPONENT, "%s [%" PRId32 "] restarts at offset %" PRId64
+                           "; tracking it afresh",
+                p->topic_raw, partition, offset);
+        ps->generation++;
+        hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
+        if (hs_offtrack_add(p->offtrack, p->topic_raw, partition, offset) != 0)
+            return -1;
+    }
+    *generation = ps->generation;
+    return 0;
+}
+
+/* Forgets partitions no longer assigned. */
+static void check_assignment(pipeline *p)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(p->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return;
+    for (size_t i = 0; i < p->nparts; i++) {
+        if (!p->parts[i].assigned)
+            continue;
+        bool still = false;
+        for (int k = 0; k < a->cnt && !still; k++)
+            still = a->elems[k].partition == (int32_t)i &&
+                    strcmp(a->elems[k].topic, p->topic_raw) == 0;
+        if (!still) {
+            hs_info(COMPONENT, "%s [%zu] revoked; forgetting its offsets in flight",
+                    p->topic_raw, i);
+            p->parts[i].assigned = false;
+            p->parts[i].generation++;
+            hs_offtrack_forget(p->offtrack, p->topic_raw, (int32_t)i);
+        }
+    }
+    /* Consumption stays paused across a rebalance while outputs pile up. */
+    if (p->paused && a->cnt > 0)
+        rd_kafka_pause_partitions(p->consumer, a);
+    rd_kafka_topic_partition_list_destroy(a);
+}
+
+static void set_paused(pipeline *p, bool pause)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(p->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(p->consumer, a);
+    else
+        rd_kafka_resume_partitions(p->consumer, a);
+    rd_kafka_topic_partition_list_destroy(a);
+    p->paused = pause;
+    hs_info(COMPONENT, "%s consumption (%" PRIu64 " outputs in flight)",
+            pause ? "pausing" : "resuming", ld(&p->inflight));
+}
+
+/* Applies UNITS=metric to the enriched value/unit. */
+static void convert_units(json_t *enriched)
+{
+    json_t *unit = json_object_get(enriched, "unit");
+    json_t *value = json_object_get(enriched, "value");
+    if (!json_is_string(unit) || !json_is_number(value))
+        return;
+    double v = json_number_value(value);
+    const char *to = NULL;
+    if (units_to_metric(json_string_value(unit), &v, &to) == 1) {
+        json_object_set_new(enriched, "value", json_real(v));
+        json_object_set_new(enriched, "unit", json_string(to));
+    }
+}
+
+/* Handles one consumed message. Returns -1 only when out of memory. */
+static int handle(pipeline *p, const rd_kafka_message_t *m)
+{
+    inc(&p->events_in);
+    input_ref *in = calloc(1, sizeof *in);
+    if (!in)
+        return -1;
+    in->partition = m->partition;
+    in->offset = m->offset;
+    if (track(p, m->partition, m->offset, &in->generation) != 0) {
+        free(in);
+        return -1;
+    }
+    /* pending starts at 1 for this function, so no delivery report can
+     * finish the input before all its outputs are queued. */
+    in->pending = 1;
+
+    int rc = 0;
+    json_error_t jerr;
+    json_t *raw = json_loadb(m->payload ? m->payload : "", m->len, JSON_REJECT_DUPLICATES, &jerr);
+    char err[256];
+    if (!raw) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "not JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        rc = to_dlq(p, in, m, reason);
+        goto done;
+    }
+    if (hs_event_validate_raw(raw, err, sizeof err) != 0) {
+        rc = to_dlq(p, in, m, err);
+        goto done;
+    }
+
+    const char *entity_id = json_string_value(json_object_get(raw, "entity_id"));
+    const char *event_type = json_string_value(json_object_get(raw, "event_type"));
+    bool state_changed = event_type && strcmp(event_type, "state_changed") == 0;
+    const json_t *new_state = json_object_get(raw, "new_state");
+
+    if (state_changed && presence_is_tracked(entity_id)) {
+        int changed = presence_update(p->presence, entity_id, new_state);
+        if (changed < 0) {
+            rc = -1;
+            goto done;
+        }
+        if (changed) {
+            json_t *snap = presence_snapshot(p->presence);
+            set_presence_snap(p, json_incref(snap));
+            int64_t t = 0;
+            if (enrich_time_ns(raw, &t, err, sizeof err) != 0)
+                t = hs_now_wall_ns();
+            rc = emit_own(p, in, "presence", t, snap);
+            json_decref(snap);
+            if (rc != 0)
+                goto done;
+        }
+    }
+    if (state_changed && p->poller && poller_wants_entity(p->poller, entity_id) &&
+        json_is_object(new_state))
+        poller_offer_entity(p->poller, new_state, hs_now_wall_ns());
+
+    uint64_t wversion = 0;
+    json_t *weather = p->poller ? poller_weather(p->poller, hs_now_wall_ns(), &wversion) : NULL;
+    if (weather && wversion != p->weather_version_sent) {
+        p->weather_version_sent = wversion;
+        int64_t t = poller_weather_observed_ns(p->poller);
+        rc = emit_own(p, in, "weather", t ? t : hs_now_wall_ns(), weather);
+        if (rc != 0) {
+            json_decref(weather);
+            goto done;
+        }
+    }
+    json_t *snap = presence_snapshot(p->presence);
+    enrich_ctx ctx = {.presence = snap, .weather = weather};
+    json_t *out = enrich_event(raw, &ctx, err, sizeof err);
+    json_decref(snap);
+    json_decref(weather);
+    if (!out) {
+        rc = to_dlq(p, in, m, err);
+        goto done;
+    }
+    if (p->metric)
+        convert_units(out);
+    atomic_store_explicit(&p->last_event_ns,
+                          (int64_t)json_integer_value(json_object_get(out, "time_ns")),
+                          memory_order_relaxed);
+    char *text = json_dumps(out, JSON_COMPACT);
+    hs_recent_push(p->recent, entity_id, out);
+    json_decref(out);
+    rc = emit(p, in, OUT_ENRICHED, entity_id ? entity_id : p->site, text, m->payload, m->len);
+
+done:
+    json_decref(raw);
+    if (--in->pending == 0)
+        input_done(p, in);
+    return rc;
+}
+
+/* Produces what waits in the retry list and is due. */
+static void retry_due(pipeline *p)
+{
+    int64_t now = hs_now_mono_ms();
+    while (p->retry_head && p->retry_head->retry_at_ms <= now) {
+        out_msg *o = p->retry_head;
+        p->retry_head = o->next;
+        if (!p->retry_head)
+            p->retry_tail = NULL;
+        o->next = NULL;
+        out_produce(p, o);
+    }
+}
+
+/* Picks up a presence document from the presence URL. */
+static int take_presence(pipeline *p)
+{
+    json_t *doc = p->poller ? poller_take_presence(p->poller) : NULL;
+    if (!doc)
+        return 0;
+    char err[256];
+    int changed = presence_set_external(p->presence, doc, err, sizeof err);
+    json_decref(doc);
+    if (changed < 0) {
+        hs_warn(COMPONENT, "presence document rejected: %s", err);
+        poller_presence_rejected(p->poller, err);
+        return 0;
+    }
+    if (changed) {
+        json_t *snap = presence_snapshot(p->presence);
+        set_presence_snap(p, json_incref(snap));
+        int rc = emit_own(p, NULL, "presence", hs_now_wall_ns(), snap);
+        json_decref(snap);
+        return rc;
+    }
+    return 0;
+}
+
+/* Emits a weather record when a fetched observation is newer than the last
+ * one sent, even while no events flow. */
+static int weather_idle(pipeline *p)
+{
+    if (!p->poller)
+        return 0;
+    uint64_t version = 0;
+    json_t *w = poller_weather(p->poller, hs_now_wall_ns(), &version);
+    int rc = 0;
+    if (w && version != p->weather_version_sent) {
+        p->weather_version_sent = version;
+        int64_t t = poller_weather_observed_ns(p->poller);
+        rc = emit_own(p, NULL, "weather", t ? t : hs_now_wall_ns(), w);
+    }
+    json_decref(w);
+    return rc;
+}
+
+int pipeline_step(pipeline *p, int timeout_ms)
+{
+    if (p->fatal)
+        return -1;
+    rd_kafka_poll(p->producer, 0);
+    retry_due(p);
+    if (take_presence(p) != 0 || weather_idle(p) != 0)
+        return -1;
+
+    int64_t now = hs_now_mono_ms();
+    if (now >= p->next_assignment_check_ms) {
+        check_assignment(p);
+        p->next_assignment_check_ms = now + ASSIGNMENT_CHECK_MS;
+    }
+    uint64_t inflight = ld(&p->inflight);
+    if (!p->paused && inflight >= INFLIGHT_PAUSE)
+        set_paused(p, true);
+    else if (p->paused && inflight < INFLIGHT_PAUSE / 2)
+        set_paused(p, false);
+
+    for (int i = 0; i < BATCH_MAX; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
+        if (!m)
+            break;
+        int rc = 0;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                inc(&p->kafka_errors);
+                atomic_store_explicit(&p->last_kafka_error_ms, hs_now_mono_ms(),
+                                      memory_order_relaxed);
+                atomic_store_explicit(&p->all_brokers_down,
+                                      m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+                                      memory_order_relaxed);
+                hs_warn(COMPONENT, "consumer: %s", rd_kafka_message_errstr(m));
+            }
+        } else {
+            atomic_store_explicit(&p->all_brokers_down, 0, memory_order_relaxed);
+            rc = handle(p, m);
+        }
+        rd_kafka_message_destroy(m);
+        if (rc != 0) {
+            hs_error(COMPONENT, "out of memory handling a message");
+            p->fatal = true;
+            return -1;
+        }
+        rd_kafka_poll(p->producer, 0);
+    }
+    rd_kafka_poll(p->producer, 0);
+    return p->fatal ? -1 : 0;
+}
+
+pipeline *pipeline_new(const pipeline_opts *o, char *err, size_t errlen)
+{
+    pipeline *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->topic_raw = strdup(o->topic_raw);
+    p->topic_enriched = strdup(o->topic_enriched);
+    p->topic_dlq = strdup(o->topic_dlq);
+    p->site = strdup(o->site);
+    p->metric = o->metric;
+    p->poller = o->poller;
+    p->offtrack = hs_offtrack_new();
+    p->presence = presence_new();
+    p->recent = hs_recent_new(RECENT_CAPACITY);
+    if (!p->topic_raw || !p->topic_enriched || !p->topic_dlq || !p->site || !p->offtrack ||
+        !p->presence || !p->recent) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (pthread_mutex_init(&p->presence_lock, NULL) != 0) {
+        snprintf(err, errlen, "pthread_mutex_init failed");
+        goto fail;
+    }
+    p->presence_lock_init = true;
+    if (pthread_mutex_init(&p->consumer_lock, NULL) != 0) {
+        snprintf(err, errlen, "pthread_mutex_init failed");
+        goto fail;
+    }
+    p->consumer_lock_init = true;
+    p->presence_snap = presence_snapshot(p->presence);
+    p->producer = hs_kafka_producer_new(o->brokers, on_delivery, p, o->producer_extra, err, errlen);
+    if (!p->producer)
+        goto fail;
+    p->consumer = hs_kafka_consumer_new(o->brokers, o->group, o->topic_raw, o->consumer_extra,
+                                        err, errlen);
+    if (!p->consumer)
+        goto fail;
+    return p;
+fail:
+    pipeline_free(p);
+    return NULL;
+}
+
+int pipeline_close(pipeline *p, int timeout_ms)
+{
+    if (!p || p->closed)
+        return 0;
+    int64_t deadline = hs_now_mono_ms() + timeout_ms;
+    /* Deliveries first: their reports store offsets while the consumer is
+     * still open. Failed ones are produced again until the deadline. */
+    if (p->producer) {
+        while (hs_now_mono_ms() < deadline && (ld(&p->inflight) > 0) && !p->fatal) {
+            retry_due(p);
+            rd_kafka_poll(p->producer, 50);
+        }
+    }
+    int left = (int)ld(&p->inflight);
+    p->closed = true;
+    if (p->consumer) {
+        pthread_mutex_lock(&p->consumer_lock);
+        rd_kafka_t *c = p->consumer;
+        p->consumer = NULL;
+        pthread_mutex_unlock(&p->consumer_lock);
+        hs_kafka_consumer_close(c);
+    }
+    if (p->producer) {
+        hs_kafka_producer_close(p->producer, 0);
+        p->producer = NULL;
+    }
+    while (p->retry_head) {
+        out_msg *o = p->retry_head;
+        p->retry_head = o->next;
+        out_release(p, o, false);
+    }
+    p->retry_tail = NULL;
+    if (left > 0)
+        hs_warn(COMPONENT, "%d messages undelivered at shutdown; their offsets were not "
+                           "stored, so they are consumed again on restart",
+                left);
+    return left;
+}
+
+void pipeline_free(pipeline *p)
+{
+    if (!p)
+        return;
+    pipeline_close(p, 0);
+    hs_offtrack_free(p->offtrack);
+    presence_free(p->presence);
+    hs_recent_free(p->recent);
+    json_decref(p->presence_snap);
+    free(p->parts);
+    if (p->presence_lock_init)
+        pthread_mutex_destroy(&p->presence_lock);
+    if (p->consumer_lock_init)
+        pthread_mutex_destroy(&p->consumer_lock);
+    free(p->topic_raw);
+    free(p->topic_enriched);
+    free(p->topic_dlq);
+    free(p->site);
+    free(p);
+}
+
+/* Sum over the assigned partitions of high watermark - position, or -1
+ * when unknown. */
+static int64_t consumer_lag(pipeline *p)
+{
+    int64_t lag = -1;
+    pthread_mutex_lock(&p->consumer_lock);
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (p->consumer && rd_kafka_assignment(p->consumer, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        if (rd_kafka_position(p->consumer, a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < a->cnt; i++) {
+                int64_t lo = 0, hi = 0;
+                if (rd_kafka_get_watermark_offsets(p->consumer, a->elems[i].topic,
+                                                   a->elems[i].partition, &lo,
+                                                   &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                    hi < 0)
+                    continue;
+                int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+                if (lag < 0)
+                    lag = 0;
+                if (hi > pos)
+                    lag += hi - pos;
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    pthread_mutex_unlock(&p->consumer_lock);
+    return lag;
+}
+
+void pipeline_stats(pipeline *p, json_t *obj)
+{
+    int64_t last = atomic_load_explicit(&p->last_event_ns, memory_order_relaxed);
+    char iso[40];
+    json_t *last_j = json_null();
+    if (last != 0 && hs_time_format_iso(last, iso, sizeof iso) == 0) {
+        json_decref(last_j);
+        last_j = json_string(iso);
+    }
+    int64_t lag = consumer_lag(p);
+    json_object_set_new(obj, "events_in_total", json_integer((json_int_t)ld(&p->events_in)));
+    json_object_set_new(obj, "events_out_total", json_integer((json_int_t)ld(&p->events_out)));
+    json_object_set_new(obj, "errors_total", json_integer((json_int_t)ld(&p->errors)));
+    json_object_set_new(obj, "dlq_total", json_integer((json_int_t)ld(&p->dlq)));
+    json_object_set_new(obj, "last_event_time", last_j);
+    json_object_set_new(obj, "presence_records_total",
+                        json_integer((json_int_t)ld(&p->presence_records)));
+    json_object_set_new(obj, "weather_records_total",
+                        json_integer((json_int_t)ld(&p->weather_records)));
+    json_object_set_new(obj, "retries_total", json_integer((json_int_t)ld(&p->retries)));
+    json_object_set_new(obj, "kafka_errors_total", json_integer((json_int_t)ld(&p->kafka_errors)));
+    json_object_set_new(obj, "offsets_stored_total",
+                        json_integer((json_int_t)ld(&p->offsets_stored)));
+    json_object_set_new(obj, "inflight", json_integer((json_int_t)ld(&p->inflight)));
+    json_object_set_new(obj, "consumer_lag", lag >= 0 ? json_integer(lag) : json_null());
+}
+
+json_t *pipeline_health_kafka(pipeline *p)
+{
+    int64_t now = hs_now_mono_ms();
+    int64_t last_err = atomic_load_explicit(&p->last_kafka_error_ms, memory_order_relaxed);
+    int64_t last_ok = atomic_load_explicit(&p->last_delivery_ms, memory_order_relaxed);
+    bool down = atomic_load_explicit(&p->all_brokers_down, memory_order_relaxed) != 0;
+    const char *state = "ok";
+    const char *detail = NULL;
+    if (p->fatal) {
+        state = "unhealthy";
+        detail = "fatal producer error";
+    } else if (down) {
+        /* Degraded, not unhealthy: restarting the enricher does not bring
+         * Kafka back, and nothing is lost while it waits. */
+        state = "degraded";
+        detail = "all brokers down";
+    } else if (last_err != 0 && now - last_err < 30000 && last_err > last_ok) {
+        state = "degraded";
+        detail = "recent consumer errors";
+    }
+    json_t *o = json_pack("{s:s, s:I, s:I}", "state", state, "inflight",
+                          (json_int_t)ld(&p->inflight), "errors_total",
+                          (json_int_t)ld(&p->kafka_errors));
+    if (o && detail)
+        json_object_set_new(o, "detail", json_string(detail));
+    return o;
+}
+
+json_t *pipeline_recent(pipeline *p, int limit, const char *entity_id)
+{
+    return hs_recent_list(p->recent, limit, entity_id);
+}
+
+json_t *pipeline_presence(pipeline *p)
+{
+    pthread_mutex_lock(&p->presence_lock);
+    json_t *s = json_incref(p->presence_snap);
+    pthread_mutex_unlock(&p->presence_lock);
+    return s;
+}

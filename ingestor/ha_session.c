@@ -1,0 +1,336 @@
+/* ha_session.c - the client side of one Home Assistant WebSocket connection. */
+#include "ha_session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t id;
+    int tag;
+    bool subscription; /* a subscribe_events command: its events carry tag */
+    bool confirmed;    /* its result arrived */
+} pending_cmd;
+
+struct ha_session {
+    ha_session_cbs cbs;
+    char *token;
+    char **event_types;
+    size_t n_event_types;
+    int64_t ping_interval_ms;
+    int64_t pong_timeout_ms;
+
+    ha_session_state state;
+    int64_t next_id;
+    int64_t started_ms;
+    int64_t next_ping_ms;
+    int64_t ping_id;      /* outstanding ping, -1 when none */
+    int64_t ping_sent_ms;
+    pending_cmd *cmds;    /* commands sent and subscriptions of this connection */
+    size_t n_cmds, cap_cmds;
+    char *auth_message;   /* the server's auth_invalid text, owned */
+};
+
+ha_session *ha_session_new(const ha_session_opts *opts, const ha_session_cbs *cbs)
+{
+    ha_session *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->cbs = *cbs;
+    s->token = strdup(opts->token != NULL ? opts->token : "");
+    if (s->token == NULL)
+        goto fail;
+    if (opts->n_event_types > 0) {
+        s->event_types = calloc(opts->n_event_types, sizeof(char *));
+        if (s->event_types == NULL)
+            goto fail;
+        s->n_event_types = opts->n_event_types;
+        for (size_t i = 0; i < opts->n_event_types; i++) {
+            s->event_types[i] = strdup(opts->event_types[i]);
+            if (s->event_types[i] == NULL)
+                goto fail;
+        }
+    }
+    s->ping_interval_ms = opts->ping_interval_ms > 0 ? opts->ping_interval_ms : 30000;
+    s->pong_timeout_ms = opts->pong_timeout_ms > 0 ? opts->pong_timeout_ms : 15000;
+    s->ping_id = -1;
+    s->next_id = 1;
+    return s;
+fail:
+    ha_session_free(s);
+    return NULL;
+}
+
+void ha_session_free(ha_session *s)
+{
+    if (s == NULL)
+        return;
+    if (s->token != NULL) {
+        volatile char *t = s->token;
+        for (size_t i = 0; t[i] != '\0'; i++)
+            t[i] = '\0';
+        free(s->token);
+    }
+    for (size_t i = 0; s->event_types != NULL && i < s->n_event_types; i++)
+        free(s->event_types[i]);
+    free(s->event_types);
+    free(s->cmds);
+    free(s->auth_message);
+    free(s);
+}
+
+void ha_session_start(ha_session *s, int64_t now_ms)
+{
+    s->state = HA_SESS_AUTH_WAIT;
+    s->next_id = 1;
+    s->started_ms = now_ms;
+    s->ping_id = -1;
+    s->n_cmds = 0;
+}
+
+void ha_session_stop(ha_session *s)
+{
+    s->state = HA_SESS_IDLE;
+    s->ping_id = -1;
+    s->n_cmds = 0;
+}
+
+ha_session_state ha_session_get_state(const ha_session *s)
+{
+    return s->state;
+}
+
+const char *ha_session_state_name(ha_session_state state)
+{
+    switch (state) {
+    case HA_SESS_IDLE:
+        return "disconnected";
+    case HA_SESS_AUTH_WAIT:
+        return "authenticating";
+    case HA_SESS_READY:
+        return "connected";
+    }
+    return "unknown";
+}
+
+int64_t ha_session_next_id(const ha_session *s)
+{
+    return s->next_id;
+}
+
+static int send_text(ha_session *s, char *text)
+{
+    if (text == NULL)
+        return -1;
+    int rc = s->cbs.send(s->cbs.ud, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int remember(ha_session *s, int64_t id, int tag, bool subscription)
+{
+    if (s->n_cmds == s->cap_cmds) {
+        size_t cap = s->cap_cmds ? s->cap_cmds * 2 : 16;
+        pending_cmd *c = realloc(s->cmds, cap * sizeof(*c));
+        if (c == NULL)
+            return -1;
+        s->cmds = c;
+        s->cap_cmds = cap;
+    }
+    s->cmds[s->n_cmds++] = (pending_cmd){id, tag, subscription, false};
+    return 0;
+}
+
+static pending_cmd *find_cmd(ha_session *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n_cmds; i++) {
+        if (s->cmds[i].id == id)
+            return &s->cmds[i];
+    }
+    return NULL;
+}
+
+/* Drops a finished command; subscriptions stay while they are good. */
+static void forget_cmd(ha_session *s, pending_cmd *c)
+{
+    size_t i = (size_t)(c - s->cmds);
+    memmove(&s->cmds[i], &s->cmds[i + 1], (s->n_cmds - i - 1) * sizeof(*c));
+    s->n_cmds--;
+}
+
+static int64_t send_built(ha_session *s, char *text, int tag, bool subscription)
+{
+    int64_t id = s->next_id;
+    if (text == NULL)
+        return -1;
+    s->next_id++;
+    if (remember(s, id, tag, subscription) != 0) {
+        free(text);
+        return -1;
+    }
+    if (send_text(s, text) != 0)
+        return -1;
+    return id;
+}
+
+static int go_ready(ha_session *s, int64_t now_ms, const char *ha_version)
+{
+    s->state = HA_SESS_READY;
+    s->next_ping_ms = now_ms + s->ping_interval_ms;
+    if (send_built(s, ha_proto_supported_features(s->next_id), HA_TAG_FEATURES, false) < 0)
+        return HA_SESSION_DEAD;
+    if (s->n_event_types == 0) {
+        if (send_built(s, ha_proto_subscribe_events(s->next_id, NULL), HA_TAG_SUBSCRIBE,
+                       true) < 0)
+            return HA_SESSION_DEAD;
+    }
+    for (size_t i = 0; i < s->n_event_types; i++) {
+        if (send_built(s, ha_proto_subscribe_events(s->next_id, s->event_types[i]),
+                       HA_TAG_SUBSCRIBE, true) < 0)
+            return HA_SESSION_DEAD;
+    }
+    if (s->cbs.ready != NULL)
+        s->cbs.ready(s->cbs.ud, ha_version);
+    return HA_SESSION_OK;
+}
+
+static void report_invalid(ha_session *s, const char *reason, const json_t *el)
+{
+    char *text = json_dumps(el, JSON_COMPACT | JSON_ENCODE_ANY);
+    s->cbs.invalid(s->cbs.ud, reason, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
+    free(text);
+}
+
+static int handle_msg(ha_session *s, const ha_msg *m, int64_t now_ms)
+{
+    switch (m->type) {
+    case HA_MSG_AUTH_REQUIRED:
+        if (s->state != HA_SESS_AUTH_WAIT) {
+            report_invalid(s, "auth_required after authentication", m->obj);
+            return HA_SESSION_OK;
+        }
+        if (send_text(s, ha_proto_auth(s->token)) != 0)
+            return HA_SESSION_DEAD;
+        return HA_SESSION_OK;
+    case HA_MSG_AUTH_OK:
+        if (s->state != HA_SESS_AUTH_WAIT) {
+            report_invalid(s, "auth_ok after authentication", m->obj);
+            return HA_SESSION_OK;
+        }
+        return go_ready(s, now_ms, m->ha_version);
+    case HA_MSG_AUTH_INVALID:
+        free(s->auth_message);
+        s->auth_message = strdup(m->message != NULL ? m->message : "invalid access token");
+        return HA_SESSION_AUTH_INVALID;
+    case HA_MSG_PONG:
+        if (m->id == s->ping_id)
+            s->ping_id = -1;
+        return HA_SESSION_OK;
+    case HA_MSG_RESULT: {
+        pending_cmd *c = find_cmd(s, m->id);
+        if (c == NULL || c->confirmed) {
+            if (s->cbs.result != NULL)
+                s->cbs.result(s->cbs.ud, m->id, HA_TAG_UNKNOWN, m);
+            return HA_SESSION_OK;
+        }
+        int tag = c->tag;
+        if (c->subscription && m->success)
+            c->confirmed = true;
+        else
+            forget_cmd(s, c);
+        if (s->cbs.result != NULL)
+            s->cbs.result(s->cbs.ud, m->id, tag, m);
+        return HA_SESSION_OK;
+    }
+    case HA_MSG_EVENT: {
+        pending_cmd *c = find_cmd(s, m->id);
+        if (s->state != HA_SESS_READY || c == NULL || !c->subscription) {
+            report_invalid(s, "event for an id that is not a subscription", m->obj);
+            return HA_SESSION_OK;
+        }
+        s->cbs.event(s->cbs.ud, c->tag, m->event);
+        return HA_SESSION_OK;
+    }
+    case HA_MSG_INVALID:
+        report_invalid(s, m->invalid_reason, m->obj);
+        return HA_SESSION_OK;
+    }
+    return HA_SESSION_OK;
+}
+
+int ha_session_on_frame(ha_session *s, const char *buf, size_t len, int64_t now_ms,
+                        const char **auth_message)
+{
+    if (auth_message != NULL)
+        *auth_message = NULL;
+    ha_frame f;
+    char err[256];
+    if (ha_frame_parse(&f, buf, len, err, sizeof(err)) != 0) {
+        s->cbs.invalid(s->cbs.ud, err, buf, len);
+        ha_frame_fini(&f);
+        return HA_SESSION_OK;
+    }
+    int rc = HA_SESSION_OK;
+    for (size_t i = 0; i < f.n && rc == HA_SESSION_OK; i++)
+        rc = handle_msg(s, &f.msgs[i], now_ms);
+    if (rc == HA_SESSION_AUTH_INVALID) {
+        s->state = HA_SESS_IDLE;
+        if (auth_message != NULL)
+            *auth_message = s->auth_message;
+    }
+    ha_frame_fini(&f);
+    return rc;
+}
+
+int ha_session_tick(ha_session *s, int64_t now_ms)
+{
+    if (s->state == HA_SESS_AUTH_WAIT) {
+        return now_ms - s->started_ms > s->pong_timeout_ms ? HA_SESSION_DEAD
+                                                           : HA_SESSION_OK;
+    }
+    if (s->state != HA_SESS_READY)
+        return HA_SESSION_OK;
+    if (s->ping_id >= 0) {
+        if (now_ms - s->ping_sent_ms > s->pong_timeout_ms)
+            return HA_SESSION_DEAD;
+        return HA_SESSION_OK;
+    }
+    if (now_ms >= s->next_ping_ms) {
+        int64_t id = s->next_id++;
+        if (send_text(s, ha_proto_ping(id)) != 0)
+            return HA_SESSION_DEAD;
+        s->ping_id = id;
+        s->ping_sent_ms = now_ms;
+        s->next_ping_ms = now_ms + s->ping_interval_ms;
+    }
+    return HA_SESSION_OK;
+}
+
+int64_t ha_session_next_tick_in(const ha_session *s, int64_t now_ms)
+{
+    int64_t at;
+    if (s->state == HA_SESS_AUTH_WAIT)
+        at = s->started_ms + s->pong_timeout_ms + 1;
+    else if (s->state != HA_SESS_READY)
+        return s->ping_interval_ms;
+    else if (s->ping_id >= 0)
+        at = s->ping_sent_ms + s->pong_timeout_ms + 1;
+    else
+        at = s->next_ping_ms;
+    return at > now_ms ? at - now_ms : 0;
+}
+
+int64_t ha_session_command(ha_session *s, const char *type, const json_t *fields, int tag)
+{
+    if (s->state != HA_SESS_READY || tag <= 0)
+        return -1;
+    bool subscription = strcmp(type, "subscribe_events") == 0;
+    return send_built(s, ha_proto_command(s->next_id, type, fields), tag, subscription);
+}
+
+int64_t ha_session_command_built(ha_session *s, char *(*build)(int64_t id, void *ud),
+                                 void *ud, int tag)
+{
+    if (s->state != HA_SESS_READY || tag <= 0)
+        return -1;
+    return send_built(s, build(s->next_id, ud), tag, false);
+}

@@ -1,0 +1,172 @@
+/* test-recent.c - unit tests for hs_recent: the ring of recent events. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hs_recent.h"
+
+/* Pushes event number n for entity, as {"n": n}; the ring keeps its own
+ * reference, this function drops the caller's. */
+static void push(hs_recent *r, const char *entity, int n)
+{
+    json_t *ev = json_pack("{s:i}", "n", n);
+    hs_recent_push(r, entity, ev);
+    json_decref(ev);
+}
+
+/* Checks that list holds the events numbered want[0..count), in order. */
+static void expect_list(json_t *list, const int *want, size_t count)
+{
+    ck_assert_ptr_nonnull(list);
+    ck_assert_msg(json_array_size(list) == count, "got %zu events, want %zu",
+                  json_array_size(list), count);
+    for (size_t i = 0; i < count; i++) {
+        json_int_t n = json_integer_value(json_object_get(json_array_get(list, i), "n"));
+        ck_assert_msg(n == want[i], "event %zu is %lld, want %d", i, (long long)n, want[i]);
+    }
+    json_decref(list);
+}
+
+/* Capacity 4, events 1..pushed for entities a, b, a, b, ...; then a listing
+ * with limit and filter gives these, newest first. */
+static const struct {
+    int pushed;
+    int limit;
+    const char *entity;
+    int want[4];
+    size_t count;
+} cases[] = {
+    {0, 10, NULL, {0}, 0},
+    {2, 10, NULL, {2, 1}, 2},
+    {4, 10, NULL, {4, 3, 2, 1}, 4},
+    {5, 10, NULL, {5, 4, 3, 2}, 4},   /* wrapped once */
+    {11, 10, NULL, {11, 10, 9, 8}, 4}, /* wrapped several times */
+    {11, 2, NULL, {11, 10}, 2},
+    {11, 1, NULL, {11}, 1},
+    {11, 0, NULL, {11, 10, 9, 8}, 4}, /* no limit */
+    {11, -3, NULL, {11, 10, 9, 8}, 4},
+    {11, 10, "sensor.a", {11, 9}, 2},
+    {11, 10, "sensor.b", {10, 8}, 2},
+    {11, 1, "sensor.b", {10}, 1},
+    {11, 10, "sensor.c", {0}, 0},
+    {1, 10, "sensor.b", {0}, 0},
+};
+
+START_TEST(test_list)
+{
+    hs_recent *r = hs_recent_new(4);
+    ck_assert_ptr_nonnull(r);
+    for (int n = 1; n <= cases[_i].pushed; n++)
+        push(r, n % 2 ? "sensor.a" : "sensor.b", n);
+    expect_list(hs_recent_list(r, cases[_i].limit, cases[_i].entity), cases[_i].want,
+                cases[_i].count);
+    hs_recent_free(r);
+}
+END_TEST
+
+START_TEST(test_no_entity)
+{
+    hs_recent *r = hs_recent_new(3);
+    push(r, NULL, 1);
+    push(r, "weather.home", 2);
+    static const int all[] = {2, 1};
+    expect_list(hs_recent_list(r, 10, NULL), all, 2);
+    /* An event without an entity never matches a filter. */
+    static const int weather[] = {2};
+    expect_list(hs_recent_list(r, 10, "weather.home"), weather, 1);
+    expect_list(hs_recent_list(r, 10, ""), NULL, 0);
+    hs_recent_free(r);
+}
+END_TEST
+
+/* The listing shares the events: it stays valid after the ring moves on and
+ * after the ring is freed. */
+START_TEST(test_references)
+{
+    hs_recent *r = hs_recent_new(1);
+    json_t *ev = json_pack("{s:s}", "entity_id", "light.x");
+    hs_recent_push(r, "light.x", ev);
+    ck_assert_int_eq(ev->refcount, 2);
+    json_t *list = hs_recent_list(r, 1, NULL);
+    ck_assert_ptr_eq(json_array_get(list, 0), ev);
+    ck_assert_int_eq(ev->refcount, 3);
+    push(r, "light.y", 2); /* evicts ev */
+    ck_assert_int_eq(ev->refcount, 2);
+    hs_recent_free(r);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "entity_id")),
+                     "light.x");
+    json_decref(list);
+    ck_assert_int_eq(ev->refcount, 1);
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(test_edge_cases)
+{
+    hs_recent *r = hs_recent_new(0);
+    ck_assert_ptr_nonnull(r);
+    push(r, "a.b", 1);
+    expect_list(hs_recent_list(r, 5, NULL), NULL, 0);
+    hs_recent_free(r);
+    hs_recent_free(NULL);
+    r = hs_recent_new(2);
+    hs_recent_push(r, "a.b", NULL); /* ignored */
+    expect_list(hs_recent_list(r, 5, NULL), NULL, 0);
+    hs_recent_free(r);
+}
+END_TEST
+
+static void *pusher(void *arg)
+{
+    hs_recent *r = arg;
+    for (int i = 0; i < 2000; i++)
+        push(r, i % 3 ? "sensor.a" : "sensor.b", i);
+    return NULL;
+}
+
+/* A stage thread pushes while the admin thread lists: every listing is in
+ * order and bounded, and the last push wins. */
+START_TEST(test_concurrent)
+{
+    hs_recent *r = hs_recent_new(16);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, pusher, r), 0);
+    for (int i = 0; i < 200; i++) {
+        json_t *list = hs_recent_list(r, 8, i % 2 ? "sensor.a" : NULL);
+        ck_assert_ptr_nonnull(list);
+        ck_assert_uint_le(json_array_size(list), 8);
+        /* Newest first: the numbers strictly decrease. */
+        for (size_t k = 1; k < json_array_size(list); k++)
+            ck_assert_int_gt(json_integer_value(json_object_get(json_array_get(list, k - 1), "n")),
+                             json_integer_value(json_object_get(json_array_get(list, k), "n")));
+        json_decref(list);
+    }
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    json_t *list = hs_recent_list(r, 1, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(list, 0), "n")), 1999);
+    json_decref(list);
+    hs_recent_free(r);
+}
+END_TEST
+
+static Suite *recent_suite(void)
+{
+    Suite *s = suite_create("recent");
+    TCase *tc = tcase_create("core");
+    tcase_add_loop_test(tc, test_list, 0, sizeof cases / sizeof cases[0]);
+    tcase_add_test(tc, test_no_entity);
+    tcase_add_test(tc, test_references);
+    tcase_add_test(tc, test_edge_cases);
+    tcase_add_test(tc, test_concurrent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(recent_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

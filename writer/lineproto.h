@@ -1,0 +1,105 @@
+/* lineproto.h - enriched homestream messages as InfluxDB line protocol.
+ *
+ * Pure functions: no I/O and no clock, so every rule below is unit-tested.
+ *
+ * Escaping follows what InfluxDB 1.x and 2.x parse (checked against influxd
+ * 1.6): measurements escape ',' and ' '; tag keys, tag values and field keys
+ * escape ',', '=' and ' '; string field values escape '"' and '\'. A
+ * backslash is otherwise written as is, because InfluxDB keeps it as is.
+ * What InfluxDB cannot store is replaced so the line keeps its structure:
+ * a newline or carriage return in a measurement, tag or field key becomes
+ * the two characters "\n" or "\r"; an element ending in a backslash (which
+ * would escape the separator after it) has that last backslash replaced by
+ * U+29F5 REVERSE SOLIDUS OPERATOR; a measurement starting with '#' (a comment
+ * line to InfluxDB) gets a backslash in front. String field values keep raw
+ * newlines: influxd stores and returns them byte for byte. Invalid UTF-8 and
+ * NUL bytes become U+FFFD everywhere. */
+#ifndef LINEPROTO_H
+#define LINEPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* A growable byte buffer. Zero-initialise it (or lineproto_buf_init) and
+ * release it with lineproto_buf_fini. data is NUL-terminated when non-NULL. */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} lineproto_buf;
+
+void lineproto_buf_init(lineproto_buf *b);
+void lineproto_buf_fini(lineproto_buf *b);
+/* Makes room for extra more bytes. Returns 0, or -1 when out of memory. */
+int lineproto_buf_reserve(lineproto_buf *b, size_t extra);
+/* Appends n bytes. Returns 0, or -1 when out of memory (b unchanged). */
+int lineproto_buf_append(lineproto_buf *b, const void *p, size_t n);
+/* Shrinks the content to len bytes (len <= b->len). */
+void lineproto_buf_truncate(lineproto_buf *b, size_t len);
+
+/* Where a text goes in a line; decides what is escaped. */
+typedef enum {
+    LINEPROTO_MEASUREMENT, /* ',' and ' ' */
+    LINEPROTO_KEY,         /* tag key, tag value or field key: ',', '=' and ' ' */
+    LINEPROTO_STRING,      /* string field value, without the quotes: '"' and '\' */
+} lineproto_part;
+
+/* Appends n bytes of s escaped for part. Returns 0, or -1 when out of memory
+ * (b then holds a partial append; callers truncate back). */
+int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s, size_t n);
+
+/* Appends a finite double in the shortest form that reads back to the same
+ * value ("21.5", "1e+20", "-0"). Returns 0, -1 when out of memory, -2 when v
+ * is NaN or infinite (nothing appended). */
+int lineproto_append_double(lineproto_buf *b, double v);
+
+/* Python's float() on a string, as HA's integration applies it: surrounding
+ * ASCII whitespace, a sign, digits with single '_' between digits, a
+ * fraction, an exponent, or "nan", "inf", "infinity" in any case. Hex and
+ * other forms strtod accepts are refused. Returns 0 and sets *out, or -1. */
+int lineproto_parse_pyfloat(const char *s, size_t n, double *out);
+
+typedef enum {
+    LINEPROTO_SCHEMA_HA = 0, /* what HA's InfluxDB integration writes */
+    LINEPROTO_SCHEMA_EVENTS, /* one measurement home_assistant_events */
+} lineproto_schema;
+
+typedef enum {
+    LINEPROTO_MATTR_UNIT = 0,             /* unit_of_measurement (HA's default) */
+    LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS,  /* "<domain>__<device_class>", else domain */
+    LINEPROTO_MATTR_DEVICE_CLASS,         /* the device_class attribute */
+    LINEPROTO_MATTR_ENTITY_ID,            /* the full entity_id */
+} lineproto_mattr;
+
+typedef struct {
+    lineproto_schema schema;
+    lineproto_mattr measurement_attr;
+    const char *default_measurement;  /* NULL or "" for none (borrowed) */
+    const char *override_measurement; /* NULL or "" for none (borrowed) */
+} lineproto_opts;
+
+/* Parses "ha"/"events" and the measurement_attr names. Return 0 or -1. */
+int lineproto_schema_parse(const char *name, lineproto_schema *out);
+int lineproto_mattr_parse(const char *name, lineproto_mattr *out);
+
+/* What encoding one message did, for counters. */
+typedef struct {
+    unsigned points;         /* lines appended: 0 or 1 */
+    unsigned dropped_fields; /* NaN/infinite values and unusable keys left out */
+    const char *skip_reason; /* static text when points == 0, else NULL */
+} lineproto_info;
+
+/* Appends the line for one enriched message (see docs/writer.md for the
+ * mapping), ending in '\n', to out. A message that maps to no point (an
+ * entity removal in the ha schema, a weather record without observation, an
+ * event type the schema does not write) appends nothing, returns 0 and sets
+ * info->skip_reason. Returns -1 with a reason in err when the message is
+ * malformed (no usable time, a state that is not a string, no entity_id on
+ * a state_changed event) or memory runs out; out is then unchanged. */
+int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,
+                     lineproto_info *info, char *err, size_t errlen);
+
+#endif

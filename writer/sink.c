@@ -1,0 +1,853 @@
+/* sink.c - the writer's loop: enriched events from Kafka into InfluxDB. */
+#include "sink.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "batch.h"
+#include "hs_breaker.h"
+#include "hs_kafka.h"
+#include "hs_log.h"
+#include "hs_offtrack.h"
+#include "hs_recent.h"
+#include "hs_time.h"
+#include "influx.h"
+#include "latency.h"
+#include "lineproto.h"
+#include "outcome.h"
+
+#define COMPONENT "sink"
+#define RECENT_CAPACITY 1000
+#define LATENCY_WINDOW 1024
+#define MAX_POLL_PER_STEP 2000
+#define MAX_WRITES_PER_STEP 64
+#define LAG_REFRESH_MS 1000
+#define PAUSE_REFRESH_MS 1000
+#define KAFKA_ERROR_DEGRADED_MS 30000
+
+/* What a DLQ message's delivery report needs to finish the original. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    int tries;
+} dlq_ref;
+
+typedef struct {
+    atomic_uint_fast64_t events_in;
+    atomic_uint_fast64_t points_written;
+    atomic_uint_fast64_t errors;
+    atomic_uint_fast64_t dlq;
+    atomic_uint_fast64_t dlq_failed;
+    atomic_uint_fast64_t batches;
+    atomic_uint_fast64_t bytes;
+    atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t rejected;
+    atomic_uint_fast64_t invalid;
+    atomic_uint_fast64_t skipped;
+    atomic_uint_fast64_t dropped_fields;
+    atomic_uint_fast64_t splits;
+    atomic_int_fast64_t last_event_ns; /* INT64_MIN until the first event */
+    atomic_uint_fast64_t held_points;
+    atomic_uint_fast64_t acc_points;
+    atomic_bool paused;
+    atomic_bool fatal;
+    atomic_bool retrying;
+} sink_counters;
+
+struct sink {
+    const wconfig *cfg;
+    char *topic_in;
+    char *topic_dlq;
+    lineproto_opts lp;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    hs_offtrack *track;
+    hs_breaker *breaker;
+    influx *ix;
+    latency *lat;
+    hs_recent *recent;
+    batch acc;  /* filling */
+    batch out;  /* being written (held) */
+    bool held;
+    bool queue_empty;
+    int64_t next_attempt_ms;
+    unsigned attempt;
+    int64_t next_pause_refresh_ms;
+    int64_t next_lag_ms;
+    uint32_t rng;
+    bool closed;
+    atomic_bool closing; /* DLQ reports free their refs without requeueing */
+    lineproto_buf scratch;
+    int64_t start_ms;
+    atomic_int dlq_inflight;
+    sink_counters c;
+
+    pthread_mutex_t lock; /* guards the fields below */
+    long last_status;
+    char last_error[512];
+    char kafka_error[256];
+    int64_t kafka_error_ms;
+    json_t *lag; /* {"<partition>": lag} */
+    int64_t lag_total;
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void inc(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t get(atomic_uint_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static uint32_t next_rand(sink *s)
+{
+    uint32_t x = s->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s->rng = x ? x : 0x9E3779B9u;
+    return s->rng;
+}
+
+static void set_last(sink *s, long status, const char *error)
+{
+    pthread_mutex_lock(&s->lock);
+    s->last_status = status;
+    snprintf(s->last_error, sizeof s->last_error, "%s", error ? error : "");
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Stores the offset the group resumes from for one partition. */
+static void store_commit(void *ud, int32_t partition, int64_t commit_next)
+{
+    sink *s = ud;
+    if (s->consumer == NULL)
+        return;
+    int rc = hs_kafka_store_offset(s->consumer, s->topic_in, partition, commit_next - 1);
+    if (rc != 0)
+        hs_debug(COMPONENT, "offset store for %s[%" PRId32 "] at %" PRId64 " failed: %s",
+                 s->topic_in, partition, commit_next, rd_kafka_err2str((rd_kafka_resp_err_t)rc));
+}
+
+static void mark_one_done(sink *s, int32_t partition, int64_t offset)
+{
+    int64_t next;
+    if (hs_offtrack_done(s->track, s->topic_in, partition, offset, &next))
+        store_commit(s, partition, next);
+}
+
+/* ---- DLQ --------------------------------------------------------------- */
+
+static void dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    sink *s = opaque;
+    dlq_ref *ref = msg->_private;
+    if (ref == NULL)
+        return;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && atomic_load(&s->closing)) {
+        atomic_fetch_sub(&s->dlq_inflight, 1);
+        free(ref);
+        return;
+    }
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        inc(&s->c.dlq, 1);
+        mark_one_done(s, ref->partition, ref->offset);
+        atomic_fetch_sub(&s->dlq_inflight, 1);
+        free(ref);
+        return;
+    }
+    /* Not delivered: produce the same record again, so the original's
+     * offset is never stored without it reaching the DLQ. */
+    hs_warn(COMPONENT, "DLQ delivery failed for %s[%" PRId32 "]@%" PRId64 ": %s; retrying",
+            s->topic_in, ref->partition, ref->offset, rd_kafka_err2str(msg->err));
+    ref->tries++;
+    int rc = hs_kafka_produce(rk, s->topic_dlq, msg->key, msg->key_len, msg->payload, msg->len,
+                              ref, 0);
+    if (rc != 0) {
+        hs_error(COMPONENT, "cannot requeue DLQ record for %s[%" PRId32 "]@%" PRId64
+                 ": %s; its offset stays uncommitted",
+                 s->topic_in, ref->partition, ref->offset,
+                 rd_kafka_err2str((rd_kafka_resp_err_t)rc));
+        inc(&s->c.dlq_failed, 1);
+        inc(&s->c.errors, 1);
+        atomic_fetch_sub(&s->dlq_inflight, 1);
+        free(ref);
+    }
+}
+
+/* Sends one original message to the DLQ with the reason. Its offset is
+ * marked done by the delivery report. */
+static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key, size_t keylen,
+                     const void *payload, size_t len, const char *reason)
+{
+    char *rec = hs_kafka_dlq_record("writer", reason, payload ? payload : "", len);
+    dlq_ref *ref = malloc(sizeof *ref);
+    int rc = -1;
+    if (rec != NULL && ref != NULL) {
+        ref->partition = partition;
+        ref->offset = offset;
+        ref->tries = 0;
+        atomic_fetch_add(&s->dlq_inflight, 1);
+        rc = hs_kafka_produce(s->producer, s->topic_dlq, key, keylen, rec, strlen(rec), ref,
+                              1000);
+        if (rc != 0)
+            atomic_fetch_sub(&s->dlq_inflight, 1);
+    }
+    if (rc != 0) {
+        hs_error(COMPONENT, "cannot produce DLQ record for %s[%" PRId32 "]@%" PRId64
+                 " (%s); its offset stays uncommitted",
+                 s->topic_in, partition, offset,
+                 rc > 0 || rc < -1 ? rd_kafka_err2str((rd_kafka_resp_err_t)rc) : "out of memory");
+        inc(&s->c.dlq_failed, 1);
+        inc(&s->c.errors, 1);
+        free(ref);
+    } else {
+        hs_warn(COMPONENT, "to DLQ: %s[%" PRId32 "]@%" PRId64 ": %s", s->topic_in, partition,
+                offset, reason);
+    }
+    free(rec);
+}
+
+/* ---- pausing ----------------------------------------------------------- */
+
+static void apply_pause(sink *s, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+        return;
+    if (parts->cnt > 0) {
+        rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, parts)
+                                      : rd_kafka_resume_partitions(s->consumer, parts);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hs_warn(COMPONENT, "%s partitions: %s", pause ? "pause" : "resume", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Pauses while the held batch cannot go out and the next one is full, or
+ * the breaker is not closed, or InfluxDB refuses our credentials. */
+static void update_pause(sink *s, int64_t now)
+{
+    bool want = s->held && (batch_full(&s->acc) ||
+                            hs_breaker_get_state(s->breaker, now) != HS_BREAKER_CLOSED ||
+                            atomic_load(&s->c.fatal));
+    bool paused = atomic_load(&s->c.paused);
+    if (want && (!paused || now >= s->next_pause_refresh_ms)) {
+        /* Re-applied every second: a rebalance may have assigned more. */
+        apply_pause(s, true);
+        if (!paused)
+            hs_warn(COMPONENT, "pausing consumption: InfluxDB is not taking writes");
+        atomic_store(&s->c.paused, true);
+        s->next_pause_refresh_ms = now + PAUSE_REFRESH_MS;
+    } else if (!want && paused) {
+        apply_pause(s, false);
+        atomic_store(&s->c.paused, false);
+        hs_info(COMPONENT, "resuming consumption");
+    }
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void remember_written(sink *s, const batch *b, batch_range r)
+{
+    for (size_t i = r.lo; i < r.hi; i++) {
+        const batch_entry *e = &b->e[i];
+        json_t *ev = json_pack("{s:s#,s:i,s:I,s:s#}", "entity_id",
+                               e->key ? (const char *)e->key : "", e->key ? e->key_len : 0,
+                               "partition", (int)e->partition, "offset", (json_int_t)e->offset,
+                               "line", b->text.data + e->line_off,
+                               e->line_len > 0 ? e->line_len - 1 : 0);
+        if (ev == NULL)
+            continue;
+        char key[256];
+        size_t kl = e->key_len < sizeof key - 1 ? e->key_len : sizeof key - 1;
+        if (e->key)
+            memcpy(key, e->key, kl);
+        key[e->key ? kl : 0] = '\0';
+        hs_recent_push(s->recent, key[0] ? key : NULL, ev);
+        json_decref(ev);
+    }
+}
+
+/* Writes the top range of the held batch once and acts on the outcome.
+ * Returns the outcome. */
+static outcome_kind write_once(sink *s, int64_t now)
+{
+    batch_range r;
+    if (!batch_plan_peek(&s->out, &r))
+        return OUTCOME_OK;
+    size_t len;
+    const char *body = batch_range_text(&s->out, r, &len);
+    influx_result res;
+    int64_t t0 = hs_now_mono_ms();
+    int rc = influx_write(s->ix, body, len, &res);
+    int64_t t1 = hs_now_mono_ms();
+    outcome_kind kind = rc < 0 ? OUTCOME_RETRY : outcome_classify(res.status);
+    double ms = res.seconds > 0 ? res.seconds * 1000.0 : (double)(t1 - t0);
+    if (kind == OUTCOME_OK || kind == OUTCOME_DROP)
+        hs_breaker_success(s->breaker, t1, t1 - t0);
+    else
+        hs_breaker_failure(s->breaker, t1);
+    if (rc == 0 && res.status == 0)
+        hs_breaker_set_last_error(s->breaker, res.error);
+    else if (kind != OUTCOME_OK && kind != OUTCOME_DROP) {
+        char e[600];
+        snprintf(e, sizeof e, "HTTP %ld: %s", res.status, res.error);
+        hs_breaker_set_last_error(s->breaker, e);
+    }
+    set_last(s, res.status, kind == OUTCOME_OK ? "" : res.error);
+
+    switch (kind) {
+    case OUTCOME_OK:
+        latency_add(s->lat, ms);
+        inc(&s->c.points_written, r.hi - r.lo);
+        inc(&s->c.batches, 1);
+        inc(&s->c.bytes, len);
+        atomic_store(&s->c.fatal, false);
+        atomic_store(&s->c.retrying, false);
+        s->attempt = 0;
+        remember_written(s, &s->out, r);
+        batch_mark_done(&s->out, r, s->track, s->topic_in, store_commit, s);
+        batch_plan_pop(&s->out);
+        s->next_attempt_ms = t1;
+        break;
+    case OUTCOME_DROP: {
+        s->attempt = 0;
+        atomic_store(&s->c.fatal, false);
+        int sp = batch_plan_split(&s->out);
+        if (sp == 1) {
+            const batch_entry *e = &s->out.e[r.lo];
+            char reason[700];
+            snprintf(reason, sizeof reason, "InfluxDB rejected the point (HTTP %ld): %s",
+                     res.status, res.error[0] ? res.error : "no reason given");
+            inc(&s->c.rejected, 1);
+            dlq_send(s, e->partition, e->offset, e->key, e->key_len, e->payload, e->payload_len,
+                     reason);
+        } else if (sp == 0) {
+            inc(&s->c.splits, 1);
+            hs_debug(COMPONENT, "HTTP %ld for %zu points: splitting (%s)", res.status,
+                     r.hi - r.lo, res.error);
+        } else {
+            s->next_attempt_ms = t1 + outcome_backoff_ms(s->attempt++, next_rand(s));
+            return OUTCOME_RETRY;
+        }
+        s->next_attempt_ms = t1;
+        break;
+    }
+    case OUTCOME_RETRY: {
+        int64_t delay = -1;
+        if (res.retry_after[0] != '\0') {
+            int64_t d;
+            if (outcome_parse_retry_after(res.retry_after, (int64_t)time(NULL), &d) == 0)
+                delay = d;
+        }
+        if (delay < 0)
+            delay = outcome_backoff_ms(s->attempt, next_rand(s));
+        s->attempt++;
+        s->next_attempt_ms = t1 + delay;
+        inc(&s->c.retries, 1);
+        inc(&s->c.errors, 1);
+        atomic_store(&s->c.retrying, true);
+        hs_warn(COMPONENT, "write of %zu points failed (%s%ld: %s); retry in %" PRId64 " ms",
+                r.hi - r.lo, res.status ? "HTTP " : "status ", res.status, res.error, delay);
+        break;
+    }
+    case OUTCOME_FATAL:
+        s->attempt++;
+        s->next_attempt_ms = t1 + OUTCOME_FATAL_RETRY_MS;
+        inc(&s->c.retries, 1);
+        inc(&s->c.errors, 1);
+        atomic_store(&s->c.fatal, true);
+        atomic_store(&s->c.retrying, true);
+        hs_error(COMPONENT, "InfluxDB refused the write (HTTP %ld: %s): check INFLUX_URL, the "
+                 "database/bucket and the credentials; retrying in %d s",
+                 res.status, res.error, OUTCOME_FATAL_RETRY_MS / 1000);
+        break;
+    }
+    return kind;
+}
+
+static void finish_if_done(sink *s)
+{
+    batch_range r;
+    if (s->held && !batch_plan_peek(&s->out, &r)) {
+        batch_clear(&s->out);
+        s->held = false;
+        atomic_store(&s->c.held_points, 0);
+    }
+}
+
+/* Moves the accumulating batch to the held slot and starts its plan. */
+static void start_write(sink *s, int64_t now)
+{
+    batch tmp = s->out;
+    s->out = s->acc;
+    s->acc = tmp;
+    if (batch_plan_start(&s->out) < 0) {
+        /* Out of memory for a 16-entry stack: try again next turn. */
+        batch tmp2 = s->out;
+        s->out = s->acc;
+        s->acc = tmp2;
+        return;
+    }
+    s->held = true;
+    s->next_attempt_ms = now;
+    atomic_store(&s->c.held_points, s->out.n);
+    atomic_store(&s->c.acc_points, 0);
+}
+
+/* Writes while the held batch has ranges due, at most budget requests. */
+static void drive_writes(sink *s, int budget)
+{
+    int64_t now = hs_now_mono_ms();
+    while (budget-- > 0) {
+        finish_if_done(s);
+        if (!s->held) {
+            if (s->acc.n == 0 ||
+                !(batch_full(&s->acc) || batch_due(&s->acc, now) || s->queue_empty))
+                return;
+            start_write(s, now);
+            if (!s->held)
+                return;
+        }
+        if (now < s->next_attempt_ms)
+            return;
+        if (!hs_breaker_allow(s->breaker, now)) {
+            int64_t in = hs_breaker_retry_in_ms(s->breaker, now);
+            s->next_attempt_ms = now + (in > 10 ? in : 10);
+            return;
+        }
+        outcome_kind k = write_once(s, now);
+        now = hs_now_mono_ms();
+        if (k == OUTCOME_RETRY || k == OUTCOME_FATAL)
+            return;
+    }
+}
+
+/* ---- consuming --------------------------------------------------------- */
+
+static void note_kafka_error(sink *s, const char *text)
+{
+    int64_t now = hs_now_mono_ms();
+    pthread_mutex_lock(&s->lock);
+    bool same = strcmp(s->kafka_error, text) == 0 && now - s->kafka_error_ms < 10000;
+    snprintf(s->kafka_error, sizeof s->kafka_error, "%s", text);
+    s->kafka_error_ms = now;
+    pthread_mutex_unlock(&s->lock);
+    if (!same)
+        hs_warn(COMPONENT, "kafka: %s", text);
+}
+
+static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            note_kafka_error(s, rd_kafka_message_errstr(m));
+        return;
+    }
+    inc(&s->c.events_in, 1);
+    int32_t part = m->partition;
+    int64_t off = m->offset;
+    if (hs_offtrack_add(s->track, s->topic_in, part, off) < 0) {
+        /* Re-delivered after a rebalance or seek: start the partition over. */
+        hs_offtrack_forget(s->track, s->topic_in, part);
+        if (hs_offtrack_add(s->track, s->topic_in, part, off) < 0) {
+            hs_error(COMPONENT, "out of memory tracking offsets");
+            inc(&s->c.errors, 1);
+            return;
+        }
+    }
+    char err[256];
+    json_error_t jerr;
+    json_t *msg = json_loadb(m->payload ? m->payload : "", m->len, 0, &jerr);
+    if (msg == NULL) {
+        snprintf(err, sizeof err, "invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        inc(&s->c.invalid, 1);
+        dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
+        return;
+    }
+    lineproto_buf_truncate(&s->scratch, 0);
+    lineproto_info info;
+    int rc = lineproto_encode(msg, &s->lp, &s->scratch, &info, err, sizeof err);
+    json_t *tns = json_object_get(msg, "time_ns");
+    if (json_is_integer(tns))
+        atomic_store(&s->c.last_event_ns, (int_fast64_t)json_integer_value(tns));
+    json_decref(msg);
+    inc(&s->c.dropped_fields, info.dropped_fields);
+    if (rc < 0) {
+        inc(&s->c.invalid, 1);
+        dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
+        return;
+    }
+    if (info.points == 0) {
+        inc(&s->c.skipped, 1);
+        hs_debug(COMPONENT, "%s[%" PRId32 "]@%" PRId64 " skipped: %s", s->topic_in, part, off,
+                 info.skip_reason ? info.skip_reason : "");
+        mark_one_done(s, part, off);
+        return;
+    }
+    if (batch_would_overflow(&s->acc, s->scratch.len) && !s->held) {
+        start_write(s, now);
+        drive_writes(s, MAX_WRITES_PER_STEP);
+    }
+    size_t line_off = s->acc.text.len;
+    if (lineproto_buf_append(&s->acc.text, s->scratch.data, s->scratch.len) < 0 ||
+        batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key, m->key_len,
+                          now) < 0) {
+        lineproto_buf_truncate(&s->acc.text, line_off);
+        /* Leave the offset in flight: it is never committed past, and the
+         * message comes back after a restart. */
+        hs_error(COMPONENT, "out of memory batching %s[%" PRId32 "]@%" PRId64, s->topic_in, part,
+                 off);
+        inc(&s->c.errors, 1);
+        return;
+    }
+    atomic_store(&s->c.acc_points, s->acc.n);
+}
+
+static void refresh_lag(sink *s)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+        return;
+    rd_kafka_position(s->consumer, parts);
+    json_t *lag = json_object();
+    int64_t total = 0;
+    for (int i = 0; lag != NULL && i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_get_watermark_offsets(s->consumer, p->topic, p->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        int64_t pos = p->offset >= 0 ? p->offset : lo;
+        int64_t l = hi - pos;
+        if (l < 0)
+            l = 0;
+        char key[16];
+        snprintf(key, sizeof key, "%" PRId32, p->partition);
+        json_object_set_new(lag, key, json_integer(l));
+        total += l;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    pthread_mutex_lock(&s->lock);
+    json_decref(s->lag);
+    s->lag = lag;
+    s->lag_total = total;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sink_step(sink *s, int max_wait_ms)
+{
+    if (s->closed)
+        return;
+    rd_kafka_poll(s->producer, 0);
+    drive_writes(s, MAX_WRITES_PER_STEP);
+    int64_t now = hs_now_mono_ms();
+    update_pause(s, now);
+    if (now >= s->next_lag_ms) {
+        refresh_lag(s);
+        s->next_lag_ms = now + LAG_REFRESH_MS;
+    }
+
+    int64_t wait = max_wait_ms;
+    if (s->held && s->next_attempt_ms - now < wait)
+        wait = s->next_attempt_ms - now;
+    if (!s->held && s->acc.n > 0)
+        wait = 0; /* write as soon as nothing more is queued */
+    if (wait < 0)
+        wait = 0;
+    s->queue_empty = false;
+    for (int i = 0; i < MAX_POLL_PER_STEP; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0);
+        if (m == NULL) {
+            s->queue_empty = true;
+            break;
+        }
+        now = hs_now_mono_ms();
+        handle_message(s, m, now);
+        rd_kafka_message_destroy(m);
+        if (batch_full(&s->acc))
+            break;
+    }
+    drive_writes(s, MAX_WRITES_PER_STEP);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
+{
+    sink *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->cfg = cfg;
+    s->start_ms = hs_now_mono_ms();
+    s->rng = (uint32_t)hs_now_wall_ns() ^ 0xA5A5A5A5u;
+    if (s->rng == 0)
+        s->rng = 1;
+    atomic_store(&s->c.last_event_ns, INT64_MIN);
+    lineproto_buf_init(&s->scratch);
+    batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
+                        cfg->flush_interval_ms};
+    batch_init(&s->acc, &lim);
+    batch_init(&s->out, &lim);
+    s->topic_in = dup_or_null(cfg->common.topic_enriched);
+    s->topic_dlq = dup_or_null(cfg->common.topic_dlq);
+    if (s->topic_in == NULL || s->topic_dlq == NULL) {
+        snprintf(err, errlen, "out of memory");
+        sink_free(s);
+        return NULL;
+    }
+    if (lineproto_schema_parse(cfg->influx_schema, &s->lp.schema) < 0 ||
+        lineproto_mattr_parse(cfg->influx_measurement_attr, &s->lp.measurement_attr) < 0) {
+        snprintf(err, errlen, "INFLUX_SCHEMA or INFLUX_MEASUREMENT_ATTR: unknown value");
+        sink_free(s);
+        return NULL;
+    }
+    s->lp.default_measurement = cfg->default_measurement;
+    s->lp.override_measurement = cfg->influx_override_measurement;
+
+    s->track = hs_offtrack_new();
+    s->lat = latency_new(LATENCY_WINDOW);
+    s->recent = hs_recent_new(RECENT_CAPACITY);
+    s->breaker = hs_breaker_new("influxdb", NULL);
+    if (s->track == NULL || s->lat == NULL || s->recent == NULL || s->breaker == NULL) {
+        snprintf(err, errlen, "out of memory");
+        sink_free(s);
+        return NULL;
+    }
+    influx_opts io = {
+        .api_version = atoi(cfg->influx_api_version ? cfg->influx_api_version : "2"),
+        .url = cfg->influx_url,
+        .db = cfg->influx_db,
+        .rp = cfg->influx_rp,
+        .user = cfg->influx_user,
+        .password = cfg->influx_password,
+        .org = cfg->influx_org,
+        .bucket = cfg->influx_bucket,
+        .token = cfg->influx_token,
+        .gzip = cfg->influx_gzip,
+        .timeout_ms = (long)cfg->influx_timeout_ms,
+    };
+    char why[256];
+    s->ix = influx_new(&io, why, sizeof why);
+    if (s->ix == NULL) {
+        snprintf(err, errlen, "InfluxDB client: %s", why);
+        sink_free(s);
+        return NULL;
+    }
+    s->producer = hs_kafka_producer_new(cfg->common.kafka_brokers, dlq_report, s, NULL, why,
+                                        sizeof why);
+    if (s->producer == NULL) {
+        snprintf(err, errlen, "DLQ producer: %s", why);
+        sink_free(s);
+        return NULL;
+    }
+    s->consumer = hs_kafka_consumer_new(cfg->common.kafka_brokers, cfg->kafka_group, s->topic_in,
+                                        NULL, why, sizeof why);
+    if (s->consumer == NULL) {
+        snprintf(err, errlen, "consumer: %s", why);
+        sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Purges what the DLQ producer still holds; the purged reports free their
+ * refs (closing is set, so nothing is requeued). */
+static void drop_undelivered(sink *s)
+{
+    atomic_store(&s->closing, true);
+    if (s->producer == NULL)
+        return;
+    rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(s->producer, 200);
+}
+
+void sink_shutdown(sink *s, int deadline_ms)
+{
+    if (s == NULL || s->closed || s->consumer == NULL)
+        return;
+    int64_t end = hs_now_mono_ms() + deadline_ms;
+    /* Write what is held and accumulated, one try each, while time allows;
+     * what does not make it stays uncommitted and is read again. */
+    s->queue_empty = true;
+    for (int guard = 0; guard < 100000; guard++) {
+        int64_t now = hs_now_mono_ms();
+        if (now > end - 1500)
+            break;
+        finish_if_done(s);
+        if (!s->held) {
+            if (s->acc.n == 0)
+                break;
+            start_write(s, now);
+        }
+        if (s->next_attempt_ms > now || !hs_breaker_allow(s->breaker, now))
+            break;
+        outcome_kind k = write_once(s, now);
+        if (k == OUTCOME_RETRY || k == OUTCOME_FATAL)
+            break;
+    }
+    finish_if_done(s);
+    /* DLQ deliveries store their originals' offsets: wait for them before
+     * the consumer commits. */
+    int64_t left = end - 500 - hs_now_mono_ms();
+    if (left > 0)
+        rd_kafka_flush(s->producer, (int)left);
+    if (atomic_load(&s->dlq_inflight) > 0)
+        hs_warn(COMPONENT, "%d DLQ records undelivered at shutdown; their offsets stay "
+                "uncommitted", atomic_load(&s->dlq_inflight));
+    drop_undelivered(s);
+    hs_kafka_consumer_close(s->consumer);
+    s->consumer = NULL;
+    hs_kafka_producer_close(s->producer, 0);
+    s->producer = NULL;
+    s->closed = true;
+    hs_info(COMPONENT, "stopped: %" PRIu64 " points written, %" PRIu64 " to the DLQ",
+            get(&s->c.points_written), get(&s->c.dlq));
+}
+
+void sink_free(sink *s)
+{
+    if (s == NULL)
+        return;
+    if (!s->closed && s->consumer != NULL)
+        sink_shutdown(s, 3000);
+    if (s->producer != NULL)
+        drop_undelivered(s);
+    hs_kafka_consumer_close(s->consumer);
+    s->consumer = NULL;
+    hs_kafka_producer_close(s->producer, 0);
+    influx_free(s->ix);
+    hs_breaker_free(s->breaker);
+    hs_recent_free(s->recent);
+    latency_free(s->lat);
+    hs_offtrack_free(s->track);
+    batch_fini(&s->acc);
+    batch_fini(&s->out);
+    lineproto_buf_fini(&s->scratch);
+    json_decref(s->lag);
+    free(s->topic_in);
+    free(s->topic_dlq);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- admin views ------------------------------------------------------- */
+
+json_t *sink_stats(sink *s)
+{
+    int64_t now = hs_now_mono_ms();
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "stage", json_string("writer"));
+    json_object_set_new(o, "site", json_string(s->cfg->common.site));
+    json_object_set_new(o, "uptime_s", json_integer((now - s->start_ms) / 1000));
+    json_object_set_new(o, "events_in_total", json_integer((json_int_t)get(&s->c.events_in)));
+    json_object_set_new(o, "events_out_total",
+                        json_integer((json_int_t)get(&s->c.points_written)));
+    json_object_set_new(o, "errors_total", json_integer((json_int_t)get(&s->c.errors)));
+    json_object_set_new(o, "dlq_total", json_integer((json_int_t)get(&s->c.dlq)));
+    int64_t last = atomic_load(&s->c.last_event_ns);
+    char iso[40];
+    if (last != INT64_MIN && hs_time_format_iso(last, iso, sizeof iso) == 0)
+        json_object_set_new(o, "last_event_time", json_string(iso));
+    else
+        json_object_set_new(o, "last_event_time", json_null());
+    json_t *br = json_object();
+    json_object_set_new(br, "influxdb", hs_breaker_to_json(s->breaker, now));
+    json_object_set_new(o, "breakers", br);
+
+    json_object_set_new(o, "points_written_total",
+                        json_integer((json_int_t)get(&s->c.points_written)));
+    json_object_set_new(o, "batches_total", json_integer((json_int_t)get(&s->c.batches)));
+    json_object_set_new(o, "bytes_total", json_integer((json_int_t)get(&s->c.bytes)));
+    json_object_set_new(o, "retries_total", json_integer((json_int_t)get(&s->c.retries)));
+    json_object_set_new(o, "rejected_total", json_integer((json_int_t)get(&s->c.rejected)));
+    json_object_set_new(o, "invalid_total", json_integer((json_int_t)get(&s->c.invalid)));
+    json_object_set_new(o, "skipped_total", json_integer((json_int_t)get(&s->c.skipped)));
+    json_object_set_new(o, "splits_total", json_integer((json_int_t)get(&s->c.splits)));
+    json_object_set_new(o, "dropped_fields_total",
+                        json_integer((json_int_t)get(&s->c.dropped_fields)));
+    json_object_set_new(o, "dlq_failed_total", json_integer((json_int_t)get(&s->c.dlq_failed)));
+    json_object_set_new(o, "held_points", json_integer((json_int_t)get(&s->c.held_points)));
+    json_object_set_new(o, "batch_points", json_integer((json_int_t)get(&s->c.acc_points)));
+    json_object_set_new(o, "paused", json_boolean(atomic_load(&s->c.paused)));
+    double p50, p90, p99;
+    size_t n = latency_summary(s->lat, &p50, &p90, &p99);
+    json_object_set_new(o, "write_latency_ms",
+                        json_pack("{s:f,s:f,s:f,s:I}", "p50", p50, "p90", p90, "p99", p99,
+                                  "samples", (json_int_t)n));
+    pthread_mutex_lock(&s->lock);
+    json_object_set_new(o, "consumer_lag", s->lag ? json_deep_copy(s->lag) : json_object());
+    json_object_set_new(o, "consumer_lag_total", json_integer(s->lag_total));
+    json_object_set_new(o, "last_write_status", json_integer(s->last_status));
+    pthread_mutex_unlock(&s->lock);
+    return o;
+}
+
+json_t *sink_health(sink *s)
+{
+    int64_t now = hs_now_mono_ms();
+    hs_breaker_state bs = hs_breaker_get_state(s->breaker, now);
+    bool fatal = atomic_load(&s->c.fatal);
+    bool retrying = atomic_load(&s->c.retrying);
+    pthread_mutex_lock(&s->lock);
+    long status = s->last_status;
+    json_t *last_error = s->last_error[0] ? json_string(s->last_error) : json_null();
+    bool kafka_bad = s->kafka_error_ms != 0 && now - s->kafka_error_ms < KAFKA_ERROR_DEGRADED_MS;
+    json_t *kafka_error = s->kafka_error[0] ? json_string(s->kafka_error) : json_null();
+    pthread_mutex_unlock(&s->lock);
+
+    const char *influx_state = fatal ? "unauthorized_or_missing"
+                               : bs != HS_BREAKER_CLOSED || retrying ? "failing"
+                                                                     : "ok";
+    const char *overall = fatal ? "unhealthy"
+                          : (bs != HS_BREAKER_CLOSED || retrying || kafka_bad ||
+                             get(&s->c.dlq_failed) > 0)
+                              ? "degraded"
+                              : "ok";
+    json_t *idep = json_object();
+    json_object_set_new(idep, "state", json_string(influx_state));
+    json_object_set_new(idep, "last_status", json_integer(status));
+    json_object_set_new(idep, "last_error", last_error);
+    json_object_set_new(idep, "breaker", hs_breaker_to_json(s->breaker, now));
+    json_t *kafka = json_object();
+    json_object_set_new(kafka, "state", json_string(kafka_bad ? "error" : "ok"));
+    json_object_set_new(kafka, "last_error", kafka_error);
+    json_object_set_new(kafka, "paused", json_boolean(atomic_load(&s->c.paused)));
+    json_t *deps = json_object();
+    json_object_set_new(deps, "influxdb", idep);
+    json_object_set_new(deps, "kafka", kafka);
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(overall));
+    json_object_set_new(o, "stage", json_string("writer"));
+    json_object_set_new(o, "dependencies", deps);
+    return o;
+}
+
+json_t *sink_recent(sink *s, int limit, const char *entity_id)
+{
+    return hs_recent_list(s->recent, limit, entity_id);
+}
