@@ -36,7 +36,7 @@ struct hs_admin {
      * last_error so hs_admin_start can say why the start failed. */
     pthread_mutex_t log_lock;
     bool capturing;
-    char last_error[256];
+    char last_error[512];
 };
 
 /* ---- growable string ---------------------------------------------------- */
@@ -107,8 +107,8 @@ static void sb_put_sanitized(strbuf *sb, const char *key)
 {
     for (const char *p = key; *p != '\0'; p++) {
         char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_';
         sb_append(sb, ok ? &c : "_", 1);
     }
 }
@@ -167,7 +167,8 @@ static void format_real(double d, char *out, size_t outlen)
 
 /* Records one sample; a second sample with the same name and labels (two
  * keys that sanitize alike) is dropped, as Prometheus rejects duplicates. */
-static void prom_emit(prom_ctx *ctx, const char *path, const char *labels, const char *value)
+static void prom_emit(prom_ctx *ctx, const char *path, const char *labels,
+                      const char *value)
 {
     if (ctx->oom)
         return;
@@ -236,8 +237,8 @@ static int breaker_state_number(const char *s)
     return -1;
 }
 
-static void prom_walk(prom_ctx *ctx, const json_t *obj, const char *skip, const char *path,
-                      const char *labels, bool in_breaker, int depth);
+static void prom_walk(prom_ctx *ctx, const json_t *obj, const char *skip,
+                      const char *path, const char *labels, bool in_breaker, int depth);
 
 /* Renders one value found at path (the sanitized key path so far). key is
  * its own key, used for the breaker "state" rule. */
@@ -249,8 +250,8 @@ static void prom_value(prom_ctx *ctx, const char *key, const json_t *v, const ch
     } else if (json_is_string(v)) {
         int st = breaker_state_number(json_string_value(v));
         if (in_breaker && strcmp(key, "state") == 0 && st >= 0) {
-            char num[4];
-            snprintf(num, sizeof num, "%d", st);
+            /* st is 0, 1 or 2: a one-digit sample. */
+            const char num[2] = {(char)('0' + st), '\0'};
             prom_emit(ctx, path, labels, num);
         }
     } else {
@@ -262,8 +263,8 @@ static void prom_value(prom_ctx *ctx, const char *key, const json_t *v, const ch
  * (an object member, or an element of an array) gets a label `label` whose
  * value is its key, else its "name" or "partition" member (which then is not
  * rendered as a sample itself), else its index. */
-static void prom_group(prom_ctx *ctx, const json_t *group, const char *path, const char *labels,
-                       const char *label, bool breakers, int depth)
+static void prom_group(prom_ctx *ctx, const json_t *group, const char *path,
+                       const char *labels, const char *label, bool breakers, int depth)
 {
     size_t n = json_is_array(group) ? json_array_size(group) : 0;
     void *it = json_is_object(group) ? json_object_iter((json_t *)group) : NULL;
@@ -312,8 +313,8 @@ static void prom_group(prom_ctx *ctx, const json_t *group, const char *path, con
 }
 
 /* Renders every member of obj but the one named skip (may be NULL). */
-static void prom_walk(prom_ctx *ctx, const json_t *obj, const char *skip, const char *path,
-                      const char *labels, bool in_breaker, int depth)
+static void prom_walk(prom_ctx *ctx, const json_t *obj, const char *skip,
+                      const char *path, const char *labels, bool in_breaker, int depth)
 {
     if (depth > PROM_MAX_DEPTH)
         return;
@@ -406,8 +407,9 @@ typedef struct {
 } admin_request;
 
 /* Queues a response with a malloc'd body, which it takes. */
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *ctype,
-                               char *body, const char *hdr, const char *hdr_value)
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               const char *ctype, char *body, const char *hdr,
+                               const char *hdr_value)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
@@ -425,8 +427,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 }
 
 static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
-                                     const char *code, const char *message, const char *hdr,
-                                     const char *hdr_value)
+                                     const char *code, const char *message,
+                                     const char *hdr, const char *hdr_value)
 {
     json_t *j = json_pack("{s:{s:s, s:s}}", "detail", "code", code, "message", message);
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -438,7 +440,8 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 
 /* Answers a handler's JSON (taking the reference); NULL means the handler
  * failed, answered 500. */
-static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status,
+                                    json_t *j)
 {
     if (j == NULL)
         return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
@@ -484,7 +487,14 @@ static bool authorized(const hs_admin *a, struct MHD_Connection *conn)
     return false;
 }
 
-typedef enum { ROUTE_NONE, ROUTE_HEALTH, ROUTE_STATS, ROUTE_METRICS, ROUTE_RECENT, ROUTE_CONFIG } route;
+typedef enum {
+    ROUTE_NONE,
+    ROUTE_HEALTH,
+    ROUTE_STATS,
+    ROUTE_METRICS,
+    ROUTE_RECENT,
+    ROUTE_CONFIG
+} route;
 
 static route route_of(const char *url)
 {
@@ -492,8 +502,9 @@ static route route_of(const char *url)
         const char *path;
         route r;
     } routes[] = {
-        {"/health", ROUTE_HEALTH},       {"/stats", ROUTE_STATS},   {"/metrics", ROUTE_METRICS},
-        {"/events/recent", ROUTE_RECENT}, {"/config", ROUTE_CONFIG},
+        {"/health", ROUTE_HEALTH},   {"/stats", ROUTE_STATS},
+        {"/metrics", ROUTE_METRICS}, {"/events/recent", ROUTE_RECENT},
+        {"/config", ROUTE_CONFIG},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(url, routes[i].path) == 0)
@@ -530,8 +541,8 @@ static unsigned precheck(const hs_admin *a, struct MHD_Connection *conn, const c
         *allow = put_ok ? "GET, HEAD, PUT" : "GET, HEAD";
         return MHD_HTTP_METHOD_NOT_ALLOWED;
     }
-    const char *cl =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && strtoull(cl, NULL, 10) > ADMIN_BODY_MAX) {
         *code = "PAYLOAD_TOO_LARGE";
         *message = "the body is over 64 KiB";
@@ -563,7 +574,8 @@ static enum MHD_Result put_config(hs_admin *a, struct MHD_Connection *conn,
         return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE",
                              "the body is over 64 KiB", NULL, NULL);
     json_error_t jerr;
-    json_t *body = rq->body.len > 0 ? json_loadb(rq->body.data, rq->body.len, 0, &jerr) : NULL;
+    json_t *body =
+        rq->body.len > 0 ? json_loadb(rq->body.data, rq->body.len, 0, &jerr) : NULL;
     if (!json_is_object(body)) {
         char msg[256];
         if (rq->body.len == 0)
@@ -598,7 +610,8 @@ static enum MHD_Result dispatch(hs_admin *a, struct MHD_Connection *conn, const 
         if (h == NULL)
             return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "INTERNAL_ERROR",
                                  "the stage could not report its health", NULL, NULL);
-        return respond_json(conn, unhealthy ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, h);
+        return respond_json(conn, unhealthy ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                            h);
     }
     case ROUTE_STATS:
         return respond_json(conn, MHD_HTTP_OK, a->h.stats(a->h.ud));
@@ -612,7 +625,8 @@ static enum MHD_Result dispatch(hs_admin *a, struct MHD_Connection *conn, const 
         return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, NULL, NULL);
     }
     case ROUTE_RECENT: {
-        int limit = parse_limit(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit"));
+        int limit = parse_limit(
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit"));
         if (limit < 0)
             return respond_error(conn, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
                                  "limit must be an integer from 1 to 1000", NULL, NULL);
@@ -629,13 +643,14 @@ static enum MHD_Result dispatch(hs_admin *a, struct MHD_Connection *conn, const 
     case ROUTE_NONE:
         break;
     }
-    return respond_error(conn, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such route", NULL, NULL);
+    return respond_error(conn, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such route", NULL,
+                         NULL);
 }
 
-static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                     const char *method, const char *version,
-                                     const char *upload_data, size_t *upload_data_size,
-                                     void **con_cls)
+static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn,
+                                     const char *url, const char *method,
+                                     const char *version, const char *upload_data,
+                                     size_t *upload_data_size, void **con_cls)
 {
     hs_admin *a = cls;
     admin_request *rq = *con_cls;
@@ -648,12 +663,12 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn, con
         unsigned status = precheck(a, conn, url, method, &code, &message, &allow);
         if (status != 0) {
             hs_debug("admin", "%s %s -> %u %s", method, url, status, code);
-            return respond_error(conn, status, code, message,
-                                 status == MHD_HTTP_UNAUTHORIZED ? MHD_HTTP_HEADER_WWW_AUTHENTICATE
-                                 : allow != NULL                 ? MHD_HTTP_HEADER_ALLOW
-                                                                 : NULL,
-                                 status == MHD_HTTP_UNAUTHORIZED ? "Bearer realm=\"homestream\""
-                                                                 : allow);
+            return respond_error(
+                conn, status, code, message,
+                status == MHD_HTTP_UNAUTHORIZED ? MHD_HTTP_HEADER_WWW_AUTHENTICATE
+                : allow != NULL                 ? MHD_HTTP_HEADER_ALLOW
+                                                : NULL,
+                status == MHD_HTTP_UNAUTHORIZED ? "Bearer realm=\"homestream\"" : allow);
         }
         hs_debug("admin", "%s %s", method, url);
         return MHD_YES;
@@ -685,7 +700,8 @@ static void admin_completed(void *cls, struct MHD_Connection *conn, void **con_c
     *con_cls = NULL;
 }
 
-static void admin_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void admin_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Routes libmicrohttpd's messages into hs_log (component "admin"). */
 static void admin_log(void *cls, const char *fmt, va_list ap)
@@ -705,8 +721,8 @@ static void admin_log(void *cls, const char *fmt, va_list ap)
 
 /* Splits addr into host (NULL for all interfaces) and port. Returns 0, or -1
  * with a reason. */
-static int parse_addr(const char *addr, char *host, size_t hostlen, bool *any, uint16_t *port,
-                      char *err, size_t errlen)
+static int parse_addr(const char *addr, char *host, size_t hostlen, bool *any,
+                      uint16_t *port, char *err, size_t errlen)
 {
     const char *colon;
     const char *h = addr;
@@ -723,8 +739,8 @@ static int parse_addr(const char *addr, char *host, size_t hostlen, bool *any, u
     } else {
         colon = strrchr(addr, ':');
         if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
-            snprintf(err, errlen, "admin address %s: expected host:port, [ipv6]:port or :port",
-                     addr);
+            snprintf(err, errlen,
+                     "admin address %s: expected host:port, [ipv6]:port or :port", addr);
             return -1;
         }
         hl = (size_t)(colon - addr);
@@ -765,13 +781,11 @@ static struct MHD_Daemon *start_on(hs_admin *a, const struct sockaddr *sa, uint1
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (sa->sa_family == AF_INET6)
         flags |= dual_stack ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-    return MHD_start_daemon(flags, port, NULL, NULL, admin_handler, a,
-                            MHD_OPTION_EXTERNAL_LOGGER, admin_log, a,
-                            MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, admin_completed, NULL,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-                            MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, admin_handler, a, MHD_OPTION_EXTERNAL_LOGGER, admin_log,
+        a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, admin_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)64, MHD_OPTION_END);
 }
 
 /* ":port" listens on every interface: IPv6 and IPv4 through one dual-stack
@@ -812,9 +826,11 @@ static int listen_on(hs_admin *a, const char *addr, char *err, size_t errlen)
             snprintf(err, errlen, "admin address %s: %s", addr, gai_strerror(gai));
             return -1;
         }
-        for (struct addrinfo *ai = res; ai != NULL && a->daemon == NULL; ai = ai->ai_next) {
-            bool v6any = ai->ai_family == AF_INET6 &&
-                         IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+        for (struct addrinfo *ai = res; ai != NULL && a->daemon == NULL;
+             ai = ai->ai_next) {
+            bool v6any =
+                ai->ai_family == AF_INET6 &&
+                IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
             a->daemon = start_on(a, ai->ai_addr, port, v6any);
         }
         freeaddrinfo(res);
@@ -826,7 +842,8 @@ static int listen_on(hs_admin *a, const char *addr, char *err, size_t errlen)
         pthread_mutex_unlock(&a->log_lock);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
     a->port = info != NULL && info->port != 0 ? info->port : port;
     return 0;
 }
@@ -836,8 +853,9 @@ hs_admin *hs_admin_start(const char *addr, const char *stage, const char *token,
 {
     if (addr == NULL || addr[0] == '\0' || handlers == NULL || handlers->health == NULL ||
         handlers->stats == NULL || handlers->config_get == NULL) {
-        snprintf(err, errlen, "admin endpoint: an address and the health, stats and "
-                              "config_get handlers are required");
+        snprintf(err, errlen,
+                 "admin endpoint: an address and the health, stats and "
+                 "config_get handlers are required");
         return NULL;
     }
     hs_admin *a = calloc(1, sizeof *a);

@@ -5,7 +5,36 @@
  * admin thread, so what they read must be safe to read concurrently
  * (atomics, or the stage's own lock). With a token set, every route but
  * /health needs "Authorization: Bearer <token>" or "X-API-Key: <token>";
- * otherwise 401. Errors are {"detail":{"code":"…","message":"…"}}. */
+ * otherwise 401. Errors are {"detail":{"code":"…","message":"…"}}.
+ *
+ * Answers: /health, /stats and GET /config answer the handler's JSON as is
+ * (/health with 503 when "status" is "unhealthy" or missing);
+ * /events/recent answers the handler's array (limit 1..1000, default 50;
+ * anything else 400 BAD_REQUEST; an empty entity_id means all); PUT /config
+ * takes a JSON object of at most 64 KiB (413 PAYLOAD_TOO_LARGE beyond, 400
+ * BAD_REQUEST when it is not a JSON object) and answers the new GET /config.
+ * Without the token every route but /health is 401 UNAUTHORIZED (with
+ * "WWW-Authenticate: Bearer"), unknown ones included; then unknown paths are
+ * 404 NOT_FOUND and other methods 405 METHOD_NOT_ALLOWED (with "Allow"). HEAD
+ * is served like GET. A handler returning NULL gives 500 INTERNAL_ERROR.
+ *
+ * Prometheus mapping (hs_admin_prometheus, GET /metrics):
+ *  - every number, and every boolean as 0/1, becomes a sample named
+ *    homestream_<stage>_<key path joined with '_'>; characters outside
+ *    [a-zA-Z0-9_] (in the stage too) become '_'; nested objects recurse;
+ *  - under a key "breakers" or "partitions" (object or array) the member's
+ *    name becomes a label instead of a path part, and the path part is the
+ *    singular: {"breakers":{"influxdb":{"state":"open"}}} renders
+ *    homestream_writer_breaker_state{breaker="influxdb"} 1. In an array the
+ *    label is the element's "name" (else "partition", else its index), and
+ *    that member is not rendered itself;
+ *  - strings, nulls and arrays of values are skipped, except a breaker's
+ *    "state" (under "breakers" or a key "breaker"): closed 0, open 1,
+ *    half-open 2; "breakers":{"name":"open"} reads as that breaker's state;
+ *  - a family ending in _total is typed counter, any other gauge; each
+ *    family gets one "# TYPE" line followed by all its samples; a sample
+ *    that sanitizes to the name and labels of an earlier one is dropped;
+ *    nesting deeper than 32 levels is ignored. */
 #ifndef HS_ADMIN_H
 #define HS_ADMIN_H
 

@@ -36,12 +36,9 @@ static const kafka_setting producer_defaults[] = {
 /* Consumer defaults: auto commit of stored offsets only, a short fetch wait
  * for latency, no partition EOF events. */
 static const kafka_setting consumer_defaults[] = {
-    {"enable.auto.commit", "true"},
-    {"auto.commit.interval.ms", "1000"},
-    {"enable.auto.offset.store", "false"},
-    {"auto.offset.reset", "earliest"},
-    {"enable.partition.eof", "false"},
-    {"fetch.wait.max.ms", "10"},
+    {"enable.auto.commit", "true"},        {"auto.commit.interval.ms", "1000"},
+    {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
+    {"enable.partition.eof", "false"},     {"fetch.wait.max.ms", "10"},
     {"socket.nagle.disable", "true"},
 };
 
@@ -49,7 +46,8 @@ static const kafka_setting consumer_defaults[] = {
  * stderr. Called from librdkafka's threads; hs_log_write is thread-safe.
  * librdkafka logs every lost connection at LOG_ERR; those are transient and
  * the stage judges its own health, so they are warnings here. */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf)
 {
     hs_log_level l;
     if (level <= LOG_CRIT)
@@ -60,7 +58,8 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
         l = HS_LOG_INFO;
     else
         l = HS_LOG_DEBUG;
-    HS_LOG(l, "kafka", "%s: %s: %s", rk != NULL ? rd_kafka_name(rk) : "rdkafka", fac, buf);
+    HS_LOG(l, "kafka", "%s: %s: %s", rk != NULL ? rd_kafka_name(rk) : "rdkafka", fac,
+           buf);
 }
 
 /* Logs client-level errors once, by name (without an error_cb librdkafka
@@ -74,12 +73,12 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char cause[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, cause, sizeof cause);
-        hs_error("kafka", "%s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
-                 cause);
+        hs_error("kafka", "%s: fatal error %s: %s", rd_kafka_name(rk),
+                 rd_kafka_err2name(orig), cause);
         return;
     }
-    hs_warn("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
-            reason);
+    hs_warn("kafka", "%s: %s: %s", rd_kafka_name(rk),
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* The librdkafka log_level (syslog scale) matching hs_log's current level. */
@@ -155,9 +154,9 @@ fail:
 rd_kafka_t *hs_kafka_producer_new(const char *brokers, hs_kafka_dr_fn dr, void *opaque,
                                   const char *const *extra, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *conf =
-        conf_build(brokers, producer_defaults,
-                   sizeof producer_defaults / sizeof producer_defaults[0], extra, err, errlen);
+    rd_kafka_conf_t *conf = conf_build(
+        brokers, producer_defaults,
+        sizeof producer_defaults / sizeof producer_defaults[0], extra, err, errlen);
     if (conf == NULL)
         return NULL;
     if (dr != NULL)
@@ -175,16 +174,17 @@ rd_kafka_t *hs_kafka_producer_new(const char *brokers, hs_kafka_dr_fn dr, void *
     return rk;
 }
 
-rd_kafka_t *hs_kafka_consumer_new(const char *brokers, const char *group, const char *topic,
-                                  const char *const *extra, char *err, size_t errlen)
+rd_kafka_t *hs_kafka_consumer_new(const char *brokers, const char *group,
+                                  const char *topic, const char *const *extra, char *err,
+                                  size_t errlen)
 {
     if (group == NULL || group[0] == '\0' || topic == NULL || topic[0] == '\0') {
         snprintf(err, errlen, "kafka consumer: group and topic are required");
         return NULL;
     }
-    rd_kafka_conf_t *conf =
-        conf_build(brokers, consumer_defaults,
-                   sizeof consumer_defaults / sizeof consumer_defaults[0], extra, err, errlen);
+    rd_kafka_conf_t *conf = conf_build(
+        brokers, consumer_defaults,
+        sizeof consumer_defaults / sizeof consumer_defaults[0], extra, err, errlen);
     if (conf == NULL)
         return NULL;
     if (conf_set(conf, "group.id", group, err, errlen) < 0) {
@@ -240,10 +240,12 @@ int hs_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t 
     }
 }
 
-int hs_kafka_store_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset)
+int hs_kafka_store_offset(rd_kafka_t *rk, const char *topic, int32_t partition,
+                          int64_t offset)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(list, topic, partition);
     tp->offset = offset + 1;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, list);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -426,14 +428,16 @@ char *hs_kafka_dlq_record(const char *stage, const char *error, const void *payl
     if (payload == NULL)
         len = 0;
     if (utf8_valid(p, len)) {
-        if (json_object_set_new(rec, "payload", json_stringn_nocheck((const char *)p, len)) < 0)
+        if (json_object_set_new(rec, "payload",
+                                json_stringn_nocheck((const char *)p, len)) < 0)
             goto done;
     } else {
         size_t blen;
         char *b64 = base64_encode(p, len, &blen);
         if (b64 == NULL)
             goto done;
-        int rc = json_object_set_new(rec, "payload_base64", json_stringn_nocheck(b64, blen));
+        int rc =
+            json_object_set_new(rec, "payload_base64", json_stringn_nocheck(b64, blen));
         free(b64);
         if (rc < 0)
             goto done;

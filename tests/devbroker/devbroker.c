@@ -83,7 +83,8 @@ static void logf_stderr(const char *fmt, ...)
     fprintf(stderr, "devbroker: %s\n", line);
 }
 
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf)
 {
     (void)rk;
     logf_stderr("rdkafka[%d] %s: %s", level, fac, buf);
@@ -117,14 +118,29 @@ static const struct {
     const char *name;
     int16_t key;
 } api_keys[] = {
-    {"Produce", 0},           {"Fetch", 1},           {"ListOffsets", 2},
-    {"Metadata", 3},          {"OffsetCommit", 8},    {"OffsetFetch", 9},
-    {"FindCoordinator", 10},  {"JoinGroup", 11},      {"Heartbeat", 12},
-    {"LeaveGroup", 13},       {"SyncGroup", 14},      {"DescribeGroups", 15},
-    {"ListGroups", 16},       {"SaslHandshake", 17},  {"ApiVersion", 18},
-    {"ApiVersions", 18},      {"CreateTopics", 19},   {"DeleteTopics", 20},
-    {"InitProducerId", 22},   {"OffsetForLeaderEpoch", 23},
-    {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25}, {"EndTxn", 26},
+    {"Produce", 0},
+    {"Fetch", 1},
+    {"ListOffsets", 2},
+    {"Metadata", 3},
+    {"OffsetCommit", 8},
+    {"OffsetFetch", 9},
+    {"FindCoordinator", 10},
+    {"JoinGroup", 11},
+    {"Heartbeat", 12},
+    {"LeaveGroup", 13},
+    {"SyncGroup", 14},
+    {"DescribeGroups", 15},
+    {"ListGroups", 16},
+    {"SaslHandshake", 17},
+    {"ApiVersion", 18},
+    {"ApiVersions", 18},
+    {"CreateTopics", 19},
+    {"DeleteTopics", 20},
+    {"InitProducerId", 22},
+    {"OffsetForLeaderEpoch", 23},
+    {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25},
+    {"EndTxn", 26},
     {"TxnOffsetCommit", 28},
 };
 
@@ -225,8 +241,9 @@ static unsigned control_route(devbroker *db, const char *method, const char *url
     if (strcmp(url, "/health") == 0) {
         if (!get)
             goto not_allowed;
-        *answer = json_pack("{s:s, s:s, s:i}", "status", "ok", "bootstrap",
-                            rd_kafka_mock_cluster_bootstraps(db->mc), "brokers", db->brokers);
+        *answer =
+            json_pack("{s:s, s:s, s:i}", "status", "ok", "bootstrap",
+                      rd_kafka_mock_cluster_bootstraps(db->mc), "brokers", db->brokers);
         return MHD_HTTP_OK;
     }
     if (strcmp(url, "/fault") == 0 || strcmp(url, "/fault/clear") == 0) {
@@ -244,7 +261,8 @@ static unsigned control_route(devbroker *db, const char *method, const char *url
         }
         rd_kafka_resp_err_t fault;
         if (error_from_json(json_object_get(body, "error"), &fault) < 0) {
-            snprintf(msg, sizeof msg, "\"error\" must be a librdkafka error name or code");
+            snprintf(msg, sizeof msg,
+                     "\"error\" must be a librdkafka error name or code");
             goto bad;
         }
         int count = 1, broker = -1, rtt = 0;
@@ -271,13 +289,14 @@ static unsigned control_route(devbroker *db, const char *method, const char *url
             if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
                 goto kafka_error;
         }
-        logf_stderr("injected %d x %s on api %d (broker %d)", count, rd_kafka_err2name(fault),
-                    api, broker);
+        logf_stderr("injected %d x %s on api %d (broker %d)", count,
+                    rd_kafka_err2name(fault), api, broker);
         goto ok;
     }
     if (strncmp(url, "/broker/", 8) == 0) {
         const char *what = url + 8;
-        if (strcmp(what, "down") != 0 && strcmp(what, "up") != 0 && strcmp(what, "rtt") != 0)
+        if (strcmp(what, "down") != 0 && strcmp(what, "up") != 0 &&
+            strcmp(what, "rtt") != 0)
             goto not_found;
         if (!post)
             goto not_allowed;
@@ -329,7 +348,8 @@ typedef struct {
     bool too_large;
 } request_body;
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *answer)
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
+                                 json_t *answer)
 {
     char *text = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
     json_decref(answer);
@@ -348,10 +368,10 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
     return ret;
 }
 
-static enum MHD_Result control_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                       const char *method, const char *version,
-                                       const char *upload_data, size_t *upload_data_size,
-                                       void **con_cls)
+static enum MHD_Result control_handler(void *cls, struct MHD_Connection *conn,
+                                       const char *url, const char *method,
+                                       const char *version, const char *upload_data,
+                                       size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     devbroker *db = cls;
@@ -432,9 +452,8 @@ static devbroker *devbroker_new(const devbroker_opts *o, char *err, size_t errle
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     if (rd_kafka_conf_set(conf, "log_level", o->debug != NULL ? "7" : "4", errstr,
                           sizeof errstr) != RD_KAFKA_CONF_OK ||
-        (o->debug != NULL &&
-         rd_kafka_conf_set(conf, "debug", o->debug, errstr, sizeof errstr) !=
-             RD_KAFKA_CONF_OK)) {
+        (o->debug != NULL && rd_kafka_conf_set(conf, "debug", o->debug, errstr,
+                                               sizeof errstr) != RD_KAFKA_CONF_OK)) {
         rd_kafka_conf_destroy(conf);
         snprintf(err, errlen, "%s", errstr);
         goto fail;
@@ -452,14 +471,15 @@ static devbroker *devbroker_new(const devbroker_opts *o, char *err, size_t errle
     }
     int replicas = o->brokers < 3 ? o->brokers : 3;
     for (size_t i = 0; i < o->ntopics; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(db->mc, o->topics[i].name,
-                                                           o->topics[i].partitions, replicas);
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
+            db->mc, o->topics[i].name, o->topics[i].partitions, replicas);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(err, errlen, "creating topic %s: %s", o->topics[i].name,
                      rd_kafka_err2str(e));
             goto fail;
         }
-        logf_stderr("topic %s with %d partitions", o->topics[i].name, o->topics[i].partitions);
+        logf_stderr("topic %s with %d partitions", o->topics[i].name,
+                    o->topics[i].partitions);
     }
 
     if (o->control_port >= 0) {
@@ -468,10 +488,11 @@ static devbroker *devbroker_new(const devbroker_opts *o, char *err, size_t errle
         sin.sin_family = AF_INET;
         sin.sin_port = htons((uint16_t)o->control_port);
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        db->httpd = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)o->control_port,
-            NULL, NULL, control_handler, db, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-            MHD_OPTION_NOTIFY_COMPLETED, control_completed, NULL, MHD_OPTION_END);
+        db->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                                     (uint16_t)o->control_port, NULL, NULL,
+                                     control_handler, db, MHD_OPTION_SOCK_ADDR,
+                                     (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
+                                     control_completed, NULL, MHD_OPTION_END);
         if (db->httpd == NULL) {
             snprintf(err, errlen, "could not listen on 127.0.0.1:%d for control",
                      o->control_port);
@@ -510,38 +531,41 @@ static int write_bootstrap_file(const char *path, const char *bootstrap)
 
 static void usage(FILE *out, const char *prog)
 {
-    fprintf(out,
-            "Usage: %s [options]\n"
-            "In-memory Kafka-protocol broker for development and tests (librdkafka mock\n"
-            "cluster). Prints one line BOOTSTRAP=<host:port,...> on stdout, then runs until\n"
-            "SIGTERM/SIGINT. Loopback only; nothing persisted; at most 5 MiB or 100000\n"
-            "batches kept per partition (oldest dropped; not configurable in librdkafka\n"
-            "2.0.2). Broker ports are chosen by the kernel.\n"
-            "\n"
-            "Options:\n"
-            "  --brokers N            brokers in the cluster (default 1)\n"
-            "  --partitions N         partitions of the three homestream topics (default 3)\n"
-            "  --topic NAME:PARTS     create another topic (repeatable)\n"
-            "  --bootstrap-file PATH  also write the BOOTSTRAP= line to PATH\n"
-            "  --control-port PORT    fault-injection HTTP server on 127.0.0.1:PORT\n"
-            "                         (0: any free port, reported on stderr)\n"
-            "  --debug CONTEXTS       librdkafka debug contexts, e.g. mock,protocol\n"
-            "  --help                 this text\n"
-            "\n"
-            "Environment: TOPIC_RAW [ha.events.raw], TOPIC_ENRICHED [ha.events.enriched],\n"
-            "TOPIC_DLQ [ha.events.dlq] name the three topics.\n"
-            "\n"
-            "Control routes (JSON bodies, JSON answers):\n"
-            "  GET  /health\n"
-            "  POST /fault        {\"api\":\"Produce\",\"error\":\"NOT_LEADER_FOR_PARTITION\",\n"
-            "                      \"count\":N[,\"broker\":ID,\"rtt_ms\":MS]}\n"
-            "  POST /fault/clear  {\"api\":\"Produce\"}\n"
-            "  POST /broker/down  [{\"broker\":ID}]   (default: all brokers)\n"
-            "  POST /broker/up    [{\"broker\":ID}]\n"
-            "  POST /broker/rtt   {\"rtt_ms\":MS[,\"broker\":ID]}\n"
-            "Example: curl -d '{\"api\":\"Produce\",\"error\":\"_TRANSPORT\",\"count\":3}' \\\n"
-            "           http://127.0.0.1:PORT/fault\n",
-            prog);
+    fprintf(
+        out,
+        "Usage: %s [options]\n"
+        "In-memory Kafka-protocol broker for development and tests (librdkafka mock\n"
+        "cluster). Prints one line BOOTSTRAP=<host:port,...> on stdout, then runs until\n"
+        "SIGTERM/SIGINT. Loopback only; nothing persisted; at most 5 MiB or 100000\n"
+        "batches kept per partition (oldest dropped; not configurable in librdkafka\n"
+        "2.0.2). Broker ports are chosen by the kernel.\n"
+        "\n"
+        "Options:\n"
+        "  --brokers N            brokers in the cluster (default 1)\n"
+        "  --partitions N         partitions of the three homestream topics (default 3)\n"
+        "  --topic NAME:PARTS     create another topic (repeatable)\n"
+        "  --bootstrap-file PATH  also write the BOOTSTRAP= line to PATH\n"
+        "  --control-port PORT    fault-injection HTTP server on 127.0.0.1:PORT\n"
+        "                         (0: any free port, reported on stderr)\n"
+        "  --debug CONTEXTS       librdkafka debug contexts, e.g. mock,protocol\n"
+        "  --help                 this text\n"
+        "\n"
+        "Environment: TOPIC_RAW [ha.events.raw], TOPIC_ENRICHED [ha.events.enriched],\n"
+        "TOPIC_DLQ [ha.events.dlq] name the three topics.\n"
+        "\n"
+        "Control routes (JSON bodies, JSON answers):\n"
+        "  GET  /health\n"
+        "  POST /fault        "
+        "{\"api\":\"Produce\",\"error\":\"NOT_LEADER_FOR_PARTITION\",\n"
+        "                      \"count\":N[,\"broker\":ID,\"rtt_ms\":MS]}\n"
+        "  POST /fault/clear  {\"api\":\"Produce\"}\n"
+        "  POST /broker/down  [{\"broker\":ID}]   (default: all brokers)\n"
+        "  POST /broker/up    [{\"broker\":ID}]\n"
+        "  POST /broker/rtt   {\"rtt_ms\":MS[,\"broker\":ID]}\n"
+        "Example: curl -d '{\"api\":\"Produce\",\"error\":\"_TRANSPORT\",\"count\":3}' "
+        "\\\n"
+        "           http://127.0.0.1:PORT/fault\n",
+        prog);
 }
 
 /* Adds a topic unless one of that name is there already (the later
@@ -570,7 +594,15 @@ static const char *env_or(const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_BROKERS = 1, OPT_PARTITIONS, OPT_TOPIC, OPT_FILE, OPT_CONTROL, OPT_DEBUG, OPT_HELP };
+    enum {
+        OPT_BROKERS = 1,
+        OPT_PARTITIONS,
+        OPT_TOPIC,
+        OPT_FILE,
+        OPT_CONTROL,
+        OPT_DEBUG,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, OPT_BROKERS},
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
@@ -641,7 +673,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nextra; i++) {
         char *colon = strrchr(extra[i], ':');
         int parts;
-        if (colon == NULL || colon == extra[i] || parse_int(colon + 1, 1, 1000, &parts) < 0) {
+        if (colon == NULL || colon == extra[i] ||
+            parse_int(colon + 1, 1, 1000, &parts) < 0) {
             logf_stderr("--topic wants NAME:PARTS with PARTS 1..1000, not %s", extra[i]);
             return 2;
         }
@@ -664,7 +697,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(db->mc);
-    if (o.bootstrap_file != NULL && write_bootstrap_file(o.bootstrap_file, bootstrap) < 0) {
+    if (o.bootstrap_file != NULL &&
+        write_bootstrap_file(o.bootstrap_file, bootstrap) < 0) {
         logf_stderr("cannot write %s: %s", o.bootstrap_file, strerror(errno));
         goto out;
     }
