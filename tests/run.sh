@@ -72,7 +72,7 @@ if [ -z "${HS_SKIP_ASAN:-}" ]; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
         export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
         export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
-        run_suite asan build-asan --no-suite deploy --no-suite docs
+        run_suite asan build-asan --no-suite deploy --no-suite docs --no-suite faults
         unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
     else
         failed_builds=$((failed_builds + 1))

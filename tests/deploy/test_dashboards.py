@@ -29,7 +29,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -273,15 +272,15 @@ def representative_points(start_ns, end_ns):
                         dict(common, health=1.0 if degraded else 0.0,
                              spool_bytes=4096.0 * 5 if degraded else 0.0,
                              spool_dropped_total=float(i // 400),
-                             breaker_ha_state=0.0, breaker_kafka_state=1.0 if degraded else 0.0), t))
+                             breaker_home_assistant_state=1.0 if degraded else 0.0), t))
         out.append(line("homestream", {"stage": "enricher", "site": "home"},
                         dict(common, health=0.0, dlq_total=float(i // 200), consumer_lag=float(i % 7),
                              breaker_weather_state=2.0 if i % 97 == 0 else 0.0,
-                             breaker_presence_state=0.0, breaker_kafka_state=0.0), t + 1000))
+                             breaker_presence_state=0.0), t + 1000))
         out.append(line("homestream", {"stage": "writer", "site": "home"},
                         dict(common, health=0.0, dlq_total=float(i // 150), consumer_lag=float(i % 11),
                              write_latency_p50_ms=4.0 + i % 5, write_latency_p99_ms=20.0 + i % 13,
-                             breaker_influxdb_state=0.0, breaker_kafka_state=0.0), t + 2000))
+                             breaker_influxdb_state=0.0), t + 2000))
     return out
 
 

@@ -47,7 +47,8 @@ RAW_SERVICE = {
 
 WEATHER = {"temperature": 4.2, "humidity": 81, "pressure": 1013.2, "condition": "rain",
            "provider": "openweathermap", "observed_at": "2026-11-21T22:40:00+00:00",
-           "age_s": 518.1, "stale": False}
+           "age_s": 518, "stale": False, "wind_speed": 3.1,
+           "units": {"temperature": "°C", "pressure": "hPa", "wind_speed": None}}
 
 PRESENCE = {"anyone_home": True, "people_home": 1, "people": [
     {"entity_id": "person.alice", "name": "Alice", "state": "home", "home": True},
@@ -175,6 +176,8 @@ BAD = [
      variant(enriched(RAW), ("weather", "stale"), "yes")),
     ("enriched weather negative age", "enriched",
      variant(enriched(RAW), ("weather", "age_s"), -1)),
+    ("enriched weather unit as number", "enriched",
+     variant(enriched(RAW), ("weather", "units", "temperature"), 1)),
     ("enriched weather without provider", "enriched",
      variant(enriched(RAW), ("weather", "provider"), delete=True)),
     ("enriched presence null", "enriched", enriched(RAW, presence=None)),
