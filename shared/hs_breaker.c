@@ -183,7 +183,8 @@ void hs_breaker_record(hs_breaker *b, int64_t now_ms, bool success, int64_t dura
 {
     pthread_mutex_lock(&b->lock);
     advance(b, now_ms);
-    bool failed = !success || (b->opts.slow_call_ms > 0 && duration_ms > b->opts.slow_call_ms);
+    bool failed =
+        !success || (b->opts.slow_call_ms > 0 && duration_ms > b->opts.slow_call_ms);
     switch (b->state) {
     case HS_BREAKER_CLOSED:
         window_push(b, failed);
@@ -263,12 +264,13 @@ json_t *hs_breaker_to_json(hs_breaker *b, int64_t now_ms)
     pthread_mutex_lock(&b->lock);
     advance(b, now_ms);
     double rate = b->win_count > 0 ? (double)b->win_failures / (double)b->win_count : 0.0;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:s?}", "name", b->name,
-                          "state", hs_breaker_state_name(b->state), "consecutive_failures",
-                          (json_int_t)b->consecutive_failures, "failure_rate", rate,
-                          "transitions", (json_int_t)b->transitions, "opened_total",
-                          (json_int_t)b->opened_total, "retry_in_ms",
-                          (json_int_t)retry_in_locked(b, now_ms), "last_error", b->last_error);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:s?}", "name", b->name, "state",
+                  hs_breaker_state_name(b->state), "consecutive_failures",
+                  (json_int_t)b->consecutive_failures, "failure_rate", rate,
+                  "transitions", (json_int_t)b->transitions, "opened_total",
+                  (json_int_t)b->opened_total, "retry_in_ms",
+                  (json_int_t)retry_in_locked(b, now_ms), "last_error", b->last_error);
     pthread_mutex_unlock(&b->lock);
     return o;
 }

@@ -102,17 +102,20 @@ static int parse_int(const hs_cfg_var *v, const char *text, value *out, char *er
     if (*s == '+' || *s == '-')
         s++;
     if (*s < '0' || *s > '9') {
-        set_err(err, errlen, "%s: %s is not an integer", v->name, shown(v, text, q, sizeof q));
+        set_err(err, errlen, "%s: %s is not an integer", v->name,
+                shown(v, text, q, sizeof q));
         return -1;
     }
     char *end;
     errno = 0;
     long long n = strtoll(text, &end, 10);
     if (*end != '\0') {
-        set_err(err, errlen, "%s: %s is not an integer", v->name, shown(v, text, q, sizeof q));
+        set_err(err, errlen, "%s: %s is not an integer", v->name,
+                shown(v, text, q, sizeof q));
         return -1;
     }
-    if (errno == ERANGE || (v->min <= v->max && ((double)n < v->min || (double)n > v->max))) {
+    if (errno == ERANGE ||
+        (v->min <= v->max && ((double)n < v->min || (double)n > v->max))) {
         if (v->min <= v->max)
             set_err(err, errlen, "%s: %s is out of range [%.0f, %.0f]", v->name,
                     shown(v, text, q, sizeof q), v->min, v->max);
@@ -138,7 +141,8 @@ static int parse_double(const hs_cfg_var *v, const char *text, value *out, char 
         ok = end != text && *end == '\0';
     }
     if (!ok || isnan(d)) {
-        set_err(err, errlen, "%s: %s is not a number", v->name, shown(v, text, q, sizeof q));
+        set_err(err, errlen, "%s: %s is not a number", v->name,
+                shown(v, text, q, sizeof q));
         return -1;
     }
     if (!isfinite(d)) {
@@ -171,8 +175,8 @@ static int parse_bool(const hs_cfg_var *v, const char *text, value *out, char *e
         }
     }
     char q[140];
-    set_err(err, errlen, "%s: %s is not a boolean (true/false, 1/0, yes/no, on/off)", v->name,
-            shown(v, text, q, sizeof q));
+    set_err(err, errlen, "%s: %s is not a boolean (true/false, 1/0, yes/no, on/off)",
+            v->name, shown(v, text, q, sizeof q));
     return -1;
 }
 
@@ -264,11 +268,9 @@ static int parse_value(const hs_cfg_var *v, const char *text, value *out, char *
         set_err(err, errlen, "%s: must not be empty", v->name);
         return -1;
     }
-    int rc = 0;
     switch (v->type) {
     case HS_CFG_STR:
         out->s = strdup(text);
-        rc = out->s != NULL ? 0 : -1;
         break;
     case HS_CFG_INT:
         return parse_int(v, text, out, err, errlen);
@@ -280,11 +282,11 @@ static int parse_value(const hs_cfg_var *v, const char *text, value *out, char *
         if (!in_choices(v->choices, text, false)) {
             char q[140];
             set_err(err, errlen, "%s: must be one of %s, not %s", v->name,
-                    v->choices != NULL ? v->choices : "(none)", shown(v, text, q, sizeof q));
+                    v->choices != NULL ? v->choices : "(none)",
+                    shown(v, text, q, sizeof q));
             return -1;
         }
         out->s = strdup(text);
-        rc = out->s != NULL ? 0 : -1;
         break;
     case HS_CFG_URL:
         return parse_url(v, text, out, err, errlen);
@@ -303,7 +305,8 @@ static int parse_value(const hs_cfg_var *v, const char *text, value *out, char *
         set_err(err, errlen, "%s: unknown variable type %d", v->name, (int)v->type);
         return -1;
     }
-    if (rc < 0 || (is_string_type(v->type) && out->s == NULL)) {
+    /* Only the string copies of STR, ENUM and LIST get here. */
+    if (out->s == NULL) {
         set_err(err, errlen, "%s: out of memory", v->name);
         return -1;
     }
@@ -341,7 +344,8 @@ static char *read_secret_file(const hs_cfg_var *v, const char *path, char *err,
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        set_err(err, errlen, "%s_FILE: cannot read '%s': %s", v->name, path, strerror(errno));
+        set_err(err, errlen, "%s_FILE: cannot read '%s': %s", v->name, path,
+                strerror(errno));
         return NULL;
     }
     char *buf = malloc(SECRET_FILE_MAX + 1);
@@ -355,7 +359,8 @@ static char *read_secret_file(const hs_cfg_var *v, const char *path, char *err,
     int saved = errno;
     fclose(f);
     if (read_failed) {
-        set_err(err, errlen, "%s_FILE: cannot read '%s': %s", v->name, path, strerror(saved));
+        set_err(err, errlen, "%s_FILE: cannot read '%s': %s", v->name, path,
+                strerror(saved));
         free(buf);
         return NULL;
     }
@@ -419,7 +424,8 @@ int hs_cfg_load(const hs_cfg_var *vars, size_t n, void *cfg, hs_cfg_getenv_fn ge
         if (v->flags & HS_CFG_SECRET) {
             char fname[256];
             int fl = snprintf(fname, sizeof fname, "%s_FILE", v->name);
-            const char *path = fl > 0 && (size_t)fl < sizeof fname ? getenv_fn(fname, ud) : NULL;
+            const char *path =
+                fl > 0 && (size_t)fl < sizeof fname ? getenv_fn(fname, ud) : NULL;
             if (path != NULL && path[0] != '\0') {
                 if (text != NULL && text[0] != '\0') {
                     set_err(err, errlen, "%s: both %s and %s_FILE are set; set only one",
@@ -484,25 +490,28 @@ int hs_cfg_set(const hs_cfg_var *vars, size_t n, void *cfg, const char *name,
     return 0;
 }
 
-/* Counts UTF-8 characters, so a multibyte character is never cut in half. */
+/* Counts UTF-8 characters, so a multibyte character is never cut in half. A
+ * run of continuation bytes (invalid UTF-8) counts as one character per four
+ * bytes, so such a secret never shows more than 16 bytes. */
 char *hs_cfg_mask(const char *secret)
 {
     if (secret == NULL)
         return strdup("****");
     size_t len = strlen(secret);
-    size_t chars = 0;
-    const char *tail = secret + len;
-    while (tail > secret && chars < 5) {
-        tail--;
-        if (((unsigned char)*tail & 0xc0) != 0x80)
+    size_t chars = 0, cont = 0;
+    const char *p = secret + len;
+    const char *tail = p; /* where the fourth character from the end starts */
+    while (p > secret && chars < 5) {
+        p--;
+        if (((unsigned char)*p & 0xc0) != 0x80 || ++cont == 4) {
             chars++;
+            cont = 0;
+            if (chars == 4)
+                tail = p;
+        }
     }
     if (chars <= 4)
         return strdup("****");
-    /* tail sits on the fifth character from the end; keep the four after it. */
-    tail++;
-    while (((unsigned char)*tail & 0xc0) == 0x80)
-        tail++;
     size_t keep = (size_t)(secret + len - tail);
     char *out = malloc(4 + keep + 1);
     if (out == NULL)
@@ -554,6 +563,9 @@ json_t *hs_cfg_to_json(const hs_cfg_var *vars, size_t n, const void *cfg)
             } else if (secret && s[0] != '\0') {
                 char *m = hs_cfg_mask(s);
                 j = m != NULL ? json_string(m) : NULL;
+                /* The last characters of a secret may not be valid UTF-8. */
+                if (j == NULL && m != NULL)
+                    j = ascii_only(m);
                 free(m);
             } else {
                 j = json_string(s);
@@ -620,13 +632,14 @@ void hs_cfg_print_help(FILE *out, const char *prog, const char *summary,
     print_usage_line(out, prog);
     if (summary != NULL)
         fprintf(out, "\n%s\n", summary);
-    fprintf(out, "\nOptions:\n"
-                 "  -h, --help          print this help and exit\n"
-                 "  -V, --version       print the version and exit\n"
-                 "  --check-config      validate the environment, print the configuration "
-                 "(secrets masked) and exit\n"
-                 "  --config-markdown   print the variables as a Markdown table and exit\n"
-                 "\nEnvironment variables:\n");
+    fprintf(out,
+            "\nOptions:\n"
+            "  -h, --help          print this help and exit\n"
+            "  -V, --version       print the version and exit\n"
+            "  --check-config      validate the environment, print the configuration "
+            "(secrets masked) and exit\n"
+            "  --config-markdown   print the variables as a Markdown table and exit\n"
+            "\nEnvironment variables:\n");
     for (size_t i = 0; i < n; i++) {
         const hs_cfg_var *v = &vars[i];
         char type[160];
@@ -712,7 +725,8 @@ void hs_cfg_print_markdown(FILE *out, const hs_cfg_var *vars, size_t n)
         if (v->flags & HS_CFG_REQUIRED)
             fputs(" Required.", out);
         if (v->flags & HS_CFG_SECRET)
-            fprintf(out, " Secret: masked in `/config`; `%s_FILE` may name a file holding it.",
+            fprintf(out,
+                    " Secret: masked in `/config`; `%s_FILE` may name a file holding it.",
                     v->name);
         if (v->flags & HS_CFG_RUNTIME)
             fputs(" Changeable at run time with `PUT /config`.", out);
@@ -729,7 +743,8 @@ static int check_config(const char *prog, const hs_cfg_var *vars, size_t n, void
         return HS_CFG_ARGS_EXIT_FAIL;
     }
     json_t *obj = hs_cfg_to_json(vars, n, cfg);
-    char *text = obj != NULL ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *text =
+        obj != NULL ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     if (text == NULL) {
         fprintf(stderr, "%s: out of memory\n", prog);
@@ -749,7 +764,8 @@ int hs_cfg_handle_args(int argc, char **argv, const char *prog, const char *summ
     const char *arg = argv[1];
     bool known = strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
                  strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0 ||
-                 strcmp(arg, "--check-config") == 0 || strcmp(arg, "--config-markdown") == 0;
+                 strcmp(arg, "--check-config") == 0 ||
+                 strcmp(arg, "--config-markdown") == 0;
     if (!known || argc > 2) {
         if (!known)
             fprintf(stderr, "%s: unknown argument '%s'\n", prog, arg);

@@ -150,8 +150,8 @@ json_t *hs_event_from_ha(const json_t *ha_event, const hs_event_ctx *ctx, char *
         goto oom;
     if (entity_id != NULL && put_entity(msg, entity_id, domain, object_id) < 0)
         goto oom;
-    if (put(msg, "time_fired", copy_string_or_null(json_object_get(ha_event, "time_fired"))) <
-        0)
+    if (put(msg, "time_fired",
+            copy_string_or_null(json_object_get(ha_event, "time_fired"))) < 0)
         goto oom;
     if (state_changed) {
         bool bad_new = false, bad_old = false;
@@ -177,10 +177,11 @@ json_t *hs_event_from_ha(const json_t *ha_event, const hs_event_ctx *ctx, char *
             goto oom;
     }
     const json_t *context = json_object_get(ha_event, "context");
-    if (put(msg, "context", json_is_object(context) ? json_deep_copy(context) : json_null()) <
-            0 ||
+    if (put(msg, "context",
+            json_is_object(context) ? json_deep_copy(context) : json_null()) < 0 ||
         put(msg, "area", ctx->area != NULL ? json_string(ctx->area) : json_null()) < 0 ||
-        put(msg, "device", ctx->device != NULL ? json_string(ctx->device) : json_null()) < 0 ||
+        put(msg, "device", ctx->device != NULL ? json_string(ctx->device) : json_null()) <
+            0 ||
         put(msg, "ingested_at", json_string(ingested)) < 0 ||
         put(msg, "backfill", json_boolean(ctx->backfill)) < 0)
         goto oom;

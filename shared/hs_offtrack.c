@@ -19,7 +19,7 @@ typedef struct {
     size_t cap; /* a power of two, or 0 before the first add */
     size_t head;
     size_t count;
-    bool has_last;     /* an offset has been added since the partition was created */
+    bool has_last; /* an offset has been added since the partition was created */
     int64_t last_added;
 } part;
 
@@ -165,8 +165,8 @@ static long long find_index(const part *p, int64_t offset)
     return -1;
 }
 
-bool hs_offtrack_done(hs_offtrack *t, const char *topic, int32_t partition, int64_t offset,
-                      int64_t *commit_next)
+bool hs_offtrack_done(hs_offtrack *t, const char *topic, int32_t partition,
+                      int64_t offset, int64_t *commit_next)
 {
     if (t == NULL || topic == NULL)
         return false;

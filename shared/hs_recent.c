@@ -89,7 +89,8 @@ json_t *hs_recent_list(hs_recent *r, int limit, const char *entity_id)
     size_t got = 0;
     for (size_t i = 0; i < r->count && got < want; i++) {
         const entry *e = &r->ring[(r->next + r->capacity - 1 - i) % r->capacity];
-        if (entity_id != NULL && (e->entity_id == NULL || strcmp(e->entity_id, entity_id) != 0))
+        if (entity_id != NULL &&
+            (e->entity_id == NULL || strcmp(e->entity_id, entity_id) != 0))
             continue;
         if (json_array_append(arr, e->event) < 0) {
             pthread_mutex_unlock(&r->lock);

@@ -144,7 +144,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static void copy_header(const char *line, size_t n, const char *name, char *out, size_t outlen)
+static void copy_header(const char *line, size_t n, const char *name, char *out,
+                        size_t outlen)
 {
     size_t nl = strlen(name);
     if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
@@ -184,8 +185,8 @@ static size_t read_chunks(char *buf, size_t sz, size_t n, void *ud)
 
 /* Sends one request. header may be NULL. With chunked_len > 0 the body is
  * that many spaces sent with chunked transfer encoding (no length). */
-static void http(const char *method, const char *path, const char *header, const char *body,
-                 size_t chunked_len, reply *r)
+static void http(const char *method, const char *path, const char *header,
+                 const char *body, size_t chunked_len, reply *r)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -333,8 +334,9 @@ START_TEST(test_recent_entity)
     ck_assert_int_eq(stage.recent_limit, 5);
     ck_assert(!stage.recent_entity_null);
     ck_assert_str_eq(stage.recent_entity, "sensor.living_room");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 0), "entity_id")),
-                     "sensor.living_room");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(r.json, 0), "entity_id")),
+        "sensor.living_room");
     reply_free(&r);
     /* An empty entity_id means no filter. */
     http("GET", "/events/recent?entity_id=", NULL, NULL, 0, &r);
@@ -349,10 +351,12 @@ static const struct {
     long status;
     int limit; /* expected limit when accepted */
 } limit_table[] = {
-    {"limit=1", 200, 1},       {"limit=1000", 200, 1000}, {"limit=50", 200, 50},
-    {"limit=0", 400, 0},       {"limit=1001", 400, 0},    {"limit=-1", 400, 0},
-    {"limit=abc", 400, 0},     {"limit=5x", 400, 0},      {"limit=", 400, 0},
-    {"limit=%2B5", 400, 0},    {"limit=%205", 400, 0},    {"limit=99999999999999999999", 400, 0},
+    {"limit=1", 200, 1},    {"limit=1000", 200, 1000},
+    {"limit=50", 200, 50},  {"limit=0", 400, 0},
+    {"limit=1001", 400, 0}, {"limit=-1", 400, 0},
+    {"limit=abc", 400, 0},  {"limit=5x", 400, 0},
+    {"limit=", 400, 0},     {"limit=%2B5", 400, 0},
+    {"limit=%205", 400, 0}, {"limit=99999999999999999999", 400, 0},
 };
 
 START_TEST(test_recent_limit_table)
@@ -480,8 +484,9 @@ START_TEST(test_config_put_declared_too_large)
     ck_assert_int_eq(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const char *req = "PUT /config HTTP/1.1\r\nHost: test\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
+    const char *req =
+        "PUT /config HTTP/1.1\r\nHost: test\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
     ck_assert_int_eq(send(s, req, strlen(req), 0), (ssize_t)strlen(req));
     char buf[1024];
     ssize_t n = recv(s, buf, sizeof buf - 1, 0);
@@ -514,8 +519,8 @@ static const struct {
     const char *path;
     const char *allow;
 } wrong_methods[] = {
-    {"POST", "/health", "GET, HEAD"},   {"DELETE", "/stats", "GET, HEAD"},
-    {"PUT", "/metrics", "GET, HEAD"},   {"POST", "/events/recent", "GET, HEAD"},
+    {"POST", "/health", "GET, HEAD"},      {"DELETE", "/stats", "GET, HEAD"},
+    {"PUT", "/metrics", "GET, HEAD"},      {"POST", "/events/recent", "GET, HEAD"},
     {"POST", "/config", "GET, HEAD, PUT"}, {"DELETE", "/config", "GET, HEAD, PUT"},
 };
 
@@ -570,7 +575,8 @@ static const struct {
 
 START_TEST(test_auth_table)
 {
-    static const char *const paths[] = {"/stats", "/metrics", "/events/recent", "/config"};
+    static const char *const paths[] = {"/stats", "/metrics", "/events/recent",
+                                        "/config"};
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
         reply r;
         http("GET", paths[p], auth_table[_i].header, NULL, 0, &r);
@@ -578,8 +584,8 @@ START_TEST(test_auth_table)
             assert_error(&r, 401, "UNAUTHORIZED");
             ck_assert_str_eq(r.www_auth, "Bearer realm=\"homestream\"");
         } else {
-            ck_assert_msg(r.status == 200, "%s with %s: %ld", paths[p], auth_table[_i].header,
-                          r.status);
+            ck_assert_msg(r.status == 200, "%s with %s: %ld", paths[p],
+                          auth_table[_i].header, r.status);
         }
         reply_free(&r);
     }
@@ -627,14 +633,24 @@ static const hs_admin_handlers plain_handlers = {
 };
 
 static const char *const bad_addrs[] = {
-    "", "8081", "127.0.0.1", "127.0.0.1:", "127.0.0.1:70000", "127.0.0.1:80a",
-    "[::1]8081", "[::1", "::1:8081", "127.0.0.1:-1", "no.such.host.invalid:0",
+    "",
+    "8081",
+    "127.0.0.1",
+    "127.0.0.1:",
+    "127.0.0.1:70000",
+    "127.0.0.1:80a",
+    "[::1]8081",
+    "[::1",
+    "::1:8081",
+    "127.0.0.1:-1",
+    "no.such.host.invalid:0",
 };
 
 START_TEST(test_start_bad_addr_table)
 {
     char err[256] = "";
-    hs_admin *a = hs_admin_start(bad_addrs[_i], "writer", NULL, &plain_handlers, err, sizeof err);
+    hs_admin *a =
+        hs_admin_start(bad_addrs[_i], "writer", NULL, &plain_handlers, err, sizeof err);
     ck_assert_msg(a == NULL, "%s was accepted", bad_addrs[_i]);
     ck_assert_msg(err[0] != '\0', "no reason for %s", bad_addrs[_i]);
 }
@@ -645,7 +661,8 @@ START_TEST(test_start_requires_handlers)
     char err[256] = "";
     hs_admin_handlers h = plain_handlers;
     h.stats = NULL;
-    ck_assert_ptr_null(hs_admin_start("127.0.0.1:0", "writer", NULL, &h, err, sizeof err));
+    ck_assert_ptr_null(
+        hs_admin_start("127.0.0.1:0", "writer", NULL, &h, err, sizeof err));
     ck_assert(err[0] != '\0');
 }
 END_TEST
@@ -653,7 +670,8 @@ END_TEST
 START_TEST(test_start_port_in_use)
 {
     char err[256] = "";
-    hs_admin *a = hs_admin_start("127.0.0.1:0", "writer", NULL, &plain_handlers, err, sizeof err);
+    hs_admin *a =
+        hs_admin_start("127.0.0.1:0", "writer", NULL, &plain_handlers, err, sizeof err);
     ck_assert_ptr_nonnull(a);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", hs_admin_port(a));
@@ -686,12 +704,9 @@ static const struct {
     const char *connect_host;
     bool needs_v6;
 } good_addrs[] = {
-    {"127.0.0.1:0", "127.0.0.1", false},
-    {"localhost:0", "localhost", false},
-    {":0", "127.0.0.1", false},
-    {"0.0.0.0:0", "127.0.0.1", false},
-    {"[::1]:0", "[::1]", true},
-    {":0", "[::1]", true},
+    {"127.0.0.1:0", "127.0.0.1", false}, {"localhost:0", "localhost", false},
+    {":0", "127.0.0.1", false},          {"0.0.0.0:0", "127.0.0.1", false},
+    {"[::1]:0", "[::1]", true},          {":0", "[::1]", true},
     {"[::]:0", "127.0.0.1", true},
 };
 
@@ -700,8 +715,8 @@ START_TEST(test_start_addr_forms_table)
     if (good_addrs[_i].needs_v6 && !ipv6_loopback_available())
         return;
     char err[256] = "";
-    hs_admin *a =
-        hs_admin_start(good_addrs[_i].addr, "writer", NULL, &plain_handlers, err, sizeof err);
+    hs_admin *a = hs_admin_start(good_addrs[_i].addr, "writer", NULL, &plain_handlers,
+                                 err, sizeof err);
     ck_assert_msg(a != NULL, "%s: %s", good_addrs[_i].addr, err);
     stage.status = "ok";
     char url[128];
@@ -762,8 +777,9 @@ static const struct {
      "homestream_writer_breaker_opened_total{breaker=\"influxdb\"} 2\n"
      "homestream_writer_breaker_opened_total{breaker=\"weather\"} 0\n"},
     /* breakers as an array of hs_breaker_to_json objects: labelled by name */
-    {"enricher", "{\"breakers\":[{\"name\":\"weather\",\"state\":\"closed\"},"
-                 "{\"name\":\"presence\",\"state\":\"half_open\"},{\"state\":\"open\"}]}",
+    {"enricher",
+     "{\"breakers\":[{\"name\":\"weather\",\"state\":\"closed\"},"
+     "{\"name\":\"presence\",\"state\":\"half_open\"},{\"state\":\"open\"}]}",
      "# TYPE homestream_enricher_breaker_state gauge\n"
      "homestream_enricher_breaker_state{breaker=\"weather\"} 0\n"
      "homestream_enricher_breaker_state{breaker=\"presence\"} 2\n"
@@ -777,8 +793,9 @@ static const struct {
      "# TYPE homestream_writer_influx_breaker_state gauge\n"
      "homestream_writer_influx_breaker_state 1\n"},
     /* partitions become a label, nested under a group label */
-    {"writer", "{\"partitions\":{\"ha.events.enriched/0\":{\"lag\":4},\"ha.events.enriched/1\":"
-               "{\"lag\":0}},\"partitions_total\":2}",
+    {"writer",
+     "{\"partitions\":{\"ha.events.enriched/0\":{\"lag\":4},\"ha.events.enriched/1\":"
+     "{\"lag\":0}},\"partitions_total\":2}",
      "# TYPE homestream_writer_partition_lag gauge\n"
      "homestream_writer_partition_lag{partition=\"ha.events.enriched/0\"} 4\n"
      "homestream_writer_partition_lag{partition=\"ha.events.enriched/1\"} 0\n"
@@ -807,7 +824,8 @@ static const struct {
      "# TYPE homestream_s_breaker_state gauge\n"
      "homestream_s_breaker_state{breaker=\"a\\\"b\\\\c\\nd\"} 0\n"},
     /* reals in the shortest form that reads back exactly */
-    {"s", "{\"r\":0.1,\"big\":1e20,\"neg\":-3,\"tiny\":1.5e-7,\"third\":0.3333333333333333}",
+    {"s",
+     "{\"r\":0.1,\"big\":1e20,\"neg\":-3,\"tiny\":1.5e-7,\"third\":0.3333333333333333}",
      "# TYPE homestream_s_r gauge\nhomestream_s_r 0.1\n"
      "# TYPE homestream_s_big gauge\nhomestream_s_big 1e+20\n"
      "# TYPE homestream_s_neg gauge\nhomestream_s_neg -3\n"

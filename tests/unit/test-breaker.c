@@ -123,8 +123,8 @@ START_TEST(test_failure_rate)
             break;
         }
     }
-    ck_assert_msg(opened == rate_cases[_i].opens_after, "%s: opened after %d, want %d", calls,
-                  opened, rate_cases[_i].opens_after);
+    ck_assert_msg(opened == rate_cases[_i].opens_after, "%s: opened after %d, want %d",
+                  calls, opened, rate_cases[_i].opens_after);
     hs_breaker_free(b);
 }
 END_TEST
@@ -348,7 +348,8 @@ START_TEST(test_json)
     /* last_error is cleared with NULL, and text JSON cannot carry is made safe. */
     hs_breaker_set_last_error(b, "bad \xff byte \xc3\xa9");
     j = hs_breaker_to_json(b, 3002);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "last_error")), "bad ? byte ??");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "last_error")),
+                     "bad ? byte ??");
     json_decref(j);
     hs_breaker_set_last_error(b, NULL);
     j = hs_breaker_to_json(b, 3002);
@@ -366,7 +367,8 @@ static Suite *breaker_suite(void)
     tcase_add_test(tc, test_state_names);
     tcase_add_loop_test(tc, test_consecutive_failures, 0,
                         sizeof thresholds / sizeof thresholds[0]);
-    tcase_add_loop_test(tc, test_failure_rate, 0, sizeof rate_cases / sizeof rate_cases[0]);
+    tcase_add_loop_test(tc, test_failure_rate, 0,
+                        sizeof rate_cases / sizeof rate_cases[0]);
     tcase_add_test(tc, test_slow_calls);
     tcase_add_test(tc, test_cooldown_growth);
     tcase_add_test(tc, test_cooldown_limits);

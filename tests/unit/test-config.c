@@ -31,8 +31,8 @@ static const hs_cfg_var vars[] = {
      HS_CFG_REQUIRED, offsetof(tcfg, url), "InfluxDB base URL."},
     {"BATCH_MAX_POINTS", HS_CFG_INT, "5000", 1, 1000000, NULL, 0, offsetof(tcfg, points),
      "Points per write."},
-    {"WEATHER_LAT", HS_CFG_DOUBLE, NULL, -90, 90, NULL, HS_CFG_RUNTIME, offsetof(tcfg, lat),
-     "Latitude."},
+    {"WEATHER_LAT", HS_CFG_DOUBLE, NULL, -90, 90, NULL, HS_CFG_RUNTIME,
+     offsetof(tcfg, lat), "Latitude."},
     {"INFLUX_GZIP", HS_CFG_BOOL, "false", 0, -1, NULL, 0, offsetof(tcfg, gzip),
      "Compress writes."},
     {"INFLUX_API_VERSION", HS_CFG_ENUM, "2", 0, -1, "1|2|3", 0, offsetof(tcfg, version),
@@ -44,7 +44,8 @@ static const hs_cfg_var vars[] = {
     {"INFLUX_PASSWORD", HS_CFG_STR, NULL, 0, -1, NULL, HS_CFG_SECRET | HS_CFG_REQUIRED,
      offsetof(tcfg, password), "Password."},
     {"INFLUX_DB", HS_CFG_STR, "", 0, -1, NULL, 0, offsetof(tcfg, db), "Database | name."},
-    {"PLAIN_INT", HS_CFG_INT, "-3", 0, -1, NULL, 0, offsetof(tcfg, plain_int), "No range."},
+    {"PLAIN_INT", HS_CFG_INT, "-3", 0, -1, NULL, 0, offsetof(tcfg, plain_int),
+     "No range."},
     {"PLAIN_DOUBLE", HS_CFG_DOUBLE, "0.5", 0, -1, NULL, 0, offsetof(tcfg, plain_double),
      "No range."},
     {"ANY_URL", HS_CFG_URL, NULL, 0, -1, NULL, 0, offsetof(tcfg, any_url), "Any scheme."},
@@ -66,7 +67,10 @@ static const char *fake_getenv(const char *name, void *ud)
 }
 
 /* The required password is set in every environment unless a case is about it. */
-#define PW {"INFLUX_PASSWORD", "hunter22"}
+#define PW                                                                               \
+    {                                                                                    \
+        "INFLUX_PASSWORD", "hunter22"                                                    \
+    }
 
 START_TEST(test_defaults)
 {
@@ -74,8 +78,8 @@ START_TEST(test_defaults)
     tcfg c;
     memset(&c, 0xab, sizeof c); /* load must not care what was there */
     char err[256] = "";
-    ck_assert_msg(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err) == 0, "%s",
-                  err);
+    ck_assert_msg(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err) == 0,
+                  "%s", err);
     ck_assert_str_eq(c.common.kafka_brokers, "127.0.0.1:9092");
     ck_assert_str_eq(c.common.site, "home");
     ck_assert_str_eq(c.common.log_level, "info");
@@ -127,13 +131,15 @@ static const value_case value_cases[] = {
     {"BATCH_MAX_POINTS", "1.5", false, "is not an integer"},
     {"BATCH_MAX_POINTS", "0x10", false, "is not an integer"},
     {"BATCH_MAX_POINTS", "-", false, "is not an integer"},
-    {"BATCH_MAX_POINTS", "0", false, "BATCH_MAX_POINTS: '0' is out of range [1, 1000000]"},
+    {"BATCH_MAX_POINTS", "0", false,
+     "BATCH_MAX_POINTS: '0' is out of range [1, 1000000]"},
     {"BATCH_MAX_POINTS", "1000001", false, "out of range"},
     {"BATCH_MAX_POINTS", "-5", false, "out of range"},
     {"BATCH_MAX_POINTS", "99999999999999999999", false, "out of range"},
     {"PLAIN_INT", "-9223372036854775808", true, "-9223372036854775808"},
     {"PLAIN_INT", "9223372036854775807", true, "9223372036854775807"},
-    {"PLAIN_INT", "9223372036854775808", false, "PLAIN_INT: '9223372036854775808' is out of"},
+    {"PLAIN_INT", "9223372036854775808", false,
+     "PLAIN_INT: '9223372036854775808' is out of"},
     /* DOUBLE, strict, finite and within [-90, 90]. */
     {"WEATHER_LAT", "52.52", true, "52.52"},
     {"WEATHER_LAT", "-90", true, "-90"},
@@ -171,10 +177,12 @@ static const value_case value_cases[] = {
     {"LOG_LEVEL", "debug", true, "debug"},
     {"LOG_LEVEL", "DEBUG", false, "LOG_LEVEL: must be one of debug|info|warn|error"},
     /* URL: one of the schemes and something after it. */
-    {"INFLUX_URL", "https://influx.example:8086/base", true, "https://influx.example:8086/base"},
+    {"INFLUX_URL", "https://influx.example:8086/base", true,
+     "https://influx.example:8086/base"},
     {"INFLUX_URL", "HTTP://upper", true, "HTTP://upper"},
     {"INFLUX_URL", "", true, "http://127.0.0.1:8086"},
-    {"INFLUX_URL", "ws://x", false, "INFLUX_URL: 'ws://x' must start with http://|https://"},
+    {"INFLUX_URL", "ws://x", false,
+     "INFLUX_URL: 'ws://x' must start with http://|https://"},
     {"INFLUX_URL", "http://", false, "must start with"},
     {"INFLUX_URL", "localhost:8086", false, "must start with"},
     {"INFLUX_URL", "http://a b", false, "INFLUX_URL: 'http://a b' contains a blank"},
@@ -235,7 +243,8 @@ START_TEST(test_values_load)
         ck_assert_msg(rc == -1, "%s=%s accepted", vc->name, vc->value);
         ck_assert_msg(strncmp(err, vc->name, strlen(vc->name)) == 0,
                       "error does not start with the name: %s", err);
-        ck_assert_msg(strstr(err, vc->expect) != NULL, "error '%s' lacks '%s'", err, vc->expect);
+        ck_assert_msg(strstr(err, vc->expect) != NULL, "error '%s' lacks '%s'", err,
+                      vc->expect);
     }
     hs_cfg_free(vars, NVARS, &c);
 }
@@ -259,7 +268,8 @@ START_TEST(test_values_set)
         ck_assert_str_eq(after, vc->expect);
     } else {
         ck_assert_int_eq(rc, -1);
-        ck_assert_msg(strstr(err, vc->expect) != NULL, "error '%s' lacks '%s'", err, vc->expect);
+        ck_assert_msg(strstr(err, vc->expect) != NULL, "error '%s' lacks '%s'", err,
+                      vc->expect);
         ck_assert_str_eq(after, before);
     }
     hs_cfg_free(vars, NVARS, &c);
@@ -273,23 +283,28 @@ START_TEST(test_set_runtime_only)
     char err[256] = "";
     ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err), 0);
     /* LOG_LEVEL is a runtime setting; SITE and INFLUX_URL are not. */
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "LOG_LEVEL", "warn", true, err, sizeof err), 0);
+    ck_assert_int_eq(
+        hs_cfg_set(vars, NVARS, &c, "LOG_LEVEL", "warn", true, err, sizeof err), 0);
     ck_assert_str_eq(c.common.log_level, "warn");
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "SITE", "cabin", true, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "SITE", "cabin", true, err, sizeof err),
+                     -1);
     ck_assert_str_eq(err, "SITE: cannot be changed at run time");
     ck_assert_str_eq(c.common.site, "home");
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "SITE", "cabin", false, err, sizeof err), 0);
-    ck_assert_str_eq(c.common.site, "cabin");
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "WEATHER_LAT", "48.1", true, err, sizeof err),
+    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "SITE", "cabin", false, err, sizeof err),
                      0);
+    ck_assert_str_eq(c.common.site, "cabin");
+    ck_assert_int_eq(
+        hs_cfg_set(vars, NVARS, &c, "WEATHER_LAT", "48.1", true, err, sizeof err), 0);
     ck_assert(c.lat == 48.1);
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "NO_SUCH", "1", false, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "NO_SUCH", "1", false, err, sizeof err),
+                     -1);
     ck_assert_str_eq(err, "NO_SUCH: unknown setting");
     /* Names are case-sensitive, like the environment. */
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "log_level", "warn", false, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(
+        hs_cfg_set(vars, NVARS, &c, "log_level", "warn", false, err, sizeof err), -1);
     /* NULL resets to the default. */
-    ck_assert_int_eq(hs_cfg_set(vars, NVARS, &c, "LOG_LEVEL", NULL, true, err, sizeof err), 0);
+    ck_assert_int_eq(
+        hs_cfg_set(vars, NVARS, &c, "LOG_LEVEL", NULL, true, err, sizeof err), 0);
     ck_assert_str_eq(c.common.log_level, "info");
     hs_cfg_free(vars, NVARS, &c);
 }
@@ -300,13 +315,15 @@ START_TEST(test_required)
     fake_env env = {{{"KAFKA_BROKERS", ""}, PW}};
     tcfg c;
     char err[256] = "";
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err),
+                     -1);
     ck_assert_str_eq(err, "KAFKA_BROKERS: must not be empty");
     hs_cfg_free(vars, NVARS, &c);
 
     /* A required secret that is not set at all. */
     fake_env none = {{{NULL, NULL}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &none, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &none, err, sizeof err),
+                     -1);
     ck_assert_str_eq(err, "INFLUX_PASSWORD: is required (set INFLUX_PASSWORD or "
                           "INFLUX_PASSWORD_FILE)");
     /* Everything loaded before the failure is freed by hs_cfg_free. */
@@ -322,7 +339,8 @@ START_TEST(test_half_filled)
     fake_env env = {{PW, {"INFLUX_GZIP", "perhaps"}}};
     tcfg c;
     char err[256] = "";
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err),
+                     -1);
     ck_assert_ptr_nonnull(c.url);
     ck_assert_ptr_null(c.version); /* after the failing row: untouched, cleared */
     hs_cfg_free(vars, NVARS, &c);
@@ -373,8 +391,8 @@ START_TEST(test_secret_file)
     fake_env env = {{PW, {"INFLUX_TOKEN_FILE", path}}};
     tcfg c;
     char err[256] = "";
-    ck_assert_msg(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err) == 0, "%s",
-                  err);
+    ck_assert_msg(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err) == 0,
+                  "%s", err);
     ck_assert_str_eq(c.token, secret_files[_i].value);
     hs_cfg_free(vars, NVARS, &c);
     unlink(path);
@@ -390,28 +408,34 @@ START_TEST(test_secret_file_errors)
 
     /* Both the value and the file. */
     fake_env both = {{PW, {"INFLUX_TOKEN", "direct"}, {"INFLUX_TOKEN_FILE", path}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &both, err, sizeof err), -1);
-    ck_assert_str_eq(err, "INFLUX_TOKEN: both INFLUX_TOKEN and INFLUX_TOKEN_FILE are set; "
-                          "set only one");
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &both, err, sizeof err),
+                     -1);
+    ck_assert_str_eq(err,
+                     "INFLUX_TOKEN: both INFLUX_TOKEN and INFLUX_TOKEN_FILE are set; "
+                     "set only one");
     ck_assert_ptr_null(strstr(err, "direct"));
     hs_cfg_free(vars, NVARS, &c);
 
     /* An empty value (docker compose's ${X:-}) does not conflict with the file. */
     fake_env empty = {{PW, {"INFLUX_TOKEN", ""}, {"INFLUX_TOKEN_FILE", path}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &empty, err, sizeof err), 0);
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &empty, err, sizeof err),
+                     0);
     ck_assert_str_eq(c.token, "from-file");
     hs_cfg_free(vars, NVARS, &c);
 
     /* A file that is not there: the error names the variable and the file. */
     fake_env missing = {{PW, {"INFLUX_TOKEN_FILE", "/nonexistent/hs-token"}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &missing, err, sizeof err), -1);
-    ck_assert_msg(strstr(err, "INFLUX_TOKEN_FILE: cannot read '/nonexistent/hs-token'") == err,
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &missing, err, sizeof err),
+                     -1);
+    ck_assert_msg(strstr(err, "INFLUX_TOKEN_FILE: cannot read '/nonexistent/hs-token'") ==
+                      err,
                   "%s", err);
     hs_cfg_free(vars, NVARS, &c);
 
     /* A directory cannot be read either. */
     fake_env dir = {{PW, {"INFLUX_TOKEN_FILE", "/tmp"}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &dir, err, sizeof err), -1);
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &dir, err, sizeof err),
+                     -1);
     ck_assert_msg(strstr(err, "INFLUX_TOKEN_FILE: cannot read '/tmp'") == err, "%s", err);
     hs_cfg_free(vars, NVARS, &c);
 
@@ -423,7 +447,8 @@ START_TEST(test_secret_file_errors)
 
     /* Only secrets read a _FILE. */
     fake_env notsecret = {{PW, {"SITE_FILE", path}}};
-    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &notsecret, err, sizeof err), 0);
+    ck_assert_int_eq(
+        hs_cfg_load(vars, NVARS, &c, fake_getenv, &notsecret, err, sizeof err), 0);
     ck_assert_str_eq(c.common.site, "home");
     hs_cfg_free(vars, NVARS, &c);
 
@@ -443,7 +468,16 @@ static const struct {
     {"", "****"},
     {"tok-\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "****\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"},
     {"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "****"},
-    {"x\xe2\x82\xac" "abc", "****\xe2\x82\xac" "abc"},
+    {"x\xe2\x82\xac"
+     "abc",
+     "****\xe2\x82\xac"
+     "abc"},
+    /* Regression (found by tests/fuzz/fuzz-config): continuation bytes without
+     * a lead byte all counted as one character, so the whole run was shown. */
+    {"abcdefgh"
+     "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+     "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80",
+     "****\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"},
 };
 
 START_TEST(test_mask)
@@ -470,7 +504,8 @@ START_TEST(test_to_json)
     ck_assert_ptr_nonnull(obj);
     ck_assert_uint_eq(json_object_size(obj), NVARS);
     ck_assert_str_eq(json_string_value(json_object_get(obj, "ADMIN_TOKEN")), "****1234");
-    ck_assert_str_eq(json_string_value(json_object_get(obj, "INFLUX_PASSWORD")), "****er22");
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "INFLUX_PASSWORD")),
+                     "****er22");
     ck_assert_str_eq(json_string_value(json_object_get(obj, "INFLUX_TOKEN")), "");
     ck_assert(json_is_null(json_object_get(obj, "INCLUDE_DOMAINS")));
     ck_assert_int_eq(json_integer_value(json_object_get(obj, "BATCH_MAX_POINTS")), 250);
@@ -482,6 +517,23 @@ START_TEST(test_to_json)
     ck_assert_ptr_null(strstr(text, "admin-token"));
     ck_assert_ptr_null(strstr(text, "hunter"));
     free(text);
+    json_decref(obj);
+    hs_cfg_free(vars, NVARS, &c);
+}
+END_TEST
+
+/* Regression (found by tests/fuzz/fuzz-config): a secret whose last four
+ * characters are not valid UTF-8 made hs_cfg_to_json return NULL, so /config
+ * and --check-config failed; the masked tail now falls back to '?' bytes. */
+START_TEST(test_to_json_secret_not_utf8)
+{
+    fake_env env = {{PW, {"ADMIN_TOKEN", "admin-token-\xff\xfe\xfd"}}};
+    tcfg c;
+    char err[256] = "";
+    ck_assert_int_eq(hs_cfg_load(vars, NVARS, &c, fake_getenv, &env, err, sizeof err), 0);
+    json_t *obj = hs_cfg_to_json(vars, NVARS, &c);
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "ADMIN_TOKEN")), "****-???");
     json_decref(obj);
     hs_cfg_free(vars, NVARS, &c);
 }
@@ -550,7 +602,8 @@ START_TEST(test_args)
         ck_assert_msg(strstr(out, vars[i].name) != NULL, "--help lacks %s", vars[i].name);
         ck_assert_ptr_nonnull(strstr(out, vars[i].doc));
     }
-    ck_assert_ptr_nonnull(strstr(out, "BATCH_MAX_POINTS (integer 1..1000000, default \"5000\""));
+    ck_assert_ptr_nonnull(
+        strstr(out, "BATCH_MAX_POINTS (integer 1..1000000, default \"5000\""));
     ck_assert_ptr_nonnull(strstr(out, "INFLUX_TOKEN_FILE"));
     const char *h[] = {"prog", "-h"};
     ck_assert_int_eq(run_args(2, h, &c, out, sizeof out, errb, sizeof errb),
@@ -560,8 +613,10 @@ START_TEST(test_args)
     ck_assert_int_eq(run_args(2, md, &c, out, sizeof out, errb, sizeof errb),
                      HS_CFG_ARGS_EXIT_OK);
     ck_assert_ptr_eq(strstr(out, "| Variable | Type | Default | Description |\n"), out);
-    ck_assert_ptr_nonnull(strstr(out, "| `INFLUX_API_VERSION` | one of `1`, `2`, `3` | `2` |"));
-    ck_assert_ptr_nonnull(strstr(out, "| `INFLUX_DB` | string | (empty) | Database \\| name. |"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "| `INFLUX_API_VERSION` | one of `1`, `2`, `3` | `2` |"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "| `INFLUX_DB` | string | (empty) | Database \\| name. |"));
     ck_assert_ptr_nonnull(strstr(out, "`INFLUX_TOKEN_FILE`"));
 
     const char *bad[] = {"prog", "--frobnicate"};
@@ -621,16 +676,20 @@ static Suite *config_suite(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_defaults);
-    tcase_add_loop_test(tc, test_values_load, 0, sizeof value_cases / sizeof value_cases[0]);
-    tcase_add_loop_test(tc, test_values_set, 0, sizeof value_cases / sizeof value_cases[0]);
+    tcase_add_loop_test(tc, test_values_load, 0,
+                        sizeof value_cases / sizeof value_cases[0]);
+    tcase_add_loop_test(tc, test_values_set, 0,
+                        sizeof value_cases / sizeof value_cases[0]);
     tcase_add_test(tc, test_set_runtime_only);
     tcase_add_test(tc, test_required);
     tcase_add_test(tc, test_half_filled);
     tcase_add_test(tc, test_bad_default);
-    tcase_add_loop_test(tc, test_secret_file, 0, sizeof secret_files / sizeof secret_files[0]);
+    tcase_add_loop_test(tc, test_secret_file, 0,
+                        sizeof secret_files / sizeof secret_files[0]);
     tcase_add_test(tc, test_secret_file_errors);
     tcase_add_loop_test(tc, test_mask, 0, sizeof masks / sizeof masks[0]);
     tcase_add_test(tc, test_to_json);
+    tcase_add_test(tc, test_to_json_secret_not_utf8);
     tcase_add_test(tc, test_args);
     tcase_add_test(tc, test_check_config);
     suite_add_tcase(s, tc);

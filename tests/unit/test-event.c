@@ -24,8 +24,10 @@ static const char *const state_changed_text =
     "\"attributes\":{},\"last_changed\":\"2026-11-21T22:40:00+00:00\","
     "\"last_updated\":\"2026-11-21T22:40:00+00:00\"},"
     "\"new_state\":{\"entity_id\":\"sensor.living_room_temperature\",\"state\":\"21.5\","
-    "\"attributes\":{\"unit_of_measurement\":\"\\u00b0C\",\"device_class\":\"temperature\","
-    "\"friendly_name\":\"Living room\"},\"last_changed\":\"2026-11-21T22:48:38.123456+00:00\","
+    "\"attributes\":{\"unit_of_measurement\":\"\\u00b0C\",\"device_class\":"
+    "\"temperature\","
+    "\"friendly_name\":\"Living "
+    "room\"},\"last_changed\":\"2026-11-21T22:48:38.123456+00:00\","
     "\"last_updated\":\"2026-11-21T22:48:38.123456+00:00\","
     "\"context\":{\"id\":\"01ABC\",\"parent_id\":null,\"user_id\":null}}},"
     "\"origin\":\"LOCAL\",\"time_fired\":\"2026-11-21T22:48:38.123456+00:00\","
@@ -45,20 +47,22 @@ START_TEST(test_state_changed)
 
     /* The exact message of DESIGN.md section 2, keys in that order. */
     static const char *const keys[] = {
-        "schema",  "site",      "event_type", "origin",  "entity_id", "domain",
-        "object_id", "time_fired", "new_state", "old_state", "context", "area",
-        "device",  "ingested_at", "backfill"};
+        "schema",  "site",      "event_type", "origin",      "entity_id",
+        "domain",  "object_id", "time_fired", "new_state",   "old_state",
+        "context", "area",      "device",     "ingested_at", "backfill"};
     ck_assert_uint_eq(json_object_size(msg), sizeof keys / sizeof keys[0]);
     size_t k = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(msg, key, val) {
+    json_object_foreach(msg, key, val)
+    {
         ck_assert_str_eq(key, keys[k]);
         k++;
     }
     ck_assert_int_eq(json_integer_value(json_object_get(msg, "schema")), 1);
     ck_assert_str_eq(json_string_value(json_object_get(msg, "site")), "home");
-    ck_assert_str_eq(json_string_value(json_object_get(msg, "event_type")), "state_changed");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "event_type")),
+                     "state_changed");
     ck_assert_str_eq(json_string_value(json_object_get(msg, "origin")), "LOCAL");
     ck_assert_str_eq(json_string_value(json_object_get(msg, "entity_id")),
                      "sensor.living_room_temperature");
@@ -75,9 +79,12 @@ START_TEST(test_state_changed)
 
     /* States and context are copied exactly as HA sent them. */
     const json_t *data = json_object_get(ha, "data");
-    ck_assert(json_equal(json_object_get(msg, "new_state"), json_object_get(data, "new_state")));
-    ck_assert(json_equal(json_object_get(msg, "old_state"), json_object_get(data, "old_state")));
-    ck_assert(json_equal(json_object_get(msg, "context"), json_object_get(ha, "context")));
+    ck_assert(json_equal(json_object_get(msg, "new_state"),
+                         json_object_get(data, "new_state")));
+    ck_assert(json_equal(json_object_get(msg, "old_state"),
+                         json_object_get(data, "old_state")));
+    ck_assert(
+        json_equal(json_object_get(msg, "context"), json_object_get(ha, "context")));
     ck_assert_int_eq(hs_event_validate_raw(msg, err, sizeof err), 0);
 
     /* The message owns its copies: freeing the input leaves it intact. */
@@ -93,9 +100,11 @@ static const struct {
     const char *data;
     bool new_null, old_null;
 } null_states[] = {
-    {"{\"entity_id\":\"light.kitchen\",\"old_state\":null,\"new_state\":{\"state\":\"on\"}}",
+    {"{\"entity_id\":\"light.kitchen\",\"old_state\":null,\"new_state\":{\"state\":"
+     "\"on\"}}",
      false, true},
-    {"{\"entity_id\":\"light.kitchen\",\"old_state\":{\"state\":\"on\"},\"new_state\":null}",
+    {"{\"entity_id\":\"light.kitchen\",\"old_state\":{\"state\":\"on\"},\"new_state\":"
+     "null}",
      true, false},
     {"{\"entity_id\":\"light.kitchen\",\"new_state\":{\"state\":\"on\"}}", false, true},
     {"{\"entity_id\":\"light.kitchen\"}", true, true},
@@ -103,16 +112,19 @@ static const struct {
 
 START_TEST(test_null_states)
 {
-    json_t *ha = json_pack("{s:s, s:o, s:s}", "event_type", "state_changed", "data",
-                           parse(null_states[_i].data), "time_fired",
-                           "2026-11-21T22:48:38+00:00");
+    json_t *ha =
+        json_pack("{s:s, s:o, s:s}", "event_type", "state_changed", "data",
+                  parse(null_states[_i].data), "time_fired", "2026-11-21T22:48:38+00:00");
     hs_event_ctx ctx = {.site = "home", .ingested_at_ns = INGESTED_NS, .backfill = true};
     char err[128] = "";
     json_t *msg = hs_event_from_ha(ha, &ctx, err, sizeof err);
     ck_assert_msg(msg != NULL, "%s", err);
-    ck_assert_int_eq(json_is_null(json_object_get(msg, "new_state")), null_states[_i].new_null);
-    ck_assert_int_eq(json_is_null(json_object_get(msg, "old_state")), null_states[_i].old_null);
-    ck_assert(json_is_object(json_object_get(msg, "new_state")) || null_states[_i].new_null);
+    ck_assert_int_eq(json_is_null(json_object_get(msg, "new_state")),
+                     null_states[_i].new_null);
+    ck_assert_int_eq(json_is_null(json_object_get(msg, "old_state")),
+                     null_states[_i].old_null);
+    ck_assert(json_is_object(json_object_get(msg, "new_state")) ||
+              null_states[_i].new_null);
     ck_assert(json_is_true(json_object_get(msg, "backfill")));
     /* Unknown area, device, origin and context are null, not missing. */
     ck_assert(json_is_null(json_object_get(msg, "area")));
@@ -132,13 +144,15 @@ START_TEST(test_other_event_types)
 
     /* call_service: data kept under "data", no entity at the top level even
      * though service_data names some. */
-    json_t *ha = parse("{\"event_type\":\"call_service\",\"data\":{\"domain\":\"light\","
-                       "\"service\":\"turn_on\",\"service_data\":{\"entity_id\":"
-                       "[\"light.a\",\"light.b\"]}},\"origin\":\"LOCAL\","
-                       "\"time_fired\":\"2026-11-21T22:48:38+00:00\",\"context\":{\"id\":\"x\"}}");
+    json_t *ha =
+        parse("{\"event_type\":\"call_service\",\"data\":{\"domain\":\"light\","
+              "\"service\":\"turn_on\",\"service_data\":{\"entity_id\":"
+              "[\"light.a\",\"light.b\"]}},\"origin\":\"LOCAL\","
+              "\"time_fired\":\"2026-11-21T22:48:38+00:00\",\"context\":{\"id\":\"x\"}}");
     json_t *msg = hs_event_from_ha(ha, &ctx, err, sizeof err);
     ck_assert_msg(msg != NULL, "%s", err);
-    ck_assert_str_eq(json_string_value(json_object_get(msg, "event_type")), "call_service");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "event_type")),
+                     "call_service");
     ck_assert(json_equal(json_object_get(msg, "data"), json_object_get(ha, "data")));
     ck_assert_ptr_null(json_object_get(msg, "entity_id"));
     ck_assert_ptr_null(json_object_get(msg, "new_state"));
@@ -150,11 +164,13 @@ START_TEST(test_other_event_types)
     json_decref(ha);
 
     /* An event whose data names one entity gets it lifted too. */
-    ha = parse("{\"event_type\":\"entity_registry_updated\",\"data\":{\"action\":\"update\","
-               "\"entity_id\":\"sensor.new_name\"}}");
+    ha = parse(
+        "{\"event_type\":\"entity_registry_updated\",\"data\":{\"action\":\"update\","
+        "\"entity_id\":\"sensor.new_name\"}}");
     msg = hs_event_from_ha(ha, &ctx, err, sizeof err);
     ck_assert_msg(msg != NULL, "%s", err);
-    ck_assert_str_eq(json_string_value(json_object_get(msg, "entity_id")), "sensor.new_name");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "entity_id")),
+                     "sensor.new_name");
     ck_assert_str_eq(json_string_value(json_object_get(msg, "domain")), "sensor");
     ck_assert_str_eq(json_string_value(json_object_get(msg, "object_id")), "new_name");
     ck_assert(json_equal(json_object_get(msg, "data"), json_object_get(ha, "data")));
@@ -162,7 +178,8 @@ START_TEST(test_other_event_types)
     json_decref(ha);
 
     /* A malformed data.entity_id of another event type stays in data only. */
-    ha = parse("{\"event_type\":\"logbook_entry\",\"data\":{\"entity_id\":\"Not An Id\"}}");
+    ha = parse(
+        "{\"event_type\":\"logbook_entry\",\"data\":{\"entity_id\":\"Not An Id\"}}");
     msg = hs_event_from_ha(ha, &ctx, err, sizeof err);
     ck_assert_msg(msg != NULL, "%s", err);
     ck_assert_ptr_null(json_object_get(msg, "entity_id"));
@@ -195,10 +212,14 @@ static const struct {
     {"{\"event_type\":\"state_changed\",\"data\":{}}", "entity_id"},
     {"{\"event_type\":\"state_changed\"}", "entity_id"},
     {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":7}}", "entity_id"},
-    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor\"}}", "malformed"},
-    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"Sensor.x\"}}", "malformed"},
-    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor.a.b\"}}", "malformed"},
-    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor.\"}}", "malformed"},
+    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor\"}}",
+     "malformed"},
+    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"Sensor.x\"}}",
+     "malformed"},
+    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor.a.b\"}}",
+     "malformed"},
+    {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor.\"}}",
+     "malformed"},
     {"{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"sensor.x\","
      "\"new_state\":\"on\"}}",
      "new_state"},
@@ -214,8 +235,9 @@ START_TEST(test_bad_events)
     char err[128] = "";
     json_t *msg = hs_event_from_ha(ha, &ctx, err, sizeof err);
     ck_assert_msg(msg == NULL, "accepted %s", bad_events[_i].event);
-    ck_assert_msg(strstr(err, bad_events[_i].reason) != NULL, "%s: reason '%s' lacks '%s'",
-                  bad_events[_i].event, err, bad_events[_i].reason);
+    ck_assert_msg(strstr(err, bad_events[_i].reason) != NULL,
+                  "%s: reason '%s' lacks '%s'", bad_events[_i].event, err,
+                  bad_events[_i].reason);
     json_decref(ha);
 }
 END_TEST
@@ -235,7 +257,7 @@ END_TEST
 
 static const struct {
     const char *id;
-    const char *domain;    /* NULL: the id is rejected */
+    const char *domain; /* NULL: the id is rejected */
     const char *object_id;
 } entities[] = {
     {"sensor.living_room_temperature", "sensor", "living_room_temperature"},
@@ -306,7 +328,8 @@ static const struct {
     {"{\"schema\":1,\"event_type\":\"\",\"site\":\"home\"}", "event_type"},
     {"{\"schema\":1,\"event_type\":\"x\"}", "site"},
     {"{\"schema\":1,\"event_type\":\"x\",\"site\":null}", "site"},
-    {"{\"schema\":1,\"event_type\":\"state_changed\",\"site\":\"home\",\"new_state\":null}",
+    {"{\"schema\":1,\"event_type\":\"state_changed\",\"site\":\"home\",\"new_state\":"
+     "null}",
      "entity_id"},
     {"{\"schema\":1,\"event_type\":\"state_changed\",\"site\":\"home\","
      "\"entity_id\":\"sensor\",\"new_state\":null}",
@@ -343,7 +366,8 @@ START_TEST(test_validate_good)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         json_t *msg = parse(good[i]);
         char err[128] = "";
-        ck_assert_msg(hs_event_validate_raw(msg, err, sizeof err) == 0, "%s: %s", good[i], err);
+        ck_assert_msg(hs_event_validate_raw(msg, err, sizeof err) == 0, "%s: %s", good[i],
+                      err);
         json_decref(msg);
     }
     ck_assert_int_eq(hs_event_validate_raw(NULL, NULL, 0), -1);
@@ -355,7 +379,8 @@ static Suite *event_suite(void)
     Suite *s = suite_create("event");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_state_changed);
-    tcase_add_loop_test(tc, test_null_states, 0, sizeof null_states / sizeof null_states[0]);
+    tcase_add_loop_test(tc, test_null_states, 0,
+                        sizeof null_states / sizeof null_states[0]);
     tcase_add_test(tc, test_other_event_types);
     tcase_add_loop_test(tc, test_bad_events, 0, sizeof bad_events / sizeof bad_events[0]);
     tcase_add_test(tc, test_missing_site);

@@ -21,7 +21,11 @@ typedef struct {
 
 static const scenario scenarios[] = {
     {"in order", {10, 11, 12}, 3, {{10, true, 11}, {11, true, 12}, {12, true, 13}}, 3},
-    {"reverse order", {10, 11, 12}, 3, {{12, false, 0}, {11, false, 0}, {10, true, 13}}, 3},
+    {"reverse order",
+     {10, 11, 12},
+     3,
+     {{12, false, 0}, {11, false, 0}, {10, true, 13}},
+     3},
     {"middle first",
      {0, 1, 2, 3},
      4,
@@ -29,14 +33,22 @@ static const scenario scenarios[] = {
      4},
     /* Compaction and transaction markers leave holes; the commit point is the
      * next offset still in flight, never an offset that was not handed out. */
-    {"gaps", {5, 9, 20, 21}, 4, {{9, false, 0}, {5, true, 20}, {21, false, 0}, {20, true, 22}}, 4},
+    {"gaps",
+     {5, 9, 20, 21},
+     4,
+     {{9, false, 0}, {5, true, 20}, {21, false, 0}, {20, true, 22}},
+     4},
     {"gap head", {100, 250}, 2, {{100, true, 250}, {250, true, 251}}, 2},
     {"unknown offsets",
      {1, 3},
      2,
      {{2, false, 0}, {0, false, 0}, {4, false, 0}, {1, true, 3}, {3, true, 4}},
      5},
-    {"done twice", {7, 8}, 2, {{8, false, 0}, {8, false, 0}, {7, true, 9}, {7, false, 0}}, 4},
+    {"done twice",
+     {7, 8},
+     2,
+     {{8, false, 0}, {8, false, 0}, {7, true, 9}, {7, false, 0}},
+     4},
 };
 
 START_TEST(test_scenarios)
@@ -50,11 +62,13 @@ START_TEST(test_scenarios)
     for (size_t i = 0; i < sc->nsteps; i++) {
         int64_t next = -99;
         bool adv = hs_offtrack_done(t, "ha.events.raw", 0, sc->steps[i].offset, &next);
-        ck_assert_msg(adv == sc->steps[i].advances, "%s: step %zu (offset %lld) advanced=%d",
-                      sc->name, i, (long long)sc->steps[i].offset, adv);
+        ck_assert_msg(adv == sc->steps[i].advances,
+                      "%s: step %zu (offset %lld) advanced=%d", sc->name, i,
+                      (long long)sc->steps[i].offset, adv);
         if (adv)
-            ck_assert_msg(next == sc->steps[i].commit_next, "%s: step %zu: next %lld != %lld",
-                          sc->name, i, (long long)next, (long long)sc->steps[i].commit_next);
+            ck_assert_msg(next == sc->steps[i].commit_next,
+                          "%s: step %zu: next %lld != %lld", sc->name, i, (long long)next,
+                          (long long)sc->steps[i].commit_next);
         else
             ck_assert_int_eq(next, -99);
     }
@@ -176,8 +190,11 @@ START_TEST(test_many_scrambled)
         size_t old_lowest = lowest;
         while (lowest < N && finished[lowest])
             lowest++;
-        int64_t want = lowest == old_lowest ? -1 : lowest < N ? offs[lowest] : offs[N - 1] + 1;
-        if (adv != (lowest != old_lowest) || next != want || (adv && next <= last_commit)) {
+        int64_t want = lowest == old_lowest ? -1
+                       : lowest < N         ? offs[lowest]
+                                            : offs[N - 1] + 1;
+        if (adv != (lowest != old_lowest) || next != want ||
+            (adv && next <= last_commit)) {
             bad_step = (long long)k;
             bad_got = adv ? next : -2;
             bad_want = want;
@@ -185,7 +202,8 @@ START_TEST(test_many_scrambled)
         if (adv)
             last_commit = next;
     }
-    ck_assert_msg(bad_step < 0, "step %lld: commit point %lld, want %lld (-1: none, -2: no advance)",
+    ck_assert_msg(bad_step < 0,
+                  "step %lld: commit point %lld, want %lld (-1: none, -2: no advance)",
                   bad_step, (long long)bad_got, (long long)bad_want);
     ck_assert_int_eq(last_commit, offs[N - 1] + 1);
     ck_assert_uint_eq(hs_offtrack_pending(t), 0);

@@ -22,7 +22,8 @@ static void expect_list(json_t *list, const int *want, size_t count)
                   json_array_size(list), count);
     for (size_t i = 0; i < count; i++) {
         json_int_t n = json_integer_value(json_object_get(json_array_get(list, i), "n"));
-        ck_assert_msg(n == want[i], "event %zu is %lld, want %d", i, (long long)n, want[i]);
+        ck_assert_msg(n == want[i], "event %zu is %lld, want %d", i, (long long)n,
+                      want[i]);
     }
     json_decref(list);
 }
@@ -39,7 +40,7 @@ static const struct {
     {0, 10, NULL, {0}, 0},
     {2, 10, NULL, {2, 1}, 2},
     {4, 10, NULL, {4, 3, 2, 1}, 4},
-    {5, 10, NULL, {5, 4, 3, 2}, 4},   /* wrapped once */
+    {5, 10, NULL, {5, 4, 3, 2}, 4},    /* wrapped once */
     {11, 10, NULL, {11, 10, 9, 8}, 4}, /* wrapped several times */
     {11, 2, NULL, {11, 10}, 2},
     {11, 1, NULL, {11}, 1},
@@ -93,8 +94,9 @@ START_TEST(test_references)
     push(r, "light.y", 2); /* evicts ev */
     ck_assert_int_eq(ev->refcount, 2);
     hs_recent_free(r);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "entity_id")),
-                     "light.x");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(list, 0), "entity_id")),
+        "light.x");
     json_decref(list);
     ck_assert_int_eq(ev->refcount, 1);
     json_decref(ev);
@@ -137,13 +139,15 @@ START_TEST(test_concurrent)
         ck_assert_uint_le(json_array_size(list), 8);
         /* Newest first: the numbers strictly decrease. */
         for (size_t k = 1; k < json_array_size(list); k++)
-            ck_assert_int_gt(json_integer_value(json_object_get(json_array_get(list, k - 1), "n")),
-                             json_integer_value(json_object_get(json_array_get(list, k), "n")));
+            ck_assert_int_gt(
+                json_integer_value(json_object_get(json_array_get(list, k - 1), "n")),
+                json_integer_value(json_object_get(json_array_get(list, k), "n")));
         json_decref(list);
     }
     ck_assert_int_eq(pthread_join(th, NULL), 0);
     json_t *list = hs_recent_list(r, 1, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(list, 0), "n")), 1999);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(list, 0), "n")),
+                     1999);
     json_decref(list);
     hs_recent_free(r);
 }
