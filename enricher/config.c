@@ -10,15 +10,18 @@ const hs_cfg_var config_vars[] = {
     HS_CFG_COMMON_ROWS(CFG, "127.0.0.1:8082"),
     {"KAFKA_GROUP", HS_CFG_STR, "homestream-enricher", 0, -1, NULL, HS_CFG_REQUIRED,
      offsetof(CFG, kafka_group), "Kafka consumer group of the enricher."},
-    {"WEATHER_PROVIDER", HS_CFG_ENUM, NULL, 0, -1, "openweathermap|open-meteo|entity|none", 0,
-     offsetof(CFG, weather_provider),
-     "Weather source; unset means openweathermap when WEATHER_API_KEY is set, else none."},
-    {"WEATHER_URL", HS_CFG_URL, NULL, 0, -1, "http://|https://", 0, offsetof(CFG, weather_url),
+    {"WEATHER_PROVIDER", HS_CFG_ENUM, NULL, 0, -1,
+     "openweathermap|open-meteo|entity|none", 0, offsetof(CFG, weather_provider),
+     "Weather source; unset means openweathermap when WEATHER_API_KEY is set, else "
+     "none."},
+    {"WEATHER_URL", HS_CFG_URL, NULL, 0, -1, "http://|https://", 0,
+     offsetof(CFG, weather_url),
      "Base URL of the weather API (default: the provider's public one), for tests and "
      "proxies."},
     {"WEATHER_API_KEY", HS_CFG_STR, NULL, 0, -1, NULL, HS_CFG_SECRET,
      offsetof(CFG, weather_api_key), "OpenWeatherMap API key."},
-    {"WEATHER_LAT", HS_CFG_DOUBLE, "0", -90, 90, NULL, HS_CFG_RUNTIME, offsetof(CFG, weather_lat),
+    {"WEATHER_LAT", HS_CFG_DOUBLE, "0", -90, 90, NULL, HS_CFG_RUNTIME,
+     offsetof(CFG, weather_lat),
      "Latitude of the weather location in degrees (0 with WEATHER_LON 0 means unset)."},
     {"WEATHER_LON", HS_CFG_DOUBLE, "0", -180, 180, NULL, HS_CFG_RUNTIME,
      offsetof(CFG, weather_lon), "Longitude of the weather location in degrees."},
@@ -27,12 +30,18 @@ const hs_cfg_var config_vars[] = {
     {"WEATHER_CACHE_MINUTES", HS_CFG_INT, "15", 1, 1440, NULL, HS_CFG_RUNTIME,
      offsetof(CFG, weather_cache_minutes),
      "Minutes between weather fetches; an observation older than twice this is stale."},
-    {"WEATHER_TIMEOUT_S", HS_CFG_INT, "10", 1, 120, NULL, 0, offsetof(CFG, weather_timeout_s),
+    {"WEATHER_TIMEOUT_S", HS_CFG_INT, "10", 1, 120, NULL, 0,
+     offsetof(CFG, weather_timeout_s),
      "Timeout of one weather or presence HTTP request, in seconds."},
-    {"PRESENCE_URL", HS_CFG_URL, NULL, 0, -1, "http://|https://", 0, offsetof(CFG, presence_url),
+    {"PRESENCE_URL", HS_CFG_URL, NULL, 0, -1, "http://|https://", 0,
+     offsetof(CFG, presence_url),
      "URL of a JSON document of who is home, polled as a further presence source."},
-    {"PRESENCE_POLL_S", HS_CFG_INT, "60", 5, 86400, NULL, 0, offsetof(CFG, presence_poll_s),
-     "Seconds between PRESENCE_URL polls."},
+    {"PRESENCE_POLL_S", HS_CFG_INT, "60", 5, 86400, NULL, 0,
+     offsetof(CFG, presence_poll_s), "Seconds between PRESENCE_URL polls."},
+    {"PRESENCE_STATE_FILE", HS_CFG_STR, NULL, 0, -1, NULL, 0,
+     offsetof(CFG, presence_state_file),
+     "File where the presence snapshot is saved on every change and read back at start; "
+     "unset keeps presence in memory only."},
     {"UNITS", HS_CFG_ENUM, "native", 0, -1, "native|metric", 0, offsetof(CFG, units),
      "metric converts °F to °C, mph to km/h and inHg to hPa in value/unit and weather; "
      "native keeps units as given."},
@@ -73,23 +82,27 @@ const char *config_weather_provider_name(weather_provider_kind kind)
 int config_validate(const struct enricher_config *cfg, char *err, size_t errlen)
 {
     weather_provider_kind kind = config_weather_provider(cfg);
-    if (kind == WEATHER_OPENWEATHERMAP && !(cfg->weather_api_key && cfg->weather_api_key[0])) {
-        snprintf(err, errlen, "WEATHER_API_KEY: is required by WEATHER_PROVIDER=openweathermap "
-                              "(set WEATHER_API_KEY or WEATHER_API_KEY_FILE)");
+    if (kind == WEATHER_OPENWEATHERMAP &&
+        !(cfg->weather_api_key && cfg->weather_api_key[0])) {
+        snprintf(err, errlen,
+                 "WEATHER_API_KEY: is required by WEATHER_PROVIDER=openweathermap "
+                 "(set WEATHER_API_KEY or WEATHER_API_KEY_FILE)");
         return -1;
     }
     if ((kind == WEATHER_OPENWEATHERMAP || kind == WEATHER_OPEN_METEO) &&
         cfg->weather_lat == 0 && cfg->weather_lon == 0) {
-        snprintf(err, errlen, "WEATHER_LAT: WEATHER_LAT and WEATHER_LON are required by "
-                              "WEATHER_PROVIDER=%s",
+        snprintf(err, errlen,
+                 "WEATHER_LAT: WEATHER_LAT and WEATHER_LON are required by "
+                 "WEATHER_PROVIDER=%s",
                  config_weather_provider_name(kind));
         return -1;
     }
-    if (kind == WEATHER_ENTITY && (!cfg->weather_entity ||
-                                   strncmp(cfg->weather_entity, "weather.", 8) != 0 ||
-                                   cfg->weather_entity[8] == '\0')) {
-        snprintf(err, errlen, "WEATHER_ENTITY: must name a weather.* entity when "
-                              "WEATHER_PROVIDER=entity");
+    if (kind == WEATHER_ENTITY &&
+        (!cfg->weather_entity || strncmp(cfg->weather_entity, "weather.", 8) != 0 ||
+         cfg->weather_entity[8] == '\0')) {
+        snprintf(err, errlen,
+                 "WEATHER_ENTITY: must name a weather.* entity when "
+                 "WEATHER_PROVIDER=entity");
         return -1;
     }
     return 0;

@@ -23,6 +23,7 @@ struct enricher_config {
     int64_t weather_timeout_s;
     char *presence_url;
     int64_t presence_poll_s;
+    char *presence_state_file;
     char *units; /* "native" or "metric" */
 };
 

@@ -9,11 +9,12 @@
 
 #include "hs_event.h"
 #include "hs_time.h"
+#include "units.h"
 
 /* HA's helpers/state.py state_as_number word states. */
 static const char *const states_one[] = {"on", "locked", "above_horizon", "open", "home"};
-static const char *const states_zero[] = {"off",    "unlocked", "unknown",
-                                          "below_horizon", "closed", "not_home"};
+static const char *const states_zero[] = {"off",           "unlocked", "unknown",
+                                          "below_horizon", "closed",   "not_home"};
 
 static bool is_digit(char c)
 {
@@ -130,11 +131,19 @@ json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t
         return NULL;
 
     const json_t *new_state = json_object_get(raw, "new_state");
+    json_t *unit = attribute_string(new_state, "unit_of_measurement");
     json_t *value = json_null();
     if (json_is_object(new_state)) {
         const json_t *state = json_object_get(new_state, "state");
         double v = 0;
-        if (json_is_string(state) && enrich_state_value(json_string_value(state), &v) == 0) {
+        if (json_is_string(state) &&
+            enrich_state_value(json_string_value(state), &v) == 0) {
+            const char *to = NULL;
+            if (ctx && ctx->metric && json_is_string(unit) &&
+                units_to_metric(json_string_value(unit), &v, &to) == 1) {
+                json_decref(unit);
+                unit = json_string(to);
+            }
             json_decref(value);
             value = json_real(v);
         }
@@ -142,17 +151,19 @@ json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t
 
     /* A shallow copy: the members are shared, only the top level is new. */
     json_t *out = json_copy((json_t *)raw);
-    if (!out || !value) {
+    if (!out || !value || !unit) {
         json_decref(out);
         json_decref(value);
+        json_decref(unit);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     int rc = 0;
     rc |= json_object_set_new(out, "time_ns", json_integer((json_int_t)time_ns));
     rc |= json_object_set_new(out, "value", value);
-    rc |= json_object_set_new(out, "unit", attribute_string(new_state, "unit_of_measurement"));
-    rc |= json_object_set_new(out, "device_class", attribute_string(new_state, "device_class"));
+    rc |= json_object_set_new(out, "unit", unit);
+    rc |= json_object_set_new(out, "device_class",
+                              attribute_string(new_state, "device_class"));
     rc |= json_object_set_new(out, "presence", ref_or_null(ctx ? ctx->presence : NULL));
     rc |= json_object_set_new(out, "weather", ref_or_null(ctx ? ctx->weather : NULL));
     if (rc != 0) {
@@ -169,8 +180,9 @@ json_t *enrich_own_record(const char *site, const char *event_type, int64_t time
     char iso[40];
     if (hs_time_format_iso(time_ns, iso, sizeof iso) != 0)
         return NULL;
-    json_t *rec = json_pack("{s:i, s:s, s:s, s:n, s:s, s:I, s:O}", "schema", HS_EVENT_SCHEMA,
-                            "site", site, "event_type", event_type, "entity_id", "time_fired",
-                            iso, "time_ns", (json_int_t)time_ns, event_type, body);
+    json_t *rec =
+        json_pack("{s:i, s:s, s:s, s:n, s:s, s:I, s:O}", "schema", HS_EVENT_SCHEMA,
+                  "site", site, "event_type", event_type, "entity_id", "time_fired", iso,
+                  "time_ns", (json_int_t)time_ns, event_type, body);
     return rec;
 }

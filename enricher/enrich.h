@@ -6,6 +6,7 @@
 #ifndef ENRICH_H
 #define ENRICH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@
 typedef struct {
     json_t *presence; /* {"anyone_home","people_home","people":[…]} */
     json_t *weather;  /* {"temperature",…,"age_s","stale"} */
+    bool metric;      /* UNITS=metric: convert value/unit (see units.h) */
 } enrich_ctx;
 
 /* Interprets a Home Assistant state as a number, following HA's
@@ -44,6 +46,8 @@ int enrich_time_ns(const json_t *raw, int64_t *out, char *err, size_t errlen);
  * "time_ns", "value" (enrich_state_value of new_state.state, else null),
  * "unit" (new_state.attributes.unit_of_measurement when a string, else
  * null), "device_class" (likewise), "presence" and "weather" from ctx.
+ * With ctx->metric, a numeric value in °F, mph or inHg is converted and
+ * "unit" names the metric unit (new_state itself stays as HA sent it).
  * raw must already have passed hs_event_validate_raw(). Returns a new
  * object, or NULL with a reason in err when the time cannot be derived or
  * memory runs out. */

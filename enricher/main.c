@@ -17,7 +17,9 @@
 #include "pipeline.h"
 #include "poller.h"
 
-#define SHUTDOWN_BUDGET_MS 4000
+/* Deliveries, commit and close; the producer's purge adds at most 1 s, so
+ * the daemon exits within 5 s of SIGTERM. */
+#define SHUTDOWN_BUDGET_MS 3500
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -42,7 +44,9 @@ static json_t *on_health(void *ud)
     json_t *deps = json_object();
     json_t *kafka = pipeline_health_kafka(a->pipe);
     const char *ks = json_string_value(json_object_get(kafka, "state"));
-    int sev = ks && strcmp(ks, "unhealthy") == 0 ? 2 : ks && strcmp(ks, "ok") != 0 ? 1 : 0;
+    int sev = ks && strcmp(ks, "unhealthy") == 0 ? 2
+              : ks && strcmp(ks, "ok") != 0      ? 1
+                                                 : 0;
     json_object_set_new(deps, "kafka", kafka ? kafka : json_null());
     int psev = poller_health(a->poller, deps);
     if (psev > sev)
@@ -56,8 +60,9 @@ static json_t *on_stats(void *ud)
 {
     app *a = ud;
     pthread_mutex_lock(&a->cfg_lock);
-    json_t *o = json_pack("{s:s, s:s, s:I}", "stage", "enricher", "site", a->cfg->common.site,
-                          "uptime_s", (json_int_t)((hs_now_mono_ms() - a->started_ms) / 1000));
+    json_t *o =
+        json_pack("{s:s, s:s, s:I}", "stage", "enricher", "site", a->cfg->common.site,
+                  "uptime_s", (json_int_t)((hs_now_mono_ms() - a->started_ms) / 1000));
     pthread_mutex_unlock(&a->cfg_lock);
     if (!o)
         return NULL;
@@ -122,10 +127,11 @@ static int on_config_put(void *ud, json_t *body, char *err, size_t errlen)
     pthread_mutex_lock(&a->cfg_lock);
     scratch.weather_lat = a->cfg->weather_lat;
     scratch.weather_lon = a->cfg->weather_lon;
-    json_object_foreach(body, name, v) {
+    json_object_foreach(body, name, v)
+    {
         if (value_text(name, v, text, sizeof text, err, errlen) != 0 ||
-            hs_cfg_set(config_vars, config_nvars, &scratch, name, text, true, err, errlen) !=
-                0) {
+            hs_cfg_set(config_vars, config_nvars, &scratch, name, text, true, err,
+                       errlen) != 0) {
             rc = -1;
             break;
         }
@@ -133,12 +139,14 @@ static int on_config_put(void *ud, json_t *body, char *err, size_t errlen)
     weather_provider_kind kind = config_weather_provider(a->cfg);
     if (rc == 0 && (kind == WEATHER_OPENWEATHERMAP || kind == WEATHER_OPEN_METEO) &&
         scratch.weather_lat == 0 && scratch.weather_lon == 0) {
-        snprintf(err, errlen, "WEATHER_LAT: WEATHER_LAT and WEATHER_LON must not both be 0");
+        snprintf(err, errlen,
+                 "WEATHER_LAT: WEATHER_LAT and WEATHER_LON must not both be 0");
         rc = -1;
     }
     hs_cfg_free(config_vars, config_nvars, &scratch);
     if (rc == 0) {
-        json_object_foreach(body, name, v) {
+        json_object_foreach(body, name, v)
+        {
             value_text(name, v, text, sizeof text, err, errlen);
             hs_cfg_set(config_vars, config_nvars, a->cfg, name, text, true, err, errlen);
         }
@@ -191,6 +199,7 @@ static int run(struct enricher_config *cfg)
         .topic_dlq = cfg->common.topic_dlq,
         .site = cfg->common.site,
         .metric = metric,
+        .presence_file = cfg->presence_state_file,
         .poller = a.poller,
     };
     a.pipe = pipeline_new(&opts, err, sizeof err);
@@ -208,8 +217,8 @@ static int run(struct enricher_config *cfg)
             .config_put = on_config_put,
             .ud = &a,
         };
-        admin = hs_admin_start(cfg->common.admin_addr, "enricher", cfg->common.admin_token, &h,
-                               err, sizeof err);
+        admin = hs_admin_start(cfg->common.admin_addr, "enricher",
+                               cfg->common.admin_token, &h, err, sizeof err);
         if (!admin) {
             hs_error("main", "cannot start the admin endpoint on %s: %s",
                      cfg->common.admin_addr, err);
@@ -239,7 +248,8 @@ out:
     if (a.pipe) {
         int left = pipeline_close(a.pipe, SHUTDOWN_BUDGET_MS);
         if (left > 0)
-            hs_warn("main", "%d messages left undelivered; they will be consumed again", left);
+            hs_warn("main", "%d messages left undelivered; they will be consumed again",
+                    left);
     }
     poller_free(a.poller);
     pipeline_free(a.pipe);
@@ -255,13 +265,24 @@ int main(int argc, char **argv)
         "Consumes Home Assistant events from TOPIC_RAW, adds time_ns, value, unit, "
         "device_class, presence and weather, and produces them to TOPIC_ENRICHED; "
         "invalid messages go to TOPIC_DLQ.";
+    char err[512];
+    /* --check-config also runs the checks that span several variables. */
+    if (argc == 2 && strcmp(argv[1], "--check-config") == 0) {
+        int bad = hs_cfg_load(config_vars, config_nvars, &cfg, NULL, NULL, err,
+                              sizeof err) == 0 &&
+                  config_validate(&cfg, err, sizeof err) != 0;
+        hs_cfg_free(config_vars, config_nvars, &cfg);
+        if (bad) {
+            fprintf(stderr, "homestream-enricher: %s\n", err);
+            return 1;
+        }
+    }
     int r = hs_cfg_handle_args(argc, argv, "homestream-enricher", summary, config_vars,
                                config_nvars, &cfg);
     if (r != HS_CFG_ARGS_RUN) {
         hs_cfg_free(config_vars, config_nvars, &cfg);
         return r == HS_CFG_ARGS_EXIT_OK ? 0 : 1;
     }
-    char err[512];
     if (hs_cfg_load(config_vars, config_nvars, &cfg, NULL, NULL, err, sizeof err) != 0 ||
         config_validate(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "homestream-enricher: %s\n", err);

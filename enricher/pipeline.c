@@ -1,12 +1,15 @@
 /* pipeline.c - the enricher's Kafka loop (see pipeline.h). */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -18,15 +21,19 @@
 #include "hs_recent.h"
 #include "hs_time.h"
 #include "presence.h"
-#include "units.h"
 
 #define COMPONENT "pipeline"
 #define RECENT_CAPACITY 1000
-#define BATCH_MAX 500            /* messages handled per step */
-#define INFLIGHT_PAUSE 100000    /* outputs in flight that pause consumption */
-#define RETRY_DELAY_MS 1000      /* pause before producing a failed message again */
-#define PRODUCE_BLOCK_MS 1000    /* wait on a full local queue before retrying later */
+#define BATCH_MAX 500         /* messages handled per step */
+#define INFLIGHT_PAUSE 100000 /* outputs in flight that pause consumption */
+#define RETRY_DELAY_MS 1000   /* pause before producing a failed message again */
+#define PRODUCE_BLOCK_MS 1000 /* wait on a full local queue before retrying later */
 #define ASSIGNMENT_CHECK_MS 1000
+#define RATE_WINDOW_MS 5000
+#define PROBE_INTERVAL_MS 10000 /* Kafka reachability probe */
+#define PROBE_TIMEOUT_MS 500
+#define STALL_MS 30000    /* no delivery report for this long with outputs in flight */
+#define CLOSE_MIN_MS 1000 /* least time given to the consumer's close */
 
 /* One consumed message whose offset waits for its outputs. */
 typedef struct {
@@ -47,7 +54,7 @@ typedef struct out_msg {
     size_t keylen;
     char *payload;
     size_t len;
-    char *orig;       /* OUT_ENRICHED: the raw payload, for the DLQ if too large */
+    char *orig; /* OUT_ENRICHED: the raw payload, for the DLQ if too large */
     size_t orig_len;
     int64_t retry_at_ms;
     struct out_msg *next; /* retry list */
@@ -61,6 +68,7 @@ typedef struct {
 
 struct pipeline {
     char *topic_raw, *topic_enriched, *topic_dlq, *site;
+    char *presence_file; /* NULL: presence is not saved */
     bool metric;
     poller *poller;
 
@@ -77,6 +85,8 @@ struct pipeline {
     bool paused;
 
     out_msg *retry_head, *retry_tail;
+    uint64_t failed_since_log; /* delivery failures not yet logged */
+    int64_t last_fail_log_ms;
     presence *presence;
     uint64_t weather_version_sent;
 
@@ -87,12 +97,18 @@ struct pipeline {
     hs_recent *recent;
     atomic_bool fatal; /* the producer hit a fatal error */
 
-    _Atomic uint64_t events_in, events_out, errors, dlq, presence_records, weather_records,
-        retries, inflight, kafka_errors, offsets_stored;
-    _Atomic int64_t last_event_ns;     /* time_ns of the last event enriched; 0 none */
+    _Atomic uint64_t events_in, events_out, errors, dlq, presence_records,
+        weather_records, retries, inflight, kafka_errors, offsets_stored;
+    _Atomic int64_t last_event_ns;       /* time_ns of the last event enriched; 0 none */
     _Atomic int64_t last_kafka_error_ms; /* monotonic; 0 none */
     _Atomic int64_t last_delivery_ms;    /* monotonic; 0 none */
-    _Atomic int all_brokers_down;
+    _Atomic int kafka_unreachable;       /* the last metadata probe failed */
+    int64_t next_probe_ms;
+
+    /* Rates over the last RATE_WINDOW_MS, in milli-events per second. */
+    _Atomic uint64_t in_rate_milli, out_rate_milli;
+    int64_t rate_since_ms;
+    uint64_t rate_in_base, rate_out_base;
 };
 
 static uint64_t ld(_Atomic uint64_t *a)
@@ -142,8 +158,10 @@ static void input_done(pipeline *p, input_ref *in)
     part_state *ps = (size_t)in->partition < p->nparts ? &p->parts[in->partition] : NULL;
     if (ps && ps->generation == in->generation && !p->closed) {
         int64_t next = 0;
-        if (hs_offtrack_done(p->offtrack, p->topic_raw, in->partition, in->offset, &next)) {
-            int e = hs_kafka_store_offset(p->consumer, p->topic_raw, in->partition, next - 1);
+        if (hs_offtrack_done(p->offtrack, p->topic_raw, in->partition, in->offset,
+                             &next)) {
+            int e =
+                hs_kafka_store_offset(p->consumer, p->topic_raw, in->partition, next - 1);
             if (e != 0)
                 hs_debug(COMPONENT, "storing offset %" PRId64 " of %s [%" PRId32 "]: %s",
                          next - 1, p->topic_raw, in->partition,
@@ -191,8 +209,8 @@ static void out_failed(pipeline *p, out_msg *o, rd_kafka_resp_err_t e);
  * list or, for what can never fit, the DLQ (see out_failed). */
 static void out_produce(pipeline *p, out_msg *o)
 {
-    int e = hs_kafka_produce(p->producer, out_topic(p, o), o->key, o->keylen, o->payload, o->len,
-                             o, PRODUCE_BLOCK_MS);
+    int e = hs_kafka_produce(p->producer, out_topic(p, o), o->key, o->keylen, o->payload,
+                             o->len, o, PRODUCE_BLOCK_MS);
     if (e != 0)
         out_failed(p, o, (rd_kafka_resp_err_t)e);
 }
@@ -220,7 +238,8 @@ static void out_undeliverable(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
             return;
         }
     }
-    hs_error(COMPONENT, "dropping a %s record of %zu bytes that Kafka refuses for good: %s",
+    hs_error(COMPONENT,
+             "dropping a %s record of %zu bytes that Kafka refuses for good: %s",
              o->kind == OUT_DLQ ? "DLQ" : "enricher", o->len, rd_kafka_err2str(e));
     /* The input is released as handled: it can never go anywhere else. */
     out_release(p, o, true);
@@ -228,14 +247,25 @@ static void out_undeliverable(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
 
 static void out_failed(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
 {
-    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+        e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE) {
         out_undeliverable(p, o, e);
         return;
     }
     inc(&p->errors);
     inc(&p->retries);
-    hs_warn(COMPONENT, "delivery to %s failed (%s); producing again in %d ms", out_topic(p, o),
-            rd_kafka_err2str(e), RETRY_DELAY_MS);
+    /* One log line a second at most: a broker outage fails every message. */
+    p->failed_since_log++;
+    int64_t now = hs_now_mono_ms();
+    if (now - p->last_fail_log_ms >= 1000) {
+        hs_warn(COMPONENT,
+                "%" PRIu64 " deliveries failed (last: %s to %s); producing them "
+                "again after %d ms",
+                p->failed_since_log, rd_kafka_err2str(e), out_topic(p, o),
+                RETRY_DELAY_MS);
+        p->failed_since_log = 0;
+        p->last_fail_log_ms = now;
+    }
     retry_push(p, o);
 }
 
@@ -246,7 +276,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     if (!o)
         return;
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_store_explicit(&p->last_delivery_ms, hs_now_mono_ms(), memory_order_relaxed);
+        atomic_store_explicit(&p->last_delivery_ms, hs_now_mono_ms(),
+                              memory_order_relaxed);
         switch (o->kind) {
         case OUT_ENRICHED:
             inc(&p->events_out);
@@ -321,8 +352,44 @@ static int emit(pipeline *p, input_ref *in, out_kind kind, const char *key, char
     return 0;
 }
 
+/* Saves snap to the presence file through a temporary file and a rename,
+ * so a crash never leaves half a file. A failure is logged, not fatal. */
+static void save_presence(pipeline *p, json_t *snap)
+{
+    char tmp[4096];
+    if (!p->presence_file ||
+        snprintf(tmp, sizeof tmp, "%s.tmp", p->presence_file) >= (int)sizeof tmp)
+        return;
+    if (json_dump_file(snap, tmp, JSON_COMPACT) != 0 ||
+        rename(tmp, p->presence_file) != 0) {
+        inc(&p->errors);
+        hs_warn(COMPONENT, "cannot save presence to %s: %s", p->presence_file,
+                strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* Seeds presence from the presence file when there is one. */
+static void load_presence(pipeline *p)
+{
+    if (!p->presence_file || access(p->presence_file, F_OK) != 0)
+        return;
+    json_error_t je;
+    char err[256];
+    json_t *saved = json_load_file(p->presence_file, 0, &je);
+    int n = saved ? presence_restore(p->presence, saved, err, sizeof err) : -1;
+    if (!saved)
+        snprintf(err, sizeof err, "%s", je.text);
+    if (n < 0)
+        hs_warn(COMPONENT, "ignoring saved presence in %s: %s", p->presence_file, err);
+    else
+        hs_info(COMPONENT, "presence of %d people restored from %s", n, p->presence_file);
+    json_decref(saved);
+}
+
 static void set_presence_snap(pipeline *p, json_t *snap)
 {
+    save_presence(p, snap);
     pthread_mutex_lock(&p->presence_lock);
     json_t *old = p->presence_snap;
     p->presence_snap = snap;
@@ -345,7 +412,8 @@ static int emit_own(pipeline *p, input_ref *in, const char *event_type, int64_t 
 }
 
 /* Sends the raw payload to the DLQ with reason. */
-static int to_dlq(pipeline *p, input_ref *in, const rd_kafka_message_t *m, const char *reason)
+static int to_dlq(pipeline *p, input_ref *in, const rd_kafka_message_t *m,
+                  const char *reason)
 {
     inc(&p->errors);
     hs_warn(COMPONENT, "%s [%" PRId32 "] offset %" PRId64 " to %s: %s", p->topic_raw,
@@ -375,8 +443,8 @@ static int track(pipeline *p, int32_t partition, int64_t offset, uint32_t *gener
         hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
     }
     if (hs_offtrack_add(p->offtrack, p->topic_raw, partition, offset) != 0) {
-        hs_info(COMPONENT, "%s [%" PRId32 "] restarts at offset %" PRId64
-                           "; tracking it afresh",
+        hs_info(COMPONENT,
+                "%s [%" PRId32 "] restarts at offset %" PRId64 "; tracking it afresh",
                 p->topic_raw, partition, offset);
         ps->generation++;
         hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
@@ -429,21 +497,6 @@ static void set_paused(pipeline *p, bool pause)
             pause ? "pausing" : "resuming", ld(&p->inflight));
 }
 
-/* Applies UNITS=metric to the enriched value/unit. */
-static void convert_units(json_t *enriched)
-{
-    json_t *unit = json_object_get(enriched, "unit");
-    json_t *value = json_object_get(enriched, "value");
-    if (!json_is_string(unit) || !json_is_number(value))
-        return;
-    double v = json_number_value(value);
-    const char *to = NULL;
-    if (units_to_metric(json_string_value(unit), &v, &to) == 1) {
-        json_object_set_new(enriched, "value", json_real(v));
-        json_object_set_new(enriched, "unit", json_string(to));
-    }
-}
-
 /* Handles one consumed message. Returns -1 only when out of memory. */
 static int handle(pipeline *p, const rd_kafka_message_t *m)
 {
@@ -463,7 +516,8 @@ static int handle(pipeline *p, const rd_kafka_message_t *m)
 
     int rc = 0;
     json_error_t jerr;
-    json_t *raw = json_loadb(m->payload ? m->payload : "", m->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *raw = json_loadb(m->payload ? m->payload : "", m->len,
+                             JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     char err[256];
     if (!raw) {
         char reason[300];
@@ -505,7 +559,8 @@ static int handle(pipeline *p, const rd_kafka_message_t *m)
         poller_offer_entity(p->poller, new_state, hs_now_wall_ns());
 
     uint64_t wversion = 0;
-    json_t *weather = p->poller ? poller_weather(p->poller, hs_now_wall_ns(), &wversion) : NULL;
+    json_t *weather =
+        p->poller ? poller_weather(p->poller, hs_now_wall_ns(), &wversion) : NULL;
     if (weather && wversion != p->weather_version_sent) {
         p->weather_version_sent = wversion;
         int64_t t = poller_weather_observed_ns(p->poller);
@@ -516,7 +571,7 @@ static int handle(pipeline *p, const rd_kafka_message_t *m)
         }
     }
     json_t *snap = presence_snapshot(p->presence);
-    enrich_ctx ctx = {.presence = snap, .weather = weather};
+    enrich_ctx ctx = {.presence = snap, .weather = weather, .metric = p->metric};
     json_t *out = enrich_event(raw, &ctx, err, sizeof err);
     json_decref(snap);
     json_decref(weather);
@@ -524,15 +579,14 @@ static int handle(pipeline *p, const rd_kafka_message_t *m)
         rc = to_dlq(p, in, m, err);
         goto done;
     }
-    if (p->metric)
-        convert_units(out);
     atomic_store_explicit(&p->last_event_ns,
                           (int64_t)json_integer_value(json_object_get(out, "time_ns")),
                           memory_order_relaxed);
     char *text = json_dumps(out, JSON_COMPACT);
     hs_recent_push(p->recent, entity_id, out);
     json_decref(out);
-    rc = emit(p, in, OUT_ENRICHED, entity_id ? entity_id : p->site, text, m->payload, m->len);
+    rc = emit(p, in, OUT_ENRICHED, entity_id ? entity_id : p->site, text, m->payload,
+              m->len);
 
 done:
     json_decref(raw);
@@ -597,6 +651,48 @@ static int weather_idle(pipeline *p)
     return rc;
 }
 
+/* Asks the cluster for metadata every PROBE_INTERVAL_MS, waiting at most
+ * PROBE_TIMEOUT_MS, so /health can say when Kafka is out of reach (without
+ * an error callback librdkafka only logs broker failures). */
+static void probe_kafka(pipeline *p, int64_t now)
+{
+    if (now < p->next_probe_ms)
+        return;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e =
+        rd_kafka_metadata(p->producer, 0, NULL, &md, PROBE_TIMEOUT_MS);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    int was = atomic_exchange(&p->kafka_unreachable, e != RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && !was)
+        hs_warn(COMPONENT, "Kafka is out of reach: %s", rd_kafka_err2str(e));
+    else if (e == RD_KAFKA_RESP_ERR_NO_ERROR && was)
+        hs_info(COMPONENT, "Kafka is reachable again");
+    p->next_probe_ms = hs_now_mono_ms() + PROBE_INTERVAL_MS;
+}
+
+/* Refreshes the event rates once per RATE_WINDOW_MS. */
+static void update_rates(pipeline *p, int64_t now)
+{
+    if (p->rate_since_ms == 0) {
+        p->rate_since_ms = now;
+        return;
+    }
+    int64_t elapsed = now - p->rate_since_ms;
+    if (elapsed < RATE_WINDOW_MS)
+        return;
+    uint64_t in = ld(&p->events_in), out = ld(&p->events_out);
+    atomic_store_explicit(&p->in_rate_milli,
+                          (in - p->rate_in_base) * 1000000 / (uint64_t)elapsed,
+                          memory_order_relaxed);
+    atomic_store_explicit(&p->out_rate_milli,
+                          (out - p->rate_out_base) * 1000000 / (uint64_t)elapsed,
+                          memory_order_relaxed);
+    p->rate_in_base = in;
+    p->rate_out_base = out;
+    p->rate_since_ms = now;
+}
+
 int pipeline_step(pipeline *p, int timeout_ms)
 {
     if (p->fatal)
@@ -607,6 +703,8 @@ int pipeline_step(pipeline *p, int timeout_ms)
         return -1;
 
     int64_t now = hs_now_mono_ms();
+    update_rates(p, now);
+    probe_kafka(p, now);
     if (now >= p->next_assignment_check_ms) {
         check_assignment(p);
         p->next_assignment_check_ms = now + ASSIGNMENT_CHECK_MS;
@@ -618,7 +716,8 @@ int pipeline_step(pipeline *p, int timeout_ms)
         set_paused(p, false);
 
     for (int i = 0; i < BATCH_MAX; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
         if (!m)
             break;
         int rc = 0;
@@ -627,13 +726,11 @@ int pipeline_step(pipeline *p, int timeout_ms)
                 inc(&p->kafka_errors);
                 atomic_store_explicit(&p->last_kafka_error_ms, hs_now_mono_ms(),
                                       memory_order_relaxed);
-                atomic_store_explicit(&p->all_brokers_down,
-                                      m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
-                                      memory_order_relaxed);
+                if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                    atomic_store_explicit(&p->kafka_unreachable, 1, memory_order_relaxed);
                 hs_warn(COMPONENT, "consumer: %s", rd_kafka_message_errstr(m));
             }
         } else {
-            atomic_store_explicit(&p->all_brokers_down, 0, memory_order_relaxed);
             rc = handle(p, m);
         }
         rd_kafka_message_destroy(m);
@@ -664,8 +761,8 @@ pipeline *pipeline_new(const pipeline_opts *o, char *err, size_t errlen)
     p->offtrack = hs_offtrack_new();
     p->presence = presence_new();
     p->recent = hs_recent_new(RECENT_CAPACITY);
-    if (!p->topic_raw || !p->topic_enriched || !p->topic_dlq || !p->site || !p->offtrack ||
-        !p->presence || !p->recent) {
+    if (!p->topic_raw || !p->topic_enriched || !p->topic_dlq || !p->site ||
+        !p->offtrack || !p->presence || !p->recent) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -679,12 +776,21 @@ pipeline *pipeline_new(const pipeline_opts *o, char *err, size_t errlen)
         goto fail;
     }
     p->consumer_lock_init = true;
+    if (o->presence_file && o->presence_file[0]) {
+        p->presence_file = strdup(o->presence_file);
+        if (!p->presence_file) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        load_presence(p);
+    }
     p->presence_snap = presence_snapshot(p->presence);
-    p->producer = hs_kafka_producer_new(o->brokers, on_delivery, p, o->producer_extra, err, errlen);
+    p->producer =
+        hs_kafka_producer_new(o->brokers, on_delivery, p, o->producer_extra, err, errlen);
     if (!p->producer)
         goto fail;
-    p->consumer = hs_kafka_consumer_new(o->brokers, o->group, o->topic_raw, o->consumer_extra,
-                                        err, errlen);
+    p->consumer = hs_kafka_consumer_new(o->brokers, o->group, o->topic_raw,
+                                        o->consumer_extra, err, errlen);
     if (!p->consumer)
         goto fail;
     return p;
@@ -693,15 +799,57 @@ fail:
     return NULL;
 }
 
+static void *close_consumer_thread(void *arg)
+{
+    hs_kafka_consumer_close(arg);
+    return NULL;
+}
+
+/* Commits and closes the consumer, but waits for that at most budget_ms: a
+ * group coordinator that never answers (a rebalance stuck on a member that
+ * left, an unreachable broker) must not hold the daemon past its shutdown
+ * deadline. When the time is up the close is left running on its own
+ * thread and abandoned with the process; what was stored but not yet
+ * committed (at most one auto-commit interval) is then consumed again on
+ * restart. */
+static void close_consumer_bounded(rd_kafka_t *c, int64_t budget_ms)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, close_consumer_thread, c) != 0) {
+        hs_kafka_consumer_close(c);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += budget_ms / 1000;
+    ts.tv_nsec += (budget_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+        hs_warn(COMPONENT,
+                "the consumer did not close within %" PRId64 " ms; leaving without "
+                "it (offsets stored since the last auto commit are consumed again "
+                "on restart)",
+                budget_ms);
+        pthread_detach(t);
+    }
+}
+
 int pipeline_close(pipeline *p, int timeout_ms)
 {
     if (!p || p->closed)
         return 0;
-    int64_t deadline = hs_now_mono_ms() + timeout_ms;
+    int64_t start = hs_now_mono_ms();
+    int64_t deadline = start + timeout_ms;
+    int64_t deliveries_deadline = start + timeout_ms * 2 / 3;
     /* Deliveries first: their reports store offsets while the consumer is
-     * still open. Failed ones are produced again until the deadline. */
+     * still open. Failed ones are produced again meanwhile. The consumer's
+     * close gets the last third of the time. */
     if (p->producer) {
-        while (hs_now_mono_ms() < deadline && (ld(&p->inflight) > 0) && !p->fatal) {
+        while (hs_now_mono_ms() < deliveries_deadline && ld(&p->inflight) > 0 &&
+               !p->fatal) {
             retry_due(p);
             rd_kafka_poll(p->producer, 50);
         }
@@ -713,7 +861,8 @@ int pipeline_close(pipeline *p, int timeout_ms)
         rd_kafka_t *c = p->consumer;
         p->consumer = NULL;
         pthread_mutex_unlock(&p->consumer_lock);
-        hs_kafka_consumer_close(c);
+        int64_t budget = deadline - hs_now_mono_ms();
+        close_consumer_bounded(c, budget > CLOSE_MIN_MS ? budget : CLOSE_MIN_MS);
     }
     if (p->producer) {
         hs_kafka_producer_close(p->producer, 0);
@@ -726,8 +875,9 @@ int pipeline_close(pipeline *p, int timeout_ms)
     }
     p->retry_tail = NULL;
     if (left > 0)
-        hs_warn(COMPONENT, "%d messages undelivered at shutdown; their offsets were not "
-                           "stored, so they are consumed again on restart",
+        hs_warn(COMPONENT,
+                "%d messages undelivered at shutdown; their offsets were not "
+                "stored, so they are consumed again on restart",
                 left);
     return left;
 }
@@ -750,6 +900,7 @@ void pipeline_free(pipeline *p)
     free(p->topic_enriched);
     free(p->topic_dlq);
     free(p->site);
+    free(p->presence_file);
     free(p);
 }
 
@@ -760,7 +911,8 @@ static int64_t consumer_lag(pipeline *p)
     int64_t lag = -1;
     pthread_mutex_lock(&p->consumer_lock);
     rd_kafka_topic_partition_list_t *a = NULL;
-    if (p->consumer && rd_kafka_assignment(p->consumer, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+    if (p->consumer &&
+        rd_kafka_assignment(p->consumer, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
         if (rd_kafka_position(p->consumer, a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             for (int i = 0; i < a->cnt; i++) {
                 int64_t lo = 0, hi = 0;
@@ -792,8 +944,10 @@ void pipeline_stats(pipeline *p, json_t *obj)
         last_j = json_string(iso);
     }
     int64_t lag = consumer_lag(p);
-    json_object_set_new(obj, "events_in_total", json_integer((json_int_t)ld(&p->events_in)));
-    json_object_set_new(obj, "events_out_total", json_integer((json_int_t)ld(&p->events_out)));
+    json_object_set_new(obj, "events_in_total",
+                        json_integer((json_int_t)ld(&p->events_in)));
+    json_object_set_new(obj, "events_out_total",
+                        json_integer((json_int_t)ld(&p->events_out)));
     json_object_set_new(obj, "errors_total", json_integer((json_int_t)ld(&p->errors)));
     json_object_set_new(obj, "dlq_total", json_integer((json_int_t)ld(&p->dlq)));
     json_object_set_new(obj, "last_event_time", last_j);
@@ -802,36 +956,48 @@ void pipeline_stats(pipeline *p, json_t *obj)
     json_object_set_new(obj, "weather_records_total",
                         json_integer((json_int_t)ld(&p->weather_records)));
     json_object_set_new(obj, "retries_total", json_integer((json_int_t)ld(&p->retries)));
-    json_object_set_new(obj, "kafka_errors_total", json_integer((json_int_t)ld(&p->kafka_errors)));
+    json_object_set_new(obj, "kafka_errors_total",
+                        json_integer((json_int_t)ld(&p->kafka_errors)));
     json_object_set_new(obj, "offsets_stored_total",
                         json_integer((json_int_t)ld(&p->offsets_stored)));
     json_object_set_new(obj, "inflight", json_integer((json_int_t)ld(&p->inflight)));
+    json_object_set_new(obj, "events_in_per_s",
+                        json_real((double)ld(&p->in_rate_milli) / 1000));
+    json_object_set_new(obj, "events_out_per_s",
+                        json_real((double)ld(&p->out_rate_milli) / 1000));
     json_object_set_new(obj, "consumer_lag", lag >= 0 ? json_integer(lag) : json_null());
 }
 
 json_t *pipeline_health_kafka(pipeline *p)
 {
     int64_t now = hs_now_mono_ms();
-    int64_t last_err = atomic_load_explicit(&p->last_kafka_error_ms, memory_order_relaxed);
+    int64_t last_err =
+        atomic_load_explicit(&p->last_kafka_error_ms, memory_order_relaxed);
     int64_t last_ok = atomic_load_explicit(&p->last_delivery_ms, memory_order_relaxed);
-    bool down = atomic_load_explicit(&p->all_brokers_down, memory_order_relaxed) != 0;
+    bool unreachable =
+        atomic_load_explicit(&p->kafka_unreachable, memory_order_relaxed) != 0;
+    uint64_t inflight = ld(&p->inflight);
     const char *state = "ok";
     const char *detail = NULL;
+    /* Kafka trouble is "degraded", not "unhealthy": restarting the enricher
+     * does not bring Kafka back, and nothing is lost while it waits. Only a
+     * fatal producer error, which needs a restart, is unhealthy. */
     if (p->fatal) {
         state = "unhealthy";
         detail = "fatal producer error";
-    } else if (down) {
-        /* Degraded, not unhealthy: restarting the enricher does not bring
-         * Kafka back, and nothing is lost while it waits. */
+    } else if (unreachable) {
         state = "degraded";
-        detail = "all brokers down";
+        detail = "Kafka is out of reach";
+    } else if (inflight > 0 && last_ok != 0 && now - last_ok > STALL_MS) {
+        state = "degraded";
+        detail = "no delivery report for 30 s with messages in flight";
     } else if (last_err != 0 && now - last_err < 30000 && last_err > last_ok) {
         state = "degraded";
         detail = "recent consumer errors";
     }
-    json_t *o = json_pack("{s:s, s:I, s:I}", "state", state, "inflight",
-                          (json_int_t)ld(&p->inflight), "errors_total",
-                          (json_int_t)ld(&p->kafka_errors));
+    json_t *o =
+        json_pack("{s:s, s:I, s:I}", "state", state, "inflight", (json_int_t)inflight,
+                  "errors_total", (json_int_t)ld(&p->kafka_errors));
     if (o && detail)
         json_object_set_new(o, "detail", json_string(detail));
     return o;

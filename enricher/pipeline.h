@@ -12,8 +12,10 @@
  *
  * Rebalance: the consumer uses librdkafka's built-in assignment handling
  * (hs_kafka_consumer_new installs no rebalance callback; auto commit commits
- * what is stored before partitions are revoked). The pipeline compares the
- * assignment once a second and forgets the in-flight tracking of partitions
+ * what is stored before partitions are revoked) with the default eager
+ * protocol: librdkafka 2.0.2's cooperative-sticky assignor aborts the
+ * process on close (assertion in rd_kafka_sticky_assignor_state_destroy). The pipeline
+ * compares the assignment once a second and forgets the in-flight tracking of partitions
  * it lost; a partition that comes back, or a message older than the last
  * one seen (a seek back after a rebalance), starts a new generation whose
  * offsets are tracked afresh, and late delivery reports of the previous
@@ -40,8 +42,9 @@ typedef struct {
     const char *topic_enriched;
     const char *topic_dlq;
     const char *site;
-    bool metric;                  /* UNITS=metric */
-    poller *poller;               /* borrowed; NULL: no weather, no presence URL */
+    bool metric;                       /* UNITS=metric */
+    const char *presence_file;         /* PRESENCE_STATE_FILE, or NULL */
+    poller *poller;                    /* borrowed; NULL: no weather, no presence URL */
     const char *const *consumer_extra; /* further librdkafka settings, or NULL */
     const char *const *producer_extra;
 } pipeline_opts;
@@ -58,10 +61,11 @@ pipeline *pipeline_new(const pipeline_opts *opts, char *err, size_t errlen);
  * error (the daemon must exit non-zero; nothing undelivered was stored). */
 int pipeline_step(pipeline *p, int timeout_ms);
 
-/* Clean shutdown within about timeout_ms: stops consuming, waits for the
- * outstanding deliveries (storing their offsets), commits and closes the
- * consumer, then the producer. Returns the number of messages that were
- * still undelivered (their offsets were not stored). */
+/* Clean shutdown within about timeout_ms (plus at most one second for the
+ * consumer): stops consuming, waits for the outstanding deliveries (storing
+ * their offsets), commits and closes the consumer, then the producer.
+ * Returns the number of messages that were still undelivered (their offsets
+ * were not stored). */
 int pipeline_close(pipeline *p, int timeout_ms);
 
 /* Frees everything; closes first when pipeline_close() was not called.
@@ -70,7 +74,10 @@ void pipeline_free(pipeline *p);
 
 /* Adds the stage counters to obj: events_in_total, events_out_total,
  * errors_total, dlq_total, last_event_time, presence_records_total,
- * weather_records_total, retries_total, inflight, consumer_lag, ... */
+ * weather_records_total, retries_total, kafka_errors_total,
+ * offsets_stored_total, inflight, events_in_per_s and events_out_per_s
+ * (over the last 5 s), consumer_lag (sum of high watermark - position over
+ * the assigned partitions, null when unknown). */
 void pipeline_stats(pipeline *p, json_t *obj);
 
 /* {"state":"ok"|"degraded"|"unhealthy", …} of the Kafka dependency. */

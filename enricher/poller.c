@@ -36,9 +36,9 @@
 /* One polled HTTP source and what /stats and /health say about it. */
 typedef struct {
     hs_breaker *breaker;
-    int64_t next_ms;        /* monotonic time of the next attempt */
+    int64_t next_ms; /* monotonic time of the next attempt */
     uint64_t fetches, failures;
-    bool auth_problem;      /* the last answer was 401/403 */
+    bool auth_problem; /* the last answer was 401/403 */
     bool last_failed;
     int64_t last_success_ns;
     char last_error[256];
@@ -73,14 +73,17 @@ static char *dup_or_null(const char *s)
 
 /* Copies what err says into a source under the lock. */
 static void source_failed(poller *p, source *s, const char *what, const char *err,
-                          bool auth, int64_t now_ms)
+                          bool auth, int64_t retry_after_ms, int64_t now_ms)
 {
+    int64_t wait = auth ? AUTH_BACKOFF_MS : RETRY_AFTER_FAILURE_MS;
+    if (retry_after_ms > wait)
+        wait = retry_after_ms < AUTH_BACKOFF_MS ? retry_after_ms : AUTH_BACKOFF_MS;
     pthread_mutex_lock(&p->lock);
     s->failures++;
     s->last_failed = true;
     s->auth_problem = auth;
     snprintf(s->last_error, sizeof s->last_error, "%s", err);
-    s->next_ms = now_ms + (auth ? AUTH_BACKOFF_MS : RETRY_AFTER_FAILURE_MS);
+    s->next_ms = now_ms + wait;
     pthread_mutex_unlock(&p->lock);
     hs_breaker_failure(s->breaker, now_ms);
     hs_breaker_set_last_error(s->breaker, err);
@@ -132,9 +135,12 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 }
 
 /* GETs url. Returns the HTTP status (and the body in *body, to free) or -1
- * with a reason in err. The URL may hold a secret and is never logged. */
-static long http_get(poller *p, const char *url, buffer *body, char *err, size_t errlen)
+ * with a reason in err; *retry_after_ms receives the answer's Retry-After
+ * (0 when none). The URL may hold a secret and is never logged. */
+static long http_get(poller *p, const char *url, buffer *body, int64_t *retry_after_ms,
+                     char *err, size_t errlen)
 {
+    *retry_after_ms = 0;
     CURL *c = curl_easy_init();
     if (!c) {
         snprintf(err, errlen, "curl_easy_init failed");
@@ -157,6 +163,9 @@ static long http_get(poller *p, const char *url, buffer *body, char *err, size_t
     long status = -1;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            *retry_after_ms = (int64_t)ra * 1000;
     } else if (body->too_big) {
         snprintf(err, errlen, "response body larger than %d bytes", BODY_MAX);
     } else {
@@ -192,15 +201,17 @@ static char *weather_url(poller *p, double lat, double lon)
     while (blen > 0 && base[blen - 1] == '/')
         blen--;
     if (p->o.provider == WEATHER_OPENWEATHERMAP) {
-        if (asprintf(&url, "%.*s/data/2.5/weather?lat=%.6f&lon=%.6f&appid=%s&units=metric",
+        if (asprintf(&url,
+                     "%.*s/data/2.5/weather?lat=%.6f&lon=%.6f&appid=%s&units=metric",
                      (int)blen, base, lat, lon, key) < 0)
             url = NULL;
     } else {
-        if (asprintf(&url,
-                     "%.*s/v1/forecast?latitude=%.6f&longitude=%.6f&current=temperature_2m,"
-                     "relative_humidity_2m,surface_pressure,weather_code,wind_speed_10m,is_day"
-                     "&timeformat=unixtime",
-                     (int)blen, base, lat, lon) < 0)
+        if (asprintf(
+                &url,
+                "%.*s/v1/forecast?latitude=%.6f&longitude=%.6f&current=temperature_2m,"
+                "relative_humidity_2m,surface_pressure,weather_code,wind_speed_10m,is_day"
+                "&timeformat=unixtime",
+                (int)blen, base, lat, lon) < 0)
             url = NULL;
     }
     free(key);
@@ -238,11 +249,13 @@ static void fetch_weather(poller *p, int64_t now_ms)
     char err[256];
     char *url = weather_url(p, lat, lon);
     if (!url) {
-        source_failed(p, s, "weather", "out of memory building the URL", false, now_ms);
+        source_failed(p, s, "weather", "out of memory building the URL", false, 0,
+                      now_ms);
         return;
     }
     buffer body = {0};
-    long status = http_get(p, url, &body, err, sizeof err);
+    int64_t retry_after = 0;
+    long status = http_get(p, url, &body, &retry_after, err, sizeof err);
     free(url);
     if (atomic_load(&p->stopping)) {
         free(body.data);
@@ -253,8 +266,8 @@ static void fetch_weather(poller *p, int64_t now_ms)
     if (status < 0) {
         /* err says why */
     } else if (status == 401 || status == 403) {
-        snprintf(err, sizeof err, "HTTP %ld: the API key or URL is rejected (configuration)",
-                 status);
+        snprintf(err, sizeof err,
+                 "HTTP %ld: the API key or URL is rejected (configuration)", status);
     } else if (status < 200 || status > 299) {
         snprintf(err, sizeof err, "HTTP %ld", status);
     } else if (p->o.provider == WEATHER_OPENWEATHERMAP) {
@@ -264,7 +277,8 @@ static void fetch_weather(poller *p, int64_t now_ms)
     }
     free(body.data);
     if (rc != 0) {
-        source_failed(p, s, "weather", err, status == 401 || status == 403, now_ms);
+        source_failed(p, s, "weather", err, status == 401 || status == 403, retry_after,
+                      now_ms);
         return;
     }
     if (p->o.metric)
@@ -290,7 +304,8 @@ static void fetch_presence(poller *p, int64_t now_ms)
     pthread_mutex_unlock(&p->lock);
     char err[256];
     buffer body = {0};
-    long status = http_get(p, p->o.presence_url, &body, err, sizeof err);
+    int64_t retry_after = 0;
+    long status = http_get(p, p->o.presence_url, &body, &retry_after, err, sizeof err);
     if (atomic_load(&p->stopping)) {
         free(body.data);
         return;
@@ -312,7 +327,8 @@ static void fetch_presence(poller *p, int64_t now_ms)
     }
     free(body.data);
     if (!doc) {
-        source_failed(p, s, "presence", err, status == 401 || status == 403, now_ms);
+        source_failed(p, s, "presence", err, status == 401 || status == 403, retry_after,
+                      now_ms);
         return;
     }
     pthread_mutex_lock(&p->lock);
@@ -578,22 +594,23 @@ void poller_stats(poller *p, json_t *obj)
 {
     int64_t now_ns = hs_now_wall_ns();
     pthread_mutex_lock(&p->lock);
-    json_t *age = p->have_obs ? json_integer((now_ns - p->obs.observed_at_ns) / 1000000000)
-                              : json_null();
-    json_t *w = json_pack("{s:s, s:I, s:I, s:o, s:o, s:b, s:s?, s:I, s:f, s:f}", "provider",
-                          config_weather_provider_name(p->o.provider), "fetches_total",
-                          (json_int_t)p->weather.fetches, "failures_total",
-                          (json_int_t)p->weather.failures, "last_success",
-                          iso_or_null(p->weather.last_success_ns), "cache_age_s", age, "stale",
-                          p->have_obs && is_stale(p, now_ns), "last_error",
-                          p->weather.last_error[0] ? p->weather.last_error : NULL,
-                          "cache_minutes", (json_int_t)p->cache_minutes, "lat", p->lat, "lon",
-                          p->lon);
-    json_t *pr = json_pack("{s:b, s:I, s:I, s:o, s:s?}", "enabled", p->o.presence_url != NULL,
-                           "polls_total", (json_int_t)p->presence.fetches, "failures_total",
-                           (json_int_t)p->presence.failures, "last_success",
-                           iso_or_null(p->presence.last_success_ns), "last_error",
-                           p->presence.last_error[0] ? p->presence.last_error : NULL);
+    json_t *age = p->have_obs
+                      ? json_integer((now_ns - p->obs.observed_at_ns) / 1000000000)
+                      : json_null();
+    json_t *w = json_pack(
+        "{s:s, s:I, s:I, s:o, s:o, s:b, s:s?, s:I, s:f, s:f}", "provider",
+        config_weather_provider_name(p->o.provider), "fetches_total",
+        (json_int_t)p->weather.fetches, "failures_total", (json_int_t)p->weather.failures,
+        "last_success", iso_or_null(p->weather.last_success_ns), "cache_age_s", age,
+        "stale", p->have_obs && is_stale(p, now_ns), "last_error",
+        p->weather.last_error[0] ? p->weather.last_error : NULL, "cache_minutes",
+        (json_int_t)p->cache_minutes, "lat", p->lat, "lon", p->lon);
+    json_t *pr =
+        json_pack("{s:b, s:I, s:I, s:o, s:s?}", "enabled", p->o.presence_url != NULL,
+                  "polls_total", (json_int_t)p->presence.fetches, "failures_total",
+                  (json_int_t)p->presence.failures, "last_success",
+                  iso_or_null(p->presence.last_success_ns), "last_error",
+                  p->presence.last_error[0] ? p->presence.last_error : NULL);
     pthread_mutex_unlock(&p->lock);
     json_object_set_new(obj, "weather", w ? w : json_null());
     json_object_set_new(obj, "presence_url", pr ? pr : json_null());

@@ -21,8 +21,8 @@
 
 typedef struct {
     weather_provider_kind provider;
-    const char *weather_url;    /* base URL; NULL: the provider's public one */
-    const char *api_key;        /* openweathermap */
+    const char *weather_url; /* base URL; NULL: the provider's public one */
+    const char *api_key;     /* openweathermap */
     double lat, lon;
     int64_t cache_minutes;      /* fetch interval; stale after twice this */
     int64_t timeout_s;          /* per request */

@@ -17,7 +17,7 @@ typedef struct {
 struct presence {
     entry *entries; /* sorted by entity_id */
     size_t n, cap;
-    json_t *snap;   /* the current snapshot; never NULL after presence_new */
+    json_t *snap; /* the current snapshot; never NULL after presence_new */
 };
 
 static void entry_fini(entry *e)
@@ -185,8 +185,8 @@ int presence_update(presence *p, const char *entity_id, const json_t *new_state)
     const char *state = json_string_value(json_object_get(new_state, "state"));
     if (!state)
         state = "unknown";
-    const char *name =
-        json_string_value(json_object_get(json_object_get(new_state, "attributes"), "friendly_name"));
+    const char *name = json_string_value(
+        json_object_get(json_object_get(new_state, "attributes"), "friendly_name"));
     if (!name)
         name = strchr(entity_id, '.') + 1;
     if (upsert(p, entity_id, name, state, kind) != 0)
@@ -203,15 +203,18 @@ int presence_set_external(presence *p, const json_t *doc, char *err, size_t errl
     }
     size_t i;
     const json_t *person;
-    json_array_foreach(people, i, person) {
+    json_array_foreach(people, i, person)
+    {
         const json_t *name = json_object_get(person, "name");
         const json_t *home = json_object_get(person, "home");
         const json_t *state = json_object_get(person, "state");
         const json_t *id = json_object_get(person, "id");
-        if (!json_is_string(name) || json_string_length(name) == 0 || !json_is_boolean(home) ||
-            (state && !json_is_string(state)) || (id && !json_is_string(id))) {
-            snprintf(err, errlen,
-                     "person %zu needs a non-empty string \"name\" and a boolean \"home\"", i);
+        if (!json_is_string(name) || json_string_length(name) == 0 ||
+            !json_is_boolean(home) || (state && !json_is_string(state)) ||
+            (id && !json_is_string(id))) {
+            snprintf(
+                err, errlen,
+                "person %zu needs a non-empty string \"name\" and a boolean \"home\"", i);
             return -1;
         }
     }
@@ -219,7 +222,8 @@ int presence_set_external(presence *p, const json_t *doc, char *err, size_t errl
         if (p->entries[k].kind == KIND_EXTERNAL)
             remove_at(p, k);
     }
-    json_array_foreach(people, i, person) {
+    json_array_foreach(people, i, person)
+    {
         const char *name = json_string_value(json_object_get(person, "name"));
         const char *id = json_string_value(json_object_get(person, "id"));
         const char *state = json_string_value(json_object_get(person, "state"));
@@ -241,4 +245,45 @@ int presence_set_external(presence *p, const json_t *doc, char *err, size_t errl
 json_t *presence_snapshot(presence *p)
 {
     return json_incref(p->snap);
+}
+
+int presence_restore(presence *p, const json_t *snap, char *err, size_t errlen)
+{
+    const json_t *people = json_object_get(snap, "people");
+    if (!json_is_array(people)) {
+        snprintf(err, errlen, "saved presence has no \"people\" array");
+        return -1;
+    }
+    int restored = 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(people, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "entity_id"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *state = json_string_value(json_object_get(e, "state"));
+        if (!id || !name || !state)
+            continue;
+        entry_kind kind;
+        if (strncmp(id, "person.", 7) == 0 && id[7])
+            kind = KIND_PERSON;
+        else if (strncmp(id, "device_tracker.", 15) == 0 && id[15])
+            kind = KIND_TRACKER;
+        else if (strncmp(id, "external.", 9) == 0 && id[9])
+            kind = KIND_EXTERNAL;
+        else
+            continue;
+        if (upsert(p, id, name, state, kind) != 0)
+            goto oom;
+        restored++;
+    }
+    if (refresh(p) < 0)
+        goto oom;
+    return restored;
+oom:
+    for (size_t k = p->n; k-- > 0;)
+        remove_at(p, k);
+    refresh(p);
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }

@@ -15,9 +15,12 @@
  * friendly_name attribute, else its object id. It changes when an entry is
  * added, removed, or its name, state or home flag changes.
  *
- * Nothing is persisted: after a restart the machine starts empty and is
- * rebuilt from the stream (the ingestor sends every entity's current state
- * on each connect, and the consumer replays from its committed offset).
+ * After a restart the machine starts empty and is rebuilt from the stream
+ * (the consumer resumes at its committed offset, so it sees every change
+ * from then on, and the ingestor's backfill after a reconnect re-sends
+ * states). With PRESENCE_STATE_FILE the daemon also saves every new
+ * snapshot and seeds the machine from it at start (presence_restore), so
+ * presence is known before the next person.* event arrives.
  * Not thread-safe; the snapshot objects it returns are immutable and may be
  * shared across threads once returned. */
 #ifndef PRESENCE_H
@@ -49,6 +52,13 @@ int presence_update(presence *p, const char *entity_id, const json_t *new_state)
  * Returns 1 when the snapshot changed, 0 when not, -1 with a reason in err
  * when doc has another shape (the machine is then unchanged). */
 int presence_set_external(presence *p, const json_t *doc, char *err, size_t errlen);
+
+/* Seeds an empty machine from a snapshot saved earlier: every entry of its
+ * "people" array whose entity_id starts with person., device_tracker. or
+ * external. and that has string name and state. Returns the number of
+ * entries restored, or -1 with a reason in err when snap has another shape
+ * or memory runs out (the machine is then emptied again). */
+int presence_restore(presence *p, const json_t *snap, char *err, size_t errlen);
 
 /* The current snapshot with a new reference for the caller (never NULL but
  * when out of memory). Calls between updates return the same object. */

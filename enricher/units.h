@@ -8,7 +8,8 @@
 #define UNITS_H
 
 /* Converts *v in unit to metric. Returns 1 and sets *v and *to (a static
- * string) when unit is one of the three, else 0 and leaves both alone. */
+ * string) when unit is one of the three, else 0 and leaves both alone; also
+ * 0 when a finite *v would overflow to infinity. */
 int units_to_metric(const char *unit, double *v, const char **to);
 
 #endif

@@ -144,7 +144,8 @@ int weather_parse_owm(const char *body, size_t len, weather_obs *out, char *err,
             snprintf(code, sizeof code, "%lld", (long long)json_integer_value(cod));
         else
             snprintf(code, sizeof code, "?");
-        snprintf(err, errlen, "openweathermap error %s: %s", code, msg ? msg : "(no message)");
+        snprintf(err, errlen, "openweathermap error %s: %s", code,
+                 msg ? msg : "(no message)");
         goto done;
     }
     const json_t *main_ = json_object_get(j, "main");
@@ -217,7 +218,8 @@ int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, cha
     obs_init(&o, "open-meteo");
     o.temperature = num(json_object_get(cur, "temperature_2m"));
     if (!json_is_object(cur) || isnan(o.temperature)) {
-        snprintf(err, errlen, "open-meteo: current.temperature_2m missing or not a number");
+        snprintf(err, errlen,
+                 "open-meteo: current.temperature_2m missing or not a number");
         goto done;
     }
     const json_t *t = json_object_get(cur, "time");
@@ -226,7 +228,8 @@ int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, cha
         o.observed_at_ns = (int64_t)json_integer_value(t) * NS_PER_S;
     } else if (!json_is_string(t) ||
                parse_local_time(json_string_value(t),
-                                json_is_integer(off) ? (int64_t)json_integer_value(off) : 0,
+                                json_is_integer(off) ? (int64_t)json_integer_value(off)
+                                                     : 0,
                                 &o.observed_at_ns) != 0) {
         snprintf(err, errlen, "open-meteo: current.time missing or not a time");
         goto done;
@@ -246,7 +249,8 @@ int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, cha
         bool is_day = !(json_is_integer(day) && json_integer_value(day) == 0);
         double c = json_number_value(code);
         if (c == (int)c)
-            set_str(o.condition, sizeof o.condition, weather_wmo_condition((int)c, is_day));
+            set_str(o.condition, sizeof o.condition,
+                    weather_wmo_condition((int)c, is_day));
     }
     *out = o;
     rc = 0;
@@ -255,7 +259,8 @@ done:
     return rc;
 }
 
-int weather_from_entity(const json_t *new_state, weather_obs *out, char *err, size_t errlen)
+int weather_from_entity(const json_t *new_state, weather_obs *out, char *err,
+                        size_t errlen)
 {
     const char *state = json_string_value(json_object_get(new_state, "state"));
     if (!state) {
@@ -271,7 +276,8 @@ int weather_from_entity(const json_t *new_state, weather_obs *out, char *err, si
     obs_init(&o, "entity");
     o.temperature = num(json_object_get(attrs, "temperature"));
     if (isnan(o.temperature)) {
-        snprintf(err, errlen, "weather entity: attributes.temperature missing or not a number");
+        snprintf(err, errlen,
+                 "weather entity: attributes.temperature missing or not a number");
         return -1;
     }
     const char *lu = json_string_value(json_object_get(new_state, "last_updated"));
@@ -327,14 +333,14 @@ json_t *weather_to_json(const weather_obs *o, int64_t now_ns, bool stale)
     char iso[40];
     if (hs_time_format_iso(o->observed_at_ns, iso, sizeof iso) != 0)
         return NULL;
-    int64_t age = now_ns > o->observed_at_ns ? (now_ns - o->observed_at_ns) / NS_PER_S : 0;
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:I, s:b, s:{s:o, s:o, s:o}}",
-                     "temperature", num_or_null(o->temperature), "humidity",
-                     num_or_null(o->humidity), "pressure", num_or_null(o->pressure),
-                     "wind_speed", num_or_null(o->wind_speed), "condition",
-                     str_or_null(o->condition), "provider", o->provider, "observed_at", iso,
-                     "age_s", (json_int_t)age, "stale", stale, "units", "temperature",
-                     str_or_null(o->temperature_unit), "pressure",
-                     str_or_null(o->pressure_unit), "wind_speed",
-                     str_or_null(o->wind_speed_unit));
+    int64_t age =
+        now_ns > o->observed_at_ns ? (now_ns - o->observed_at_ns) / NS_PER_S : 0;
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:I, s:b, s:{s:o, s:o, s:o}}", "temperature",
+        num_or_null(o->temperature), "humidity", num_or_null(o->humidity), "pressure",
+        num_or_null(o->pressure), "wind_speed", num_or_null(o->wind_speed), "condition",
+        str_or_null(o->condition), "provider", o->provider, "observed_at", iso, "age_s",
+        (json_int_t)age, "stale", stale, "units", "temperature",
+        str_or_null(o->temperature_unit), "pressure", str_or_null(o->pressure_unit),
+        "wind_speed", str_or_null(o->wind_speed_unit));
 }

@@ -16,16 +16,16 @@
 
 /* One observation. A number that the source did not give is NAN. */
 typedef struct {
-    double temperature;      /* in temperature_unit */
-    double humidity;         /* % */
-    double pressure;         /* in pressure_unit */
-    double wind_speed;       /* in wind_speed_unit */
-    char condition[32];      /* HA condition word; "" when unknown */
+    double temperature; /* in temperature_unit */
+    double humidity;    /* % */
+    double pressure;    /* in pressure_unit */
+    double wind_speed;  /* in wind_speed_unit */
+    char condition[32]; /* HA condition word; "" when unknown */
     char temperature_unit[8];
     char pressure_unit[8];
     char wind_speed_unit[8];
-    char provider[16];       /* "openweathermap", "open-meteo", "entity" */
-    int64_t observed_at_ns;  /* when the source observed it */
+    char provider[16];      /* "openweathermap", "open-meteo", "entity" */
+    int64_t observed_at_ns; /* when the source observed it */
 } weather_obs;
 
 /* Parses an OpenWeatherMap /data/2.5/weather answer fetched with
@@ -51,7 +51,8 @@ int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, cha
  * pressure_unit, wind_speed_unit, last_updated the observation time. A
  * state of "unavailable" or "unknown", or no numeric temperature, is an
  * error. Returns 0, or -1 with a reason in err. */
-int weather_from_entity(const json_t *new_state, weather_obs *out, char *err, size_t errlen);
+int weather_from_entity(const json_t *new_state, weather_obs *out, char *err,
+                        size_t errlen);
 
 /* The HA condition word of a WMO weather interpretation code (as used by
  * Open-Meteo), or NULL for a code outside the table. Code 0 and 1 at night

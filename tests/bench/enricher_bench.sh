@@ -3,7 +3,7 @@
 # homestream-devbroker. Usage: tests/bench/enricher_bench.sh <build dir> [events]
 set -eu
 build=${1:?usage: $0 <build dir> [events]}
-events=${2:-20000}
+events=${2:-10000}
 tmp=$(mktemp -d)
 "$build/tests/devbroker/homestream-devbroker" --bootstrap-file "$tmp/boot" \
     --topic bench.pass:3 --topic bench.enriched:3 --topic bench.dlq:3 \

@@ -1,5 +1,7 @@
 /* test-enrich.c - the enricher's transform: state values, time, fields. */
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +76,8 @@ START_TEST(test_state_value)
     int rc = enrich_state_value(c->state, &v);
     ck_assert_msg(rc == c->rc, "state \"%s\": rc %d, expected %d", c->state, rc, c->rc);
     if (rc == 0)
-        ck_assert_msg(v == c->value, "state \"%s\": %g, expected %g", c->state, v, c->value);
+        ck_assert_msg(v == c->value, "state \"%s\": %g, expected %g", c->state, v,
+                      c->value);
     else
         ck_assert_msg(v == -999, "state \"%s\": output written on failure", c->state);
 }
@@ -95,9 +98,10 @@ static json_t *load(const char *text)
     return j;
 }
 
-#define RAW_HEAD                                                                             \
-    "{\"schema\":1,\"site\":\"home\",\"event_type\":\"state_changed\",\"origin\":\"LOCAL\","  \
-    "\"entity_id\":\"sensor.t\",\"domain\":\"sensor\",\"object_id\":\"t\","                  \
+#define RAW_HEAD                                                                         \
+    "{\"schema\":1,\"site\":\"home\",\"event_type\":\"state_changed\",\"origin\":"       \
+    "\"LOCAL\","                                                                         \
+    "\"entity_id\":\"sensor.t\",\"domain\":\"sensor\",\"object_id\":\"t\","              \
     "\"time_fired\":\"2026-11-21T22:48:38.123456+00:00\","
 
 typedef struct {
@@ -117,26 +121,33 @@ static const event_case event_cases[] = {
      "\"device_class\":\"temperature\"}",
      NULL},
     {"switch on, no attributes",
-     RAW_HEAD "\"new_state\":{\"state\":\"on\",\"last_updated\":\"2026-11-21T22:48:38Z\"}}",
-     "{\"time_ns\":1795301318000000000,\"value\":1.0,\"unit\":null,\"device_class\":null}",
+     RAW_HEAD
+     "\"new_state\":{\"state\":\"on\",\"last_updated\":\"2026-11-21T22:48:38Z\"}}",
+     "{\"time_ns\":1795301318000000000,\"value\":1.0,\"unit\":null,\"device_class\":"
+     "null}",
      NULL},
     {"text state gives null value",
-     RAW_HEAD "\"new_state\":{\"state\":\"opening\",\"attributes\":{\"unit_of_measurement\":5},"
-              "\"last_updated\":\"2026-11-21T22:48:38.5+00:00\"}}",
-     "{\"time_ns\":1795301318500000000,\"value\":null,\"unit\":null,\"device_class\":null}",
+     RAW_HEAD
+     "\"new_state\":{\"state\":\"opening\",\"attributes\":{\"unit_of_measurement\":5},"
+     "\"last_updated\":\"2026-11-21T22:48:38.5+00:00\"}}",
+     "{\"time_ns\":1795301318500000000,\"value\":null,\"unit\":null,\"device_class\":"
+     "null}",
      NULL},
     {"state not a string gives null value",
      RAW_HEAD "\"new_state\":{\"state\":21,\"last_updated\":\"2026-11-21T22:48:38Z\"}}",
-     "{\"time_ns\":1795301318000000000,\"value\":null,\"unit\":null,\"device_class\":null}",
+     "{\"time_ns\":1795301318000000000,\"value\":null,\"unit\":null,\"device_class\":"
+     "null}",
      NULL},
     {"removed entity uses time_fired",
      RAW_HEAD "\"new_state\":null,\"old_state\":{\"state\":\"1\"}}",
-     "{\"time_ns\":1795301318123456000,\"value\":null,\"unit\":null,\"device_class\":null}",
+     "{\"time_ns\":1795301318123456000,\"value\":null,\"unit\":null,\"device_class\":"
+     "null}",
      NULL},
     {"other event type uses time_fired",
      "{\"schema\":1,\"site\":\"home\",\"event_type\":\"call_service\","
      "\"time_fired\":\"2026-11-21T23:48:38.123456+01:00\",\"data\":{}}",
-     "{\"time_ns\":1795301318123456000,\"value\":null,\"unit\":null,\"device_class\":null}",
+     "{\"time_ns\":1795301318123456000,\"value\":null,\"unit\":null,\"device_class\":"
+     "null}",
      NULL},
     {"bad last_updated",
      RAW_HEAD "\"new_state\":{\"state\":\"1\",\"last_updated\":\"yesterday\"}}", NULL,
@@ -167,21 +178,23 @@ START_TEST(test_enrich_event)
         json_t *expect = load(c->expect);
         const char *key;
         json_t *v;
-        json_object_foreach(expect, key, v) {
+        json_object_foreach(expect, key, v)
+        {
             json_t *got = json_object_get(out, key);
             char *g = json_dumps(got, JSON_ENCODE_ANY);
             ck_assert_msg(got && json_equal(got, v), "%s: %s = %s", c->name, key,
                           g ? g : "(missing)");
             free(g);
         }
-        ck_assert_msg(json_is_integer(json_object_get(out, "time_ns")), "%s: time_ns type",
-                      c->name);
+        ck_assert_msg(json_is_integer(json_object_get(out, "time_ns")),
+                      "%s: time_ns type", c->name);
         ck_assert(json_equal(json_object_get(out, "presence"), presence));
         ck_assert(json_equal(json_object_get(out, "weather"), weather));
         /* Every raw field is still there, unchanged. */
-        json_object_foreach(before, key, v) {
-            ck_assert_msg(json_equal(json_object_get(out, key), v), "%s: field %s changed",
-                          c->name, key);
+        json_object_foreach(before, key, v)
+        {
+            ck_assert_msg(json_equal(json_object_get(out, key), v),
+                          "%s: field %s changed", c->name, key);
         }
         ck_assert_int_eq(json_object_size(out), json_object_size(before) + 6);
         json_decref(expect);
@@ -224,7 +237,8 @@ END_TEST
 START_TEST(test_own_record)
 {
     json_t *body = load("{\"anyone_home\":false,\"people_home\":0,\"people\":[]}");
-    json_t *rec = enrich_own_record("cabin", "presence", INT64_C(1795301318123456000), body);
+    json_t *rec =
+        enrich_own_record("cabin", "presence", INT64_C(1795301318123456000), body);
     ck_assert_ptr_nonnull(rec);
     json_t *expect = load("{\"schema\":1,\"site\":\"cabin\",\"event_type\":\"presence\","
                           "\"entity_id\":null,\"time_fired\":"
@@ -240,16 +254,71 @@ START_TEST(test_own_record)
 }
 END_TEST
 
+typedef struct {
+    const char *state;
+    const char *unit;
+    bool metric;
+    const char *expect; /* {"value":…, "unit":…} */
+} metric_case;
+
+static const metric_case metric_cases[] = {
+    {"212", "°F", true, "{\"value\":100.0,\"unit\":\"°C\"}"},
+    {"212", "°F", false, "{\"value\":212.0,\"unit\":\"°F\"}"},
+    {"10", "mph", true, "{\"value\":16.09344,\"unit\":\"km/h\"}"},
+    {"30", "inHg", true, "{\"value\":1015.916600001,\"unit\":\"hPa\"}"},
+    {"21", "°C", true, "{\"value\":21.0,\"unit\":\"°C\"}"},
+    /* No number, no conversion: the unit stays as given. */
+    {"unavailable", "°F", true, "{\"value\":null,\"unit\":\"°F\"}"},
+};
+
+START_TEST(test_metric)
+{
+    const metric_case *c = &metric_cases[_i];
+    char text[512];
+    snprintf(text, sizeof text,
+             RAW_HEAD "\"new_state\":{\"state\":\"%s\",\"attributes\":{"
+                      "\"unit_of_measurement\":\"%s\"},\"last_updated\":"
+                      "\"2026-11-21T22:48:38Z\"}}",
+             c->state, c->unit);
+    json_t *raw = load(text);
+    json_t *expect = load(c->expect);
+    enrich_ctx ctx = {.metric = c->metric};
+    char err[128];
+    json_t *out = enrich_event(raw, &ctx, err, sizeof err);
+    ck_assert_ptr_nonnull(out);
+    json_t *v = json_object_get(out, "value");
+    json_t *ev = json_object_get(expect, "value");
+    if (json_is_null(ev))
+        ck_assert(json_is_null(v));
+    else
+        ck_assert_msg(fabs(json_number_value(v) - json_number_value(ev)) < 1e-6,
+                      "%s %s: %g", c->state, c->unit, json_number_value(v));
+    ck_assert_str_eq(json_string_value(json_object_get(out, "unit")),
+                     json_string_value(json_object_get(expect, "unit")));
+    /* new_state keeps HA's own unit. */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(out, "new_state"), "attributes"),
+                         "unit_of_measurement")),
+                     c->unit);
+    json_decref(out);
+    json_decref(expect);
+    json_decref(raw);
+}
+END_TEST
+
 static Suite *enrich_suite(void)
 {
     Suite *s = suite_create("enrich");
     TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_state_value, 0, sizeof value_cases / sizeof value_cases[0]);
+    tcase_add_loop_test(tc, test_state_value, 0,
+                        sizeof value_cases / sizeof value_cases[0]);
     tcase_add_test(tc, test_state_value_null);
-    tcase_add_loop_test(tc, test_enrich_event, 0, sizeof event_cases / sizeof event_cases[0]);
+    tcase_add_loop_test(tc, test_enrich_event, 0,
+                        sizeof event_cases / sizeof event_cases[0]);
     tcase_add_test(tc, test_enrich_null_ctx);
     tcase_add_test(tc, test_enrich_not_object);
     tcase_add_test(tc, test_own_record);
+    tcase_add_loop_test(tc, test_metric, 0, sizeof metric_cases / sizeof metric_cases[0]);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,9 +16,11 @@
  * temperature is in kelvin there; the parser takes main.temp as given). */
 static const char owm_doc_sample[] =
     "{\"coord\":{\"lon\":10.99,\"lat\":44.34},\"weather\":[{\"id\":501,\"main\":\"Rain\","
-    "\"description\":\"moderate rain\",\"icon\":\"10d\"}],\"base\":\"stations\",\"main\":{"
+    "\"description\":\"moderate "
+    "rain\",\"icon\":\"10d\"}],\"base\":\"stations\",\"main\":{"
     "\"temp\":298.48,\"feels_like\":298.74,\"temp_min\":297.56,\"temp_max\":300.05,"
-    "\"pressure\":1015,\"humidity\":64,\"sea_level\":1015,\"grnd_level\":933},\"visibility\":"
+    "\"pressure\":1015,\"humidity\":64,\"sea_level\":1015,\"grnd_level\":933},"
+    "\"visibility\":"
     "10000,\"wind\":{\"speed\":0.62,\"deg\":349,\"gust\":1.18},\"rain\":{\"1h\":3.16},"
     "\"clouds\":{\"all\":100},\"dt\":1661870592,\"sys\":{\"type\":2,\"id\":2075663,"
     "\"country\":\"IT\",\"sunrise\":1661834187,\"sunset\":1661882248},\"timezone\":7200,"
@@ -26,28 +28,40 @@ static const char owm_doc_sample[] =
 
 /* A metric answer at night, clear sky. */
 static const char owm_metric_night[] =
-    "{\"coord\":{\"lon\":13.41,\"lat\":52.52},\"weather\":[{\"id\":800,\"main\":\"Clear\","
-    "\"description\":\"clear sky\",\"icon\":\"01n\"}],\"base\":\"stations\",\"main\":{\"temp\":"
+    "{\"coord\":{\"lon\":13.41,\"lat\":52.52},\"weather\":[{\"id\":800,\"main\":"
+    "\"Clear\","
+    "\"description\":\"clear "
+    "sky\",\"icon\":\"01n\"}],\"base\":\"stations\",\"main\":{\"temp\":"
     "-2.5,\"feels_like\":-6.1,\"temp_min\":-3.9,\"temp_max\":-1.1,\"pressure\":1031,"
-    "\"humidity\":86},\"visibility\":10000,\"wind\":{\"speed\":3.09,\"deg\":90},\"clouds\":{"
+    "\"humidity\":86},\"visibility\":10000,\"wind\":{\"speed\":3.09,\"deg\":90},"
+    "\"clouds\":{"
     "\"all\":0},\"dt\":1795300000,\"sys\":{\"type\":2,\"id\":2011538,\"country\":\"DE\"},"
     "\"timezone\":3600,\"id\":2950159,\"name\":\"Berlin\",\"cod\":200}";
 
 static const char open_meteo_doc_sample[] =
-    "{\"latitude\":52.52,\"longitude\":13.419998,\"generationtime_ms\":0.0350475311279297,"
-    "\"utc_offset_seconds\":3600,\"timezone\":\"Europe/Berlin\",\"timezone_abbreviation\":"
-    "\"CET\",\"elevation\":38.0,\"current_units\":{\"time\":\"iso8601\",\"interval\":\"seconds\","
-    "\"temperature_2m\":\"°C\",\"relative_humidity_2m\":\"%\",\"surface_pressure\":\"hPa\","
-    "\"weather_code\":\"wmo code\"},\"current\":{\"time\":\"2026-11-21T23:45\",\"interval\":900,"
+    "{\"latitude\":52.52,\"longitude\":13.419998,\"generationtime_ms\":0."
+    "0350475311279297,"
+    "\"utc_offset_seconds\":3600,\"timezone\":\"Europe/"
+    "Berlin\",\"timezone_abbreviation\":"
+    "\"CET\",\"elevation\":38.0,\"current_units\":{\"time\":\"iso8601\",\"interval\":"
+    "\"seconds\","
+    "\"temperature_2m\":\"°C\",\"relative_humidity_2m\":\"%\",\"surface_pressure\":"
+    "\"hPa\","
+    "\"weather_code\":\"wmo "
+    "code\"},\"current\":{\"time\":\"2026-11-21T23:45\",\"interval\":900,"
     "\"temperature_2m\":4.2,\"relative_humidity_2m\":91,\"surface_pressure\":1008.7,"
     "\"weather_code\":61}}";
 
 static const char open_meteo_unixtime[] =
-    "{\"latitude\":52.52,\"longitude\":13.42,\"generationtime_ms\":0.03,\"utc_offset_seconds\":0,"
-    "\"timezone\":\"GMT\",\"timezone_abbreviation\":\"GMT\",\"elevation\":38.0,\"current_units\":"
+    "{\"latitude\":52.52,\"longitude\":13.42,\"generationtime_ms\":0.03,\"utc_offset_"
+    "seconds\":0,"
+    "\"timezone\":\"GMT\",\"timezone_abbreviation\":\"GMT\",\"elevation\":38.0,\"current_"
+    "units\":"
     "{\"time\":\"unixtime\",\"interval\":\"seconds\",\"temperature_2m\":\"°F\","
-    "\"relative_humidity_2m\":\"%\",\"surface_pressure\":\"hPa\",\"weather_code\":\"wmo code\","
-    "\"wind_speed_10m\":\"mph\",\"is_day\":\"\"},\"current\":{\"time\":1795300200,\"interval\":"
+    "\"relative_humidity_2m\":\"%\",\"surface_pressure\":\"hPa\",\"weather_code\":\"wmo "
+    "code\","
+    "\"wind_speed_10m\":\"mph\",\"is_day\":\"\"},\"current\":{\"time\":1795300200,"
+    "\"interval\":"
     "900,\"temperature_2m\":50.0,\"relative_humidity_2m\":70,\"surface_pressure\":1000.0,"
     "\"weather_code\":0,\"wind_speed_10m\":10.0,\"is_day\":0}}";
 
@@ -67,37 +81,38 @@ static const parse_case parse_cases[] = {
      INT64_C(1661870592) * NS, NULL},
     {"owm metric night", 0, owm_metric_night, 0, -2.5, 86, 1031, 3.09, "clear-night",
      INT64_C(1795300000) * NS, NULL},
-    {"owm minimal", 0, "{\"main\":{\"temp\":1},\"dt\":5}", 0, 1, NAN, NAN, NAN, "", 5 * NS,
-     NULL},
+    {"owm minimal", 0, "{\"main\":{\"temp\":1},\"dt\":5}", 0, 1, NAN, NAN, NAN, "",
+     5 * NS, NULL},
     {"owm 401", 0,
      "{\"cod\":401, \"message\": \"Invalid API key. Please see "
      "https://openweathermap.org/faq#error401 for more info.\"}",
      -1, 0, 0, 0, 0, NULL, 0, "openweathermap error 401: Invalid API key"},
-    {"owm 400 with string cod", 0, "{\"cod\":\"400\",\"message\":\"wrong latitude\"}", -1, 0, 0,
-     0, 0, NULL, 0, "openweathermap error 400: wrong latitude"},
-    {"owm no temp", 0, "{\"main\":{\"humidity\":3},\"dt\":5,\"cod\":200}", -1, 0, 0, 0, 0, NULL,
-     0, "main.temp"},
-    {"owm temp as string", 0, "{\"main\":{\"temp\":\"3\"},\"dt\":5}", -1, 0, 0, 0, 0, NULL, 0,
-     "main.temp"},
+    {"owm 400 with string cod", 0, "{\"cod\":\"400\",\"message\":\"wrong latitude\"}", -1,
+     0, 0, 0, 0, NULL, 0, "openweathermap error 400: wrong latitude"},
+    {"owm no temp", 0, "{\"main\":{\"humidity\":3},\"dt\":5,\"cod\":200}", -1, 0, 0, 0, 0,
+     NULL, 0, "main.temp"},
+    {"owm temp as string", 0, "{\"main\":{\"temp\":\"3\"},\"dt\":5}", -1, 0, 0, 0, 0,
+     NULL, 0, "main.temp"},
     {"owm no dt", 0, "{\"main\":{\"temp\":3}}", -1, 0, 0, 0, 0, NULL, 0, "dt"},
     {"owm not json", 0, "<html>Bad gateway</html>", -1, 0, 0, 0, 0, NULL, 0, "not JSON"},
     {"owm array", 0, "[1,2]", -1, 0, 0, 0, 0, NULL, 0, "not a JSON object"},
     {"owm empty", 0, "", -1, 0, 0, 0, 0, NULL, 0, "not JSON"},
     {"open-meteo documentation shape", 1, open_meteo_doc_sample, 0, 4.2, 91, 1008.7, NAN,
      "rainy", INT64_C(1795301100) * NS, NULL},
-    {"open-meteo unixtime night", 1, open_meteo_unixtime, 0, 50, 70, 1000, 10, "clear-night",
-     INT64_C(1795300200) * NS, NULL},
+    {"open-meteo unixtime night", 1, open_meteo_unixtime, 0, 50, 70, 1000, 10,
+     "clear-night", INT64_C(1795300200) * NS, NULL},
     {"open-meteo error", 1,
-     "{\"error\":true,\"reason\":\"Latitude must be in range of -90 to 90°. Given: 100.0.\"}", -1,
-     0, 0, 0, 0, NULL, 0, "open-meteo error: Latitude must be in range"},
+     "{\"error\":true,\"reason\":\"Latitude must be in range of -90 to 90°. Given: "
+     "100.0.\"}",
+     -1, 0, 0, 0, 0, NULL, 0, "open-meteo error: Latitude must be in range"},
     {"open-meteo no current", 1, "{\"latitude\":1}", -1, 0, 0, 0, 0, NULL, 0,
      "current.temperature_2m"},
     {"open-meteo bad time", 1,
-     "{\"current\":{\"time\":\"yesterday\",\"temperature_2m\":1}}", -1, 0, 0, 0, 0, NULL, 0,
-     "current.time"},
+     "{\"current\":{\"time\":\"yesterday\",\"temperature_2m\":1}}", -1, 0, 0, 0, 0, NULL,
+     0, "current.time"},
     {"open-meteo unknown code", 1,
-     "{\"current\":{\"time\":100,\"temperature_2m\":1,\"weather_code\":42}}", 0, 1, NAN, NAN,
-     NAN, "", 100 * NS, NULL},
+     "{\"current\":{\"time\":100,\"temperature_2m\":1,\"weather_code\":42}}", 0, 1, NAN,
+     NAN, NAN, "", 100 * NS, NULL},
     {"open-meteo truncated", 1, "{\"current\":{\"time\":100,", -1, 0, 0, 0, 0, NULL, 0,
      "not JSON"},
 };
@@ -107,8 +122,8 @@ static void assert_num(double got, double want, const char *what, const char *na
     if (isnan(want))
         ck_assert_msg(isnan(got), "%s: %s = %g, expected unknown", name, what, got);
     else
-        ck_assert_msg(fabs(got - want) < 1e-9, "%s: %s = %g, expected %g", name, what, got,
-                      want);
+        ck_assert_msg(fabs(got - want) < 1e-9, "%s: %s = %g, expected %g", name, what,
+                      got, want);
 }
 
 START_TEST(test_parse)
@@ -116,9 +131,10 @@ START_TEST(test_parse)
     const parse_case *c = &parse_cases[_i];
     weather_obs o;
     char err[256] = "";
-    int rc = c->provider == 0 ? weather_parse_owm(c->body, strlen(c->body), &o, err, sizeof err)
-                              : weather_parse_open_meteo(c->body, strlen(c->body), &o, err,
-                                                         sizeof err);
+    int rc =
+        c->provider == 0
+            ? weather_parse_owm(c->body, strlen(c->body), &o, err, sizeof err)
+            : weather_parse_open_meteo(c->body, strlen(c->body), &o, err, sizeof err);
     ck_assert_msg(rc == c->rc, "%s: rc %d (%s)", c->name, rc, err);
     if (rc != 0) {
         ck_assert_msg(strstr(err, c->err) != NULL, "%s: error \"%s\"", c->name, err);
@@ -143,22 +159,45 @@ typedef struct {
 } code_case;
 
 static const code_case wmo_cases[] = {
-    {0, true, "sunny"},         {0, false, "clear-night"}, {1, true, "sunny"},
-    {2, true, "partlycloudy"},  {3, false, "cloudy"},      {45, true, "fog"},
-    {48, true, "fog"},          {51, true, "rainy"},       {61, true, "rainy"},
-    {65, true, "pouring"},      {82, true, "pouring"},     {66, true, "snowy-rainy"},
-    {71, true, "snowy"},        {86, true, "snowy"},       {95, true, "lightning-rainy"},
-    {99, true, "lightning-rainy"}, {4, true, NULL},        {-1, true, NULL},
+    {0, true, "sunny"},
+    {0, false, "clear-night"},
+    {1, true, "sunny"},
+    {2, true, "partlycloudy"},
+    {3, false, "cloudy"},
+    {45, true, "fog"},
+    {48, true, "fog"},
+    {51, true, "rainy"},
+    {61, true, "rainy"},
+    {65, true, "pouring"},
+    {82, true, "pouring"},
+    {66, true, "snowy-rainy"},
+    {71, true, "snowy"},
+    {86, true, "snowy"},
+    {95, true, "lightning-rainy"},
+    {99, true, "lightning-rainy"},
+    {4, true, NULL},
+    {-1, true, NULL},
     {100, true, NULL},
 };
 
 static const code_case owm_cases[] = {
-    {200, true, "lightning-rainy"}, {211, true, "lightning"}, {301, true, "rainy"},
-    {500, true, "rainy"},           {502, true, "pouring"},   {511, true, "snowy-rainy"},
-    {601, true, "snowy"},           {615, true, "snowy-rainy"}, {741, true, "fog"},
-    {781, true, "exceptional"},     {771, true, "windy-variant"}, {800, true, "sunny"},
-    {800, false, "clear-night"},    {802, true, "partlycloudy"}, {804, true, "cloudy"},
-    {900, true, NULL},              {0, true, NULL},
+    {200, true, "lightning-rainy"},
+    {211, true, "lightning"},
+    {301, true, "rainy"},
+    {500, true, "rainy"},
+    {502, true, "pouring"},
+    {511, true, "snowy-rainy"},
+    {601, true, "snowy"},
+    {615, true, "snowy-rainy"},
+    {741, true, "fog"},
+    {781, true, "exceptional"},
+    {771, true, "windy-variant"},
+    {800, true, "sunny"},
+    {800, false, "clear-night"},
+    {802, true, "partlycloudy"},
+    {804, true, "cloudy"},
+    {900, true, NULL},
+    {0, true, NULL},
 };
 
 START_TEST(test_wmo)
@@ -194,11 +233,19 @@ typedef struct {
 } unit_case;
 
 static const unit_case unit_cases[] = {
-    {"°F", 212, 1, 100, "°C"},       {"°F", -40, 1, -40, "°C"},
-    {"°F", 32, 1, 0, "°C"},          {"mph", 10, 1, 16.09344, "km/h"},
-    {"inHg", 29.92, 1, 1013.20749, "hPa"}, {"°C", 5, 0, 5, NULL},
-    {"F", 5, 0, 5, NULL},            {"MPH", 5, 0, 5, NULL},
-    {"hPa", 5, 0, 5, NULL},          {"", 5, 0, 5, NULL},
+    {"°F", 212, 1, 100, "°C"},
+    {"°F", -40, 1, -40, "°C"},
+    {"°F", 32, 1, 0, "°C"},
+    {"mph", 10, 1, 16.09344, "km/h"},
+    {"inHg", 29.92, 1, 1013.20749, "hPa"},
+    {"°C", 5, 0, 5, NULL},
+    {"F", 5, 0, 5, NULL},
+    {"MPH", 5, 0, 5, NULL},
+    {"hPa", 5, 0, 5, NULL},
+    {"", 5, 0, 5, NULL},
+    /* Overflow: the value keeps its unit. */
+    {"inHg", 1e308, 0, 1e308, NULL},
+    {"mph", -1.5e308, 0, -1.5e308, NULL},
 };
 
 START_TEST(test_units)
@@ -208,7 +255,8 @@ START_TEST(test_units)
     const char *to = NULL;
     int rc = units_to_metric(c->unit, &v, &to);
     ck_assert_int_eq(rc, c->rc);
-    ck_assert_msg(fabs(v - c->out) < 1e-4, "%s: %g", c->unit, v);
+    ck_assert_msg(fabs(v - c->out) < 1e-4 * (fabs(c->out) > 1 ? fabs(c->out) : 1),
+                  "%s: %g", c->unit, v);
     if (c->to)
         ck_assert_str_eq(to, c->to);
     else
@@ -244,25 +292,34 @@ typedef struct {
 static const entity_case entity_cases[] = {
     {"met.no entity",
      "{\"state\":\"partlycloudy\",\"attributes\":{\"temperature\":7.1,\"dew_point\":2.0,"
-     "\"temperature_unit\":\"°C\",\"humidity\":71,\"cloud_coverage\":40.6,\"pressure\":1012.4,"
-     "\"pressure_unit\":\"hPa\",\"wind_bearing\":225.5,\"wind_speed\":14.4,\"wind_speed_unit\":"
-     "\"km/h\",\"visibility_unit\":\"km\",\"precipitation_unit\":\"mm\",\"attribution\":\"Met."
-     "no\",\"friendly_name\":\"Forecast Home\"},\"last_changed\":\"2026-11-21T22:00:00+00:00\","
+     "\"temperature_unit\":\"°C\",\"humidity\":71,\"cloud_coverage\":40.6,\"pressure\":"
+     "1012.4,"
+     "\"pressure_unit\":\"hPa\",\"wind_bearing\":225.5,\"wind_speed\":14.4,\"wind_speed_"
+     "unit\":"
+     "\"km/"
+     "h\",\"visibility_unit\":\"km\",\"precipitation_unit\":\"mm\",\"attribution\":\"Met."
+     "no\",\"friendly_name\":\"Forecast "
+     "Home\"},\"last_changed\":\"2026-11-21T22:00:00+00:00\","
      "\"last_updated\":\"2026-11-21T22:30:00.5+00:00\"}",
      0, 7.1, "°C", NULL},
     {"imperial entity",
-     "{\"state\":\"sunny\",\"attributes\":{\"temperature\":70,\"temperature_unit\":\"°F\","
-     "\"pressure\":30.1,\"pressure_unit\":\"inHg\",\"wind_speed\":5,\"wind_speed_unit\":\"mph\"}"
+     "{\"state\":\"sunny\",\"attributes\":{\"temperature\":70,\"temperature_unit\":"
+     "\"°F\","
+     "\"pressure\":30.1,\"pressure_unit\":\"inHg\",\"wind_speed\":5,\"wind_speed_unit\":"
+     "\"mph\"}"
      ",\"last_updated\":\"2026-11-21T22:30:00+00:00\"}",
      0, 70, "°F", NULL},
-    {"unavailable", "{\"state\":\"unavailable\",\"attributes\":{},\"last_updated\":"
-                    "\"2026-11-21T22:30:00+00:00\"}",
+    {"unavailable",
+     "{\"state\":\"unavailable\",\"attributes\":{},\"last_updated\":"
+     "\"2026-11-21T22:30:00+00:00\"}",
      -1, 0, NULL, "unavailable"},
-    {"no temperature", "{\"state\":\"sunny\",\"attributes\":{},\"last_updated\":"
-                       "\"2026-11-21T22:30:00+00:00\"}",
+    {"no temperature",
+     "{\"state\":\"sunny\",\"attributes\":{},\"last_updated\":"
+     "\"2026-11-21T22:30:00+00:00\"}",
      -1, 0, NULL, "temperature"},
-    {"bad time", "{\"state\":\"sunny\",\"attributes\":{\"temperature\":1},\"last_updated\":5}",
-     -1, 0, NULL, "last_updated"},
+    {"bad time",
+     "{\"state\":\"sunny\",\"attributes\":{\"temperature\":1},\"last_updated\":5}", -1, 0,
+     NULL, "last_updated"},
     {"no state", "{\"attributes\":{\"temperature\":1}}", -1, 0, NULL, "no state"},
 };
 
@@ -309,9 +366,9 @@ START_TEST(test_metric_and_json)
     ck_assert_str_eq(json_string_value(json_object_get(j, "condition")), "sunny");
     ck_assert_str_eq(json_string_value(json_object_get(j, "provider")), "entity");
     ck_assert(json_is_null(json_object_get(j, "humidity")));
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "units"),
-                                                       "temperature")),
-                     "°C");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "units"), "temperature")),
+        "°C");
     json_decref(j);
 
     /* An observation from the future has age 0; unknown condition is null. */
