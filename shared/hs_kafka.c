@@ -34,12 +34,16 @@ static const kafka_setting producer_defaults[] = {
 };
 
 /* Consumer defaults: auto commit of stored offsets only, a short fetch wait
- * for latency, no partition EOF events. */
+ * for latency, no partition EOF events. A member that died (SIGKILL, power
+ * loss) holds its partitions until its session times out; librdkafka's 45 s
+ * default stalls the stage that much after a crash and restart, so the
+ * session is 10 s with a heartbeat every 3 s. */
 static const kafka_setting consumer_defaults[] = {
     {"enable.auto.commit", "true"},        {"auto.commit.interval.ms", "1000"},
     {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},     {"fetch.wait.max.ms", "10"},
-    {"socket.nagle.disable", "true"},
+    {"socket.nagle.disable", "true"},      {"session.timeout.ms", "10000"},
+    {"heartbeat.interval.ms", "3000"},
 };
 
 /* Routes librdkafka's log lines into hs_log (component "kafka") instead of
