@@ -21,6 +21,9 @@
 #include "hs_log.h"
 
 #define ADMIN_BODY_MAX (64 * 1024)
+/* Seconds of silence after which a connection is closed; well under the 5 s
+ * a container health check waits (deploy/docker-compose.yml). */
+#define ADMIN_IDLE_TIMEOUT_S 3
 #define RECENT_DEFAULT 50
 #define RECENT_MAX 1000
 #define PROM_MAX_DEPTH 32
@@ -781,11 +784,14 @@ static struct MHD_Daemon *start_on(hs_admin *a, const struct sockaddr *sa, uint1
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (sa->sa_family == AF_INET6)
         flags |= dual_stack ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+    /* An idle connection is dropped after ADMIN_IDLE_TIMEOUT_S: with the
+     * connection limit reached by clients that never finish a request, a
+     * health check waits at most that long (tests/hostile, slow clients). */
     return MHD_start_daemon(
         flags, port, NULL, NULL, admin_handler, a, MHD_OPTION_EXTERNAL_LOGGER, admin_log,
         a, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, admin_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)64, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ADMIN_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
 }
 
 /* ":port" listens on every interface: IPv6 and IPv4 through one dual-stack

@@ -4,7 +4,7 @@
 # integration suites, the same again under ASan+UBSan, and the unit suite
 # under valgrind. Ends with the plain line "N passed, N failed".
 #
-# Environment: HS_SKIP_ASAN=1 / HS_SKIP_VALGRIND=1 skip those passes (for a
+# Environment: HS_SKIP_ASAN=1 / HS_SKIP_VALGRIND=1 / HS_SKIP_FUZZ=1 skip those passes (for a
 # quick local loop; CI runs everything).
 set -uo pipefail
 
@@ -13,7 +13,8 @@ ROOT=$(pwd)
 
 PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-jsonschema
           libwebsockets-dev librdkafka-dev libcurl4-openssl-dev libjansson-dev
-          libmicrohttpd-dev zlib1g-dev check valgrind influxdb docker-compose)
+          libmicrohttpd-dev zlib1g-dev check valgrind influxdb docker-compose
+          clang libclang-rt-14-dev curl binutils systemd)
 
 install_missing() {
     local missing=()
@@ -77,6 +78,18 @@ if [ -z "${HS_SKIP_ASAN:-}" ]; then
     else
         failed_builds=$((failed_builds + 1))
     fi
+fi
+
+if [ -z "${HS_SKIP_FUZZ:-}" ]; then
+    echo "== short fuzz campaign (clang, libFuzzer, ASan+UBSan)"
+    if tests/fuzz/run-short.sh "$ROOT/build-fuzz" >"$ROOT/build-fuzz.log" 2>&1; then
+        tail -12 "$ROOT/build-fuzz.log"
+    else
+        tail -60 "$ROOT/build-fuzz.log"
+    fi
+    [ -f build-fuzz/meson-logs/testlog.json ] && \
+        cp build-fuzz/meson-logs/testlog.json "$ROOT/.hs-testlog-fuzz.json" && \
+        results+=("fuzz $ROOT/.hs-testlog-fuzz.json") || failed_builds=$((failed_builds + 1))
 fi
 
 if [ -z "${HS_SKIP_VALGRIND:-}" ] && [ -f build/build.ninja ]; then
