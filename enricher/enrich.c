@@ -11,10 +11,11 @@
 #include "hs_time.h"
 #include "units.h"
 
-/* HA's helpers/state.py state_as_number word states. */
+/* HA's helpers/state.py state_as_number word states, less "unknown" (see
+ * enrich.h). */
 static const char *const states_one[] = {"on", "locked", "above_horizon", "open", "home"};
-static const char *const states_zero[] = {"off",           "unlocked", "unknown",
-                                          "below_horizon", "closed",   "not_home"};
+static const char *const states_zero[] = {"off", "unlocked", "below_horizon", "closed",
+                                          "not_home"};
 
 static bool is_digit(char c)
 {

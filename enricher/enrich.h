@@ -23,10 +23,13 @@ typedef struct {
 } enrich_ctx;
 
 /* Interprets a Home Assistant state as a number, following HA's
- * helpers/state.py state_as_number exactly for the word states: "on",
- * "locked", "above_horizon", "open", "home" are 1; "off", "unlocked",
- * "unknown", "below_horizon", "closed", "not_home" are 0 (case-sensitive,
- * as HA compares). Any other text is a number only when it is, in full, a
+ * helpers/state.py state_as_number for the word states: "on", "locked",
+ * "above_horizon", "open", "home" are 1; "off", "unlocked", "below_horizon",
+ * "closed", "not_home" are 0 (case-sensitive, as HA compares). "unknown",
+ * which state_as_number maps to 0, is not a number here: HA's InfluxDB
+ * integration never writes unknown states, and homestream keeps them as the
+ * state string only, so a temperature going "unknown" does not graph as 0
+ * (the writer does the same). Any other text is a number only when it is, in full, a
  * decimal floating-point literal: an optional sign, digits with an optional
  * fraction (or a fraction alone, ".5"), an optional exponent, and a finite
  * result. So "12abc", "", " 1", "1 ", "0x10", "nan", "inf", "1_000" and

@@ -216,16 +216,20 @@ static void out_produce(pipeline *p, out_msg *o)
 }
 
 /* Replaces an enriched message that Kafka will never take with a DLQ record
- * of its raw payload; anything else that can never be delivered is dropped
- * with an error log and a count. */
+ * of its raw payload (cut to fit, see hs_kafka_dlq_record_max, since a raw
+ * message that grew too large is usually too large itself); anything else
+ * that can never be delivered is dropped with an error log and a count. */
 static void out_undeliverable(pipeline *p, out_msg *o, rd_kafka_resp_err_t e)
 {
     inc(&p->errors);
     if (o->kind == OUT_ENRICHED && o->orig) {
-        char reason[160];
-        snprintf(reason, sizeof reason, "enriched message undeliverable: %s",
-                 rd_kafka_err2str(e));
-        char *rec = hs_kafka_dlq_record("enricher", reason, o->orig, o->orig_len);
+        char reason[200];
+        snprintf(
+            reason, sizeof reason,
+            "enriched message of %zu bytes undeliverable (raw message %zu bytes): %s",
+            o->len, o->orig_len, rd_kafka_err2str(e));
+        char *rec = hs_kafka_dlq_record_max("enricher", reason, o->orig, o->orig_len,
+                                            HS_KAFKA_DLQ_MAX_BYTES);
         if (rec) {
             free(o->payload);
             free(o->orig);
@@ -411,14 +415,16 @@ static int emit_own(pipeline *p, input_ref *in, const char *event_type, int64_t 
                 p->site, text, NULL, 0);
 }
 
-/* Sends the raw payload to the DLQ with reason. */
+/* Sends the raw payload to the DLQ with reason, cut to fit when it is too
+ * large for a Kafka message (see hs_kafka_dlq_record_max). */
 static int to_dlq(pipeline *p, input_ref *in, const rd_kafka_message_t *m,
                   const char *reason)
 {
     inc(&p->errors);
     hs_warn(COMPONENT, "%s [%" PRId32 "] offset %" PRId64 " to %s: %s", p->topic_raw,
             m->partition, m->offset, p->topic_dlq, reason);
-    char *rec = hs_kafka_dlq_record("enricher", reason, m->payload, m->len);
+    char *rec = hs_kafka_dlq_record_max("enricher", reason, m->payload, m->len,
+                                        HS_KAFKA_DLQ_MAX_BYTES);
     char key[256];
     const char *k = p->site;
     if (m->key && m->key_len > 0 && m->key_len < sizeof key) {

@@ -9,6 +9,9 @@
 #include "units.h"
 
 #define NS_PER_S INT64_C(1000000000)
+/* The widest UTC offset a zone may have (ISO 8601 allows up to 18 h; real
+ * zones stay within -12 h..+14 h). */
+#define MAX_UTC_OFFSET_S INT64_C(64800)
 
 static void obs_init(weather_obs *o, const char *provider)
 {
@@ -29,6 +32,24 @@ static double num(const json_t *v)
         return NAN;
     double d = json_number_value(v);
     return isfinite(d) ? d : NAN;
+}
+
+/* An observation time is valid when it is after the epoch and fits in
+ * int64_t nanoseconds (before 2262-04-11). Anything else comes from a broken
+ * or hostile body, and would overflow the age and time arithmetic later. */
+static bool obs_time_valid(int64_t ns)
+{
+    return ns > 0;
+}
+
+/* Converts unix seconds to ns. Returns 0, or -1 when s is not positive or
+ * the product does not fit in int64_t. */
+static int seconds_to_ns(json_int_t s, int64_t *ns)
+{
+    if (s <= 0 || s > INT64_MAX / NS_PER_S)
+        return -1;
+    *ns = (int64_t)s * NS_PER_S;
+    return 0;
 }
 
 static json_t *parse_body(const char *body, size_t len, char *err, size_t errlen)
@@ -161,7 +182,11 @@ int weather_parse_owm(const char *body, size_t len, weather_obs *out, char *err,
         snprintf(err, errlen, "openweathermap: dt missing or not a positive integer");
         goto done;
     }
-    o.observed_at_ns = (int64_t)json_integer_value(dt) * NS_PER_S;
+    if (seconds_to_ns(json_integer_value(dt), &o.observed_at_ns) != 0) {
+        snprintf(err, errlen, "openweathermap: dt %lld is out of range",
+                 (long long)json_integer_value(dt));
+        goto done;
+    }
     o.humidity = num(json_object_get(main_, "humidity"));
     o.pressure = num(json_object_get(main_, "pressure"));
     o.wind_speed = num(json_object_get(json_object_get(j, "wind"), "speed"));
@@ -183,7 +208,11 @@ done:
     return rc;
 }
 
-/* Parses Open-Meteo's local "YYYY-MM-DDTHH:MM[:SS]" with an offset. */
+/* Parses Open-Meteo's local "YYYY-MM-DDTHH:MM[:SS]" with an offset, which
+ * the caller has checked to be within MAX_UTC_OFFSET_S. Returns 0, or -1
+ * when the text is not such a time or the shifted time does not fit in
+ * int64_t. The result may be any int64_t: the caller checks it with
+ * obs_time_valid(). */
 static int parse_local_time(const char *text, int64_t offset_s, int64_t *ns)
 {
     char buf[48];
@@ -194,9 +223,14 @@ static int parse_local_time(const char *text, int64_t offset_s, int64_t *ns)
         snprintf(buf, sizeof buf, "%s+00:00", text);
     else
         return -1;
-    if (hs_time_parse_iso(buf, ns) != 0)
+    int64_t local = 0;
+    if (hs_time_parse_iso(buf, &local) != 0)
         return -1;
-    *ns -= offset_s * NS_PER_S;
+    int64_t shift = offset_s * NS_PER_S;
+    if ((shift > 0 && local < INT64_MIN + shift) ||
+        (shift < 0 && local > INT64_MAX + shift))
+        return -1;
+    *ns = local - shift;
     return 0;
 }
 
@@ -225,13 +259,26 @@ int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, cha
     const json_t *t = json_object_get(cur, "time");
     const json_t *off = json_object_get(j, "utc_offset_seconds");
     if (json_is_integer(t) && json_integer_value(t) > 0) {
-        o.observed_at_ns = (int64_t)json_integer_value(t) * NS_PER_S;
-    } else if (!json_is_string(t) ||
-               parse_local_time(json_string_value(t),
-                                json_is_integer(off) ? (int64_t)json_integer_value(off)
-                                                     : 0,
-                                &o.observed_at_ns) != 0) {
-        snprintf(err, errlen, "open-meteo: current.time missing or not a time");
+        if (seconds_to_ns(json_integer_value(t), &o.observed_at_ns) != 0) {
+            snprintf(err, errlen, "open-meteo: current.time %lld is out of range",
+                     (long long)json_integer_value(t));
+            goto done;
+        }
+    } else {
+        int64_t off_s = json_is_integer(off) ? (int64_t)json_integer_value(off) : 0;
+        if (off_s < -MAX_UTC_OFFSET_S || off_s > MAX_UTC_OFFSET_S) {
+            snprintf(err, errlen, "open-meteo: utc_offset_seconds %lld is out of range",
+                     (long long)off_s);
+            goto done;
+        }
+        if (!json_is_string(t) ||
+            parse_local_time(json_string_value(t), off_s, &o.observed_at_ns) != 0) {
+            snprintf(err, errlen, "open-meteo: current.time missing or not a time");
+            goto done;
+        }
+    }
+    if (!obs_time_valid(o.observed_at_ns)) {
+        snprintf(err, errlen, "open-meteo: current.time is out of range");
         goto done;
     }
     o.humidity = num(json_object_get(cur, "relative_humidity_2m"));
@@ -283,6 +330,10 @@ int weather_from_entity(const json_t *new_state, weather_obs *out, char *err,
     const char *lu = json_string_value(json_object_get(new_state, "last_updated"));
     if (!lu || hs_time_parse_iso(lu, &o.observed_at_ns) != 0) {
         snprintf(err, errlen, "weather entity: last_updated missing or not a timestamp");
+        return -1;
+    }
+    if (!obs_time_valid(o.observed_at_ns)) {
+        snprintf(err, errlen, "weather entity: last_updated %s is out of range", lu);
         return -1;
     }
     o.humidity = num(json_object_get(attrs, "humidity"));

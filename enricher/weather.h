@@ -32,25 +32,29 @@ typedef struct {
  * units=metric: main.temp (°C), main.humidity, main.pressure (hPa),
  * wind.speed (m/s), weather[0].id mapped to a condition (night by the icon's
  * "n" suffix), dt (observation time, s). main.temp and dt are required; the
- * others may be missing. Returns 0, or -1 with a reason in err (not JSON,
- * wrong shape, an error answer such as {"cod":401,"message":…}). */
+ * others may be missing. Every parser here refuses an observation time that
+ * is not after the epoch or does not fit in int64_t nanoseconds (after
+ * 2262-04-11): such a body is garbage, a provider failure. Returns 0, or -1
+ * with a reason in err (not JSON, wrong shape, a time out of range, an error
+ * answer such as {"cod":401,"message":…}). */
 int weather_parse_owm(const char *body, size_t len, weather_obs *out, char *err,
                       size_t errlen);
 
 /* Parses an Open-Meteo /v1/forecast answer with current=temperature_2m,
  * relative_humidity_2m,surface_pressure,weather_code[,wind_speed_10m,is_day].
  * current.time is either unix seconds (timeformat=unixtime) or local ISO
- * "YYYY-MM-DDTHH:MM" shifted by utc_offset_seconds. Units come from
- * current_units when given. current.temperature_2m and current.time are
- * required. Returns 0, or -1 with a reason in err. */
+ * "YYYY-MM-DDTHH:MM" shifted by utc_offset_seconds (at most 18 h either
+ * way). Units come from current_units when given. current.temperature_2m
+ * and current.time are required. Returns 0, or -1 with a reason in err. */
 int weather_parse_open_meteo(const char *body, size_t len, weather_obs *out, char *err,
                              size_t errlen);
 
 /* Reads a HA weather.* entity state: state is the condition, attributes
  * temperature/humidity/pressure/wind_speed with temperature_unit,
  * pressure_unit, wind_speed_unit, last_updated the observation time. A
- * state of "unavailable" or "unknown", or no numeric temperature, is an
- * error. Returns 0, or -1 with a reason in err. */
+ * state of "unavailable" or "unknown", no numeric temperature, or a
+ * last_updated not after the epoch, is an error. Returns 0, or -1 with a
+ * reason in err. */
 int weather_from_entity(const json_t *new_state, weather_obs *out, char *err,
                         size_t errlen);
 

@@ -409,44 +409,191 @@ static char *base64_encode(const unsigned char *in, size_t n, size_t *outlen)
     return out;
 }
 
+/* The length of text[0..n) once jansson's json_dumps has escaped it inside a
+ * JSON string (without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH): '"', '\\'
+ * and \b \f \n \r \t take two characters, the other control characters six
+ * (\u00XX), every other byte one. */
+static size_t json_escaped_len(const unsigned char *text, size_t n)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = text[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+            c == '\t')
+            out += 2;
+        else if (c < 0x20)
+            out += 6;
+        else
+            out++;
+    }
+    return out;
+}
+
+/* The length of the longest prefix of the valid UTF-8 text s[0..n) that ends
+ * on a character boundary and takes at most budget characters once escaped
+ * (see json_escaped_len). */
+static size_t utf8_prefix_fitting(const unsigned char *s, size_t n, size_t budget)
+{
+    size_t i = 0, used = 0;
+    while (i < n) {
+        size_t l = utf8_seq_len(s + i, n - i);
+        if (l == 0)
+            break;
+        size_t e = json_escaped_len(s + i, l);
+        if (used + e > budget)
+            break;
+        used += e;
+        i += l;
+    }
+    return i;
+}
+
+/* Sets the record's payload member: s[0..n) as "payload" when utf8 is true
+ * (the caller checked it is valid UTF-8), else base64 in "payload_base64".
+ * Returns 0, or -1 when out of memory. */
+static int set_payload(json_t *rec, const unsigned char *s, size_t n, bool utf8)
+{
+    if (utf8)
+        return json_object_set_new(rec, "payload",
+                                   json_stringn_nocheck((const char *)s, n));
+    size_t blen;
+    char *b64 = base64_encode(s, n, &blen);
+    if (b64 == NULL)
+        return -1;
+    int rc = json_object_set_new(rec, "payload_base64", json_stringn_nocheck(b64, blen));
+    free(b64);
+    return rc;
+}
+
+/* Creates {"stage","error","at"} with stage sanitised (see
+ * json_string_sanitized), at = now and error the JSON string given, whose
+ * reference it steals (also on failure). Returns NULL when out of memory. */
+static json_t *dlq_head(const char *stage, json_t *error)
+{
+    char at[40];
+    if (hs_time_format_iso(hs_now_wall_ns(), at, sizeof at) < 0)
+        at[0] = '\0';
+    json_t *rec = json_object();
+    if (rec == NULL || error == NULL ||
+        json_object_set_new(rec, "stage", json_string_sanitized(stage)) < 0 ||
+        json_object_set_new(rec, "error", json_incref(error)) < 0 ||
+        json_object_set_new(rec, "at", json_string(at)) < 0) {
+        json_decref(rec);
+        rec = NULL;
+    }
+    json_decref(error);
+    return rec;
+}
+
+/* error sanitised as a JSON string, cut to at most max_escaped characters
+ * once escaped, "..." included, when it is longer. NULL when out of memory. */
+static json_t *error_cut(const char *error, size_t max_escaped)
+{
+    json_t *es = json_string_sanitized(error);
+    if (es == NULL)
+        return NULL;
+    const unsigned char *v = (const unsigned char *)json_string_value(es);
+    size_t n = json_string_length(es);
+    if (json_escaped_len(v, n) <= max_escaped)
+        return es;
+    size_t keep = utf8_prefix_fitting(v, n, max_escaped > 3 ? max_escaped - 3 : 0);
+    char *cut = malloc(keep + 4);
+    json_t *c = NULL;
+    if (cut != NULL) {
+        memcpy(cut, v, keep);
+        memcpy(cut + keep, "...", 4);
+        c = json_stringn_nocheck(cut, keep + 3);
+        free(cut);
+    }
+    json_decref(es);
+    return c;
+}
+
+/* json_dumps of rec, compact; *len its length. NULL when out of memory. */
+static char *dump_len(const json_t *rec, size_t *len)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    if (text != NULL)
+        *len = strlen(text);
+    return text;
+}
+
 /* A payload that is valid UTF-8 goes in as a JSON string built with
  * json_stringn, because it may hold NUL bytes (valid UTF-8, escaped as
  * \u0000 in the output); anything else goes in as "payload_base64". */
 char *hs_kafka_dlq_record(const char *stage, const char *error, const void *payload,
                           size_t len)
 {
-    char at[40];
-    if (hs_time_format_iso(hs_now_wall_ns(), at, sizeof at) < 0)
-        at[0] = '\0';
-
-    json_t *rec = json_object();
-    if (rec == NULL)
-        return NULL;
-    char *text = NULL;
-    if (json_object_set_new(rec, "stage", json_string_sanitized(stage)) < 0 ||
-        json_object_set_new(rec, "error", json_string_sanitized(error)) < 0 ||
-        json_object_set_new(rec, "at", json_string(at)) < 0)
-        goto done;
-
     const unsigned char *p = payload != NULL ? payload : (const unsigned char *)"";
     if (payload == NULL)
         len = 0;
-    if (utf8_valid(p, len)) {
-        if (json_object_set_new(rec, "payload",
-                                json_stringn_nocheck((const char *)p, len)) < 0)
-            goto done;
-    } else {
-        size_t blen;
-        char *b64 = base64_encode(p, len, &blen);
-        if (b64 == NULL)
-            goto done;
-        int rc =
-            json_object_set_new(rec, "payload_base64", json_stringn_nocheck(b64, blen));
-        free(b64);
-        if (rc < 0)
-            goto done;
+    json_t *rec = dlq_head(stage, json_string_sanitized(error));
+    if (rec == NULL)
+        return NULL;
+    char *text = NULL;
+    if (set_payload(rec, p, len, utf8_valid(p, len)) == 0)
+        text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    return text;
+}
+
+/* The cut record is sized from the same record with an empty payload: what
+ * is left of max_bytes is the payload's budget, in escaped characters. The
+ * escaped length of the kept part is computed exactly; should the dump still
+ * come out longer (it cannot with jansson 2.14), the budget shrinks by the
+ * excess and the record is built again. */
+char *hs_kafka_dlq_record_max(const char *stage, const char *error, const void *payload,
+                              size_t len, size_t max_bytes)
+{
+    const unsigned char *p = payload != NULL ? payload : (const unsigned char *)"";
+    if (payload == NULL)
+        len = 0;
+    /* The escaped payload is at least len characters: only a shorter one
+     * may fit whole. */
+    if (len < max_bytes) {
+        char *whole = hs_kafka_dlq_record(stage, error, p, len);
+        if (whole == NULL || strlen(whole) <= max_bytes)
+            return whole;
+        free(whole);
     }
-    text = json_dumps(rec, JSON_COMPACT);
+
+    bool utf8 = utf8_valid(p, len);
+    char *text = NULL;
+    size_t tlen = 0;
+    json_t *rec = dlq_head(stage, error_cut(error, max_bytes / 4));
+    if (rec == NULL || json_object_set_new(rec, "payload_truncated", json_true()) < 0 ||
+        json_object_set_new(rec, "payload_bytes", json_integer((json_int_t)len)) < 0 ||
+        set_payload(rec, p, 0, utf8) < 0 || (text = dump_len(rec, &tlen)) == NULL)
+        goto done;
+    free(text);
+    text = NULL;
+    if (tlen > max_bytes)
+        goto done; /* not even an empty payload fits */
+    size_t budget = max_bytes - tlen;
+    size_t keep;
+    for (;;) {
+        keep = utf8 ? utf8_prefix_fitting(p, len, budget) : budget / 4 * 3;
+        if (keep > len)
+            keep = len;
+        if (set_payload(rec, p, keep, utf8) < 0 || (text = dump_len(rec, &tlen)) == NULL)
+            goto done;
+        if (tlen <= max_bytes)
+            break;
+        free(text);
+        text = NULL;
+        if (keep == 0)
+            goto done;
+        size_t over = tlen - max_bytes;
+        budget = budget > over ? budget - over : 0;
+    }
+    if (keep == len) {
+        /* Only the error was too long: the payload is whole, and the record
+         * without the two markers is shorter still. */
+        json_object_del(rec, "payload_truncated");
+        json_object_del(rec, "payload_bytes");
+        free(text);
+        text = json_dumps(rec, JSON_COMPACT);
+    }
 done:
     json_decref(rec);
     return text;

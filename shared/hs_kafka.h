@@ -53,4 +53,26 @@ int hs_kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
 char *hs_kafka_dlq_record(const char *stage, const char *error, const void *payload,
                           size_t len);
 
+/* The DLQ limit the stages use: below librdkafka's (and Kafka's) default
+ * message.max.bytes of 1000000, with room for the key and headers. */
+#define HS_KAFKA_DLQ_MAX_BYTES 900000
+
+/* Builds the same record as hs_kafka_dlq_record, but never longer than
+ * max_bytes (the JSON text, without its terminating NUL), so it can always
+ * be produced. When the whole record fits, it is exactly what
+ * hs_kafka_dlq_record gives. Otherwise:
+ *  - the payload keeps only its first part: as "payload", cut on a UTF-8
+ *    character boundary, when the payload is valid UTF-8, else as
+ *    "payload_base64" of its first bytes; and the record gains
+ *    "payload_truncated":true and "payload_bytes":<the original length>;
+ *  - an error text longer than max_bytes / 4 (escaped) is cut to that
+ *    length, ending in "..." (and when it alone was too long, the payload
+ *    stays whole, without the two members above).
+ * The kept part is as long as max_bytes allows. Returns a malloc'd JSON
+ * text, or NULL when out of memory or when max_bytes cannot hold even the
+ * record with an empty payload (about 200 bytes plus the cut error; use a
+ * max_bytes of a few KB at least). */
+char *hs_kafka_dlq_record_max(const char *stage, const char *error, const void *payload,
+                              size_t len, size_t max_bytes);
+
 #endif

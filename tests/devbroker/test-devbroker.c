@@ -602,6 +602,281 @@ START_TEST(test_dlq_record_hostile_error_text)
 }
 END_TEST
 
+/* ---- hs_kafka_dlq_record_max ------------------------------------------- */
+
+enum { GEN_ASCII, GEN_MULTIBYTE, GEN_ESCAPES, GEN_NUL, GEN_INVALID, GEN_INVALID_LAST };
+
+/* A payload of len bytes: ASCII letters; "é€😀x" repeated (len a multiple
+ * of 10 keeps it valid UTF-8); characters JSON escapes ('"', '\\', '\n',
+ * 0x01) and 'a'; "a\0" repeated; bytes that are not UTF-8; or letters with
+ * a last byte 0xff. */
+static unsigned char *make_payload(int gen, size_t len)
+{
+    static const char multibyte[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x";
+    static const char escapes[] = "\"\\\n\001a";
+    unsigned char *p = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < len; i++) {
+        switch (gen) {
+        case GEN_MULTIBYTE:
+            p[i] = (unsigned char)multibyte[i % 10];
+            break;
+        case GEN_ESCAPES:
+            p[i] = (unsigned char)escapes[i % 5];
+            break;
+        case GEN_NUL:
+            p[i] = i % 2 ? 0 : 'a';
+            break;
+        case GEN_INVALID:
+            p[i] = (unsigned char)(i * 7 + 0x80);
+            break;
+        default:
+            p[i] = (unsigned char)('a' + i % 26);
+        }
+    }
+    if (gen == GEN_INVALID_LAST && len > 0)
+        p[len - 1] = 0xff;
+    return p;
+}
+
+/* Decodes standard padded base64; returns a malloc'd buffer of *n bytes. */
+static unsigned char *base64_decode(const char *s, size_t slen, size_t *n)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    ck_assert_uint_eq(slen % 4, 0);
+    unsigned char *out = malloc(slen / 4 * 3 + 1);
+    ck_assert_ptr_nonnull(out);
+    size_t o = 0;
+    bool bad = false; /* checked once at the end: ck_assert is slow in a loop */
+    for (size_t i = 0; i < slen; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            const char *at = s[i + k] == '=' ? NULL : strchr(tbl, s[i + k]);
+            bad |= s[i + k] != '=' && (at == NULL || s[i + k] == '\0');
+            pad += at == NULL;
+            v = v << 6 | (at != NULL ? (uint32_t)(at - tbl) : 0);
+        }
+        out[o++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(v >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)v;
+    }
+    ck_assert_msg(!bad, "not base64");
+    *n = o;
+    return out;
+}
+
+typedef struct {
+    const char *name;
+    int gen;
+    size_t len;
+    size_t error_len; /* 0: a short error text, else this many 'e's */
+    size_t max_bytes;
+    const char *key; /* "payload" or "payload_base64" */
+    bool truncated;
+    size_t slack; /* a cut record is at least max_bytes - slack long */
+} dlq_max_case;
+
+static const dlq_max_case dlq_max_table[] = {
+    {"small payload, whole", GEN_ASCII, 1000, 0, HS_KAFKA_DLQ_MAX_BYTES, "payload", false,
+     0},
+    {"empty payload, whole", GEN_ASCII, 0, 0, 300, "payload", false, 0},
+    {"3 MB of ASCII", GEN_ASCII, 3000000, 0, HS_KAFKA_DLQ_MAX_BYTES, "payload", true, 0},
+    {"3 MB of 2-4 byte characters", GEN_MULTIBYTE, 3000000, 0, HS_KAFKA_DLQ_MAX_BYTES,
+     "payload", true, 3},
+    {"1 MB of escaped characters", GEN_ESCAPES, 1000000, 0, HS_KAFKA_DLQ_MAX_BYTES,
+     "payload", true, 5},
+    {"under max_bytes raw, over it escaped", GEN_ESCAPES, 500000, 0,
+     HS_KAFKA_DLQ_MAX_BYTES, "payload", true, 5},
+    {"NUL bytes, escaped as \\u0000", GEN_NUL, 400000, 0, HS_KAFKA_DLQ_MAX_BYTES,
+     "payload", true, 5},
+    {"2 MB not UTF-8", GEN_INVALID, 2000000, 0, HS_KAFKA_DLQ_MAX_BYTES, "payload_base64",
+     true, 3},
+    {"600 KB not UTF-8 fits as base64", GEN_INVALID, 600000, 0, HS_KAFKA_DLQ_MAX_BYTES,
+     "payload_base64", false, 0},
+    {"700 KB not UTF-8, its base64 does not fit", GEN_INVALID, 700000, 0,
+     HS_KAFKA_DLQ_MAX_BYTES, "payload_base64", true, 3},
+    {"1.5 MB of letters and one bad last byte", GEN_INVALID_LAST, 1500000, 0,
+     HS_KAFKA_DLQ_MAX_BYTES, "payload_base64", true, 3},
+    {"a small max_bytes", GEN_ASCII, 10000, 0, 4096, "payload", true, 0},
+    {"a huge error, a small payload", GEN_ASCII, 100, 2000000, HS_KAFKA_DLQ_MAX_BYTES,
+     "payload", false, 0},
+    {"a huge error and a huge payload", GEN_MULTIBYTE, 2000000, 2000000,
+     HS_KAFKA_DLQ_MAX_BYTES, "payload", true, 3},
+};
+
+START_TEST(test_dlq_record_max_table)
+{
+    const dlq_max_case *c = &dlq_max_table[_i];
+    unsigned char *payload = make_payload(c->gen, c->len);
+    char *error = NULL;
+    if (c->error_len > 0) {
+        error = malloc(c->error_len + 1);
+        ck_assert_ptr_nonnull(error);
+        memset(error, 'e', c->error_len);
+        error[c->error_len] = '\0';
+    }
+    char *text = hs_kafka_dlq_record_max("enricher", error ? error : "too large", payload,
+                                         c->len, c->max_bytes);
+    ck_assert_msg(text != NULL, "%s: NULL", c->name);
+    size_t tlen = strlen(text);
+    ck_assert_msg(tlen <= c->max_bytes, "%s: %zu bytes, max %zu", c->name, tlen,
+                  c->max_bytes);
+    json_error_t jerr;
+    json_t *rec = json_loads(text, JSON_ALLOW_NUL, &jerr);
+    ck_assert_msg(rec != NULL, "%s: %s", c->name, jerr.text);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "stage")), "enricher");
+    ck_assert_int_eq(strlen(json_string_value(json_object_get(rec, "at"))), 32);
+
+    const char *err_text = json_string_value(json_object_get(rec, "error"));
+    ck_assert_ptr_nonnull(err_text);
+    if (error) {
+        size_t el = strlen(err_text);
+        ck_assert_msg(el <= c->max_bytes / 4 && el > c->max_bytes / 4 - 4,
+                      "%s: error cut to %zu bytes", c->name, el);
+        ck_assert_str_eq(err_text + el - 3, "...");
+        ck_assert(memcmp(err_text, error, el - 3) == 0);
+    } else {
+        ck_assert_str_eq(err_text, "too large");
+    }
+
+    const json_t *v = json_object_get(rec, c->key);
+    ck_assert_msg(json_is_string(v), "%s: no %s in %.200s", c->name, c->key, text);
+    size_t got_len;
+    unsigned char *got;
+    if (strcmp(c->key, "payload") == 0) {
+        got_len = json_string_length(v);
+        got = malloc(got_len + 1);
+        ck_assert_ptr_nonnull(got);
+        memcpy(got, json_string_value(v), got_len);
+    } else {
+        got = base64_decode(json_string_value(v), json_string_length(v), &got_len);
+    }
+    ck_assert_msg(got_len <= c->len && memcmp(got, payload, got_len) == 0,
+                  "%s: the payload kept is not the start of the original", c->name);
+    const json_t *trunc = json_object_get(rec, "payload_truncated");
+    const json_t *bytes = json_object_get(rec, "payload_bytes");
+    if (c->truncated) {
+        ck_assert_msg(json_is_true(trunc), "%s: payload_truncated", c->name);
+        ck_assert_msg(json_is_integer(bytes) &&
+                          (size_t)json_integer_value(bytes) == c->len,
+                      "%s: payload_bytes", c->name);
+        ck_assert_msg(got_len < c->len, "%s: nothing cut", c->name);
+        /* As much as fits is kept. */
+        ck_assert_msg(tlen + c->slack >= c->max_bytes, "%s: %zu bytes of %zu used",
+                      c->name, tlen, c->max_bytes);
+        ck_assert_uint_eq(json_object_size(rec), 6);
+    } else {
+        ck_assert_msg(trunc == NULL && bytes == NULL, "%s: marked as cut", c->name);
+        ck_assert_uint_eq(got_len, c->len);
+        ck_assert_uint_eq(json_object_size(rec), 4);
+    }
+    free(got);
+    json_decref(rec);
+    free(text);
+    free(error);
+    free(payload);
+}
+END_TEST
+
+/* The cut starts exactly where the whole record stops fitting. */
+START_TEST(test_dlq_record_max_boundary)
+{
+    unsigned char *payload = make_payload(GEN_MULTIBYTE, 5000);
+    char *whole = hs_kafka_dlq_record("writer", "rejected", payload, 5000);
+    ck_assert_ptr_nonnull(whole);
+    size_t wlen = strlen(whole);
+    char *text = hs_kafka_dlq_record_max("writer", "rejected", payload, 5000, wlen);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(strlen(text), wlen);
+    ck_assert_ptr_null(strstr(text, "payload_truncated"));
+    free(text);
+    text = hs_kafka_dlq_record_max("writer", "rejected", payload, 5000, wlen - 1);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_le(strlen(text), wlen - 1);
+    json_t *rec = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert(json_is_true(json_object_get(rec, "payload_truncated")));
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "payload_bytes")), 5000);
+    /* Cut on a character boundary of "é€😀x" (json_loads also refuses a
+     * string with half a character), and the start of the original. */
+    const json_t *kept = json_object_get(rec, "payload");
+    size_t klen = json_string_length(kept);
+    ck_assert_msg(klen % 10 == 0 || klen % 10 == 2 || klen % 10 == 5 || klen % 10 == 9,
+                  "cut inside a character at %zu", klen);
+    ck_assert(klen < 5000 && memcmp(json_string_value(kept), payload, klen) == 0);
+    json_decref(rec);
+    free(text);
+    free(whole);
+    free(payload);
+}
+END_TEST
+
+START_TEST(test_dlq_record_max_too_small_and_hostile)
+{
+    /* Not even the record with an empty payload fits in 64 bytes. */
+    ck_assert_ptr_null(hs_kafka_dlq_record_max("writer", "x", "abc", 3, 64));
+    ck_assert_ptr_null(hs_kafka_dlq_record_max("writer", "x", "abc", 3, 0));
+    /* NULL payload and error, as hs_kafka_dlq_record. */
+    char *text = hs_kafka_dlq_record_max(NULL, NULL, NULL, 5, 1000);
+    ck_assert_ptr_nonnull(text);
+    json_t *rec = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "payload")), "");
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "error")), "");
+    json_decref(rec);
+    free(text);
+    /* An error text with invalid UTF-8 is sanitised before it is cut. */
+    char error[3000];
+    memset(error, 'q', sizeof error - 1);
+    error[0] = '\xff';
+    error[sizeof error - 1] = '\0';
+    text = hs_kafka_dlq_record_max("writer", error, "abc", 3, 2000);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_le(strlen(text), 2000);
+    rec = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(rec);
+    const char *e = json_string_value(json_object_get(rec, "error"));
+    ck_assert(strncmp(e, "\xef\xbf\xbdqqq", 6) == 0);
+    ck_assert_uint_eq(strlen(e), 500);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "payload")), "abc");
+    json_decref(rec);
+    free(text);
+}
+END_TEST
+
+/* A record cut to HS_KAFKA_DLQ_MAX_BYTES is delivered; the whole one is
+ * refused by the producer before it leaves (message.max.bytes). */
+START_TEST(test_dlq_record_max_is_delivered)
+{
+    char err[256];
+    dr_counts dr = {0};
+    size_t len = 3 * 1024 * 1024 / 2;
+    unsigned char *payload = make_payload(GEN_ASCII, len);
+    char *whole = hs_kafka_dlq_record("enricher", "too large", payload, len);
+    char *cut = hs_kafka_dlq_record_max("enricher", "too large", payload, len,
+                                        HS_KAFKA_DLQ_MAX_BYTES);
+    ck_assert_ptr_nonnull(whole);
+    ck_assert_ptr_nonnull(cut);
+    rd_kafka_t *p = hs_kafka_producer_new(shared_broker.bootstrap, count_dr, &dr, NULL,
+                                          err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(hs_kafka_produce(p, "t.dlq", "k", 1, whole, strlen(whole), &dr, 0),
+                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    ck_assert_int_eq(hs_kafka_produce(p, "t.dlq", "sensor.some_long_entity_id", 26, cut,
+                                      strlen(cut), &dr, 1000),
+                     0);
+    ck_assert_int_eq(hs_kafka_producer_close(p, 10000), 0);
+    ck_assert_int_eq(dr.ok, 1);
+    ck_assert_int_eq(dr.failed, 0);
+    free(cut);
+    free(whole);
+    free(payload);
+}
+END_TEST
+
 #define TABLE_LEN(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 static Suite *devbroker_suite(void)
@@ -621,12 +896,16 @@ static Suite *devbroker_suite(void)
     tcase_add_test(tc, test_fault_retriable_then_permanent);
     tcase_add_test(tc, test_broker_down_purges_on_close);
     tcase_add_test(tc, test_queue_full_blocks_then_fails);
+    tcase_add_test(tc, test_dlq_record_max_is_delivered);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pure");
     tcase_add_test(tc, test_config_errors_name_the_setting);
     tcase_add_loop_test(tc, test_dlq_record_table, 0, TABLE_LEN(dlq_table));
     tcase_add_test(tc, test_dlq_record_hostile_error_text);
+    tcase_add_loop_test(tc, test_dlq_record_max_table, 0, TABLE_LEN(dlq_max_table));
+    tcase_add_test(tc, test_dlq_record_max_boundary);
+    tcase_add_test(tc, test_dlq_record_max_too_small_and_hostile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,10 +25,13 @@ static const value_case value_cases[] = {
     {"home", 0, 1},
     {"off", 0, 0},
     {"unlocked", 0, 0},
-    {"unknown", 0, 0},
     {"below_horizon", 0, 0},
     {"closed", 0, 0},
     {"not_home", 0, 0},
+    /* HA maps "unknown" to 0, homestream to no value: an unknown temperature
+     * must not graph as 0. */
+    {"unknown", -1, 0},
+    {"Unknown", -1, 0},
     /* Words HA does not map: not numbers. */
     {"opening", -1, 0},
     {"closing", -1, 0},
@@ -132,6 +135,13 @@ static const event_case event_cases[] = {
      "\"last_updated\":\"2026-11-21T22:48:38.5+00:00\"}}",
      "{\"time_ns\":1795301318500000000,\"value\":null,\"unit\":null,\"device_class\":"
      "null}",
+     NULL},
+    {"temperature going unknown gives null value, not 0",
+     RAW_HEAD "\"new_state\":{\"state\":\"unknown\",\"attributes\":{"
+              "\"unit_of_measurement\":\"°C\",\"device_class\":\"temperature\"},"
+              "\"last_updated\":\"2026-11-21T22:48:38Z\"}}",
+     "{\"time_ns\":1795301318000000000,\"value\":null,\"unit\":\"°C\","
+     "\"device_class\":\"temperature\"}",
      NULL},
     {"state not a string gives null value",
      RAW_HEAD "\"new_state\":{\"state\":21,\"last_updated\":\"2026-11-21T22:48:38Z\"}}",
@@ -269,6 +279,7 @@ static const metric_case metric_cases[] = {
     {"21", "°C", true, "{\"value\":21.0,\"unit\":\"°C\"}"},
     /* No number, no conversion: the unit stays as given. */
     {"unavailable", "°F", true, "{\"value\":null,\"unit\":\"°F\"}"},
+    {"unknown", "°F", true, "{\"value\":null,\"unit\":\"°F\"}"},
 };
 
 START_TEST(test_metric)

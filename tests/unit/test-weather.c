@@ -115,6 +115,43 @@ static const parse_case parse_cases[] = {
      NAN, NAN, "", 100 * NS, NULL},
     {"open-meteo truncated", 1, "{\"current\":{\"time\":100,", -1, 0, 0, 0, 0, NULL, 0,
      "not JSON"},
+    /* Regressions (fuzz corpus crash-*-overflow.json): a time that does not
+     * fit in int64_t nanoseconds was multiplied anyway (signed overflow).
+     * It is garbage from the provider: refused. */
+    {"owm dt overflow", 0, "{\"main\":{\"temp\":4.5},\"dt\":17637655318,\"cod\":200}", -1,
+     0, 0, 0, 0, NULL, 0, "openweathermap: dt 17637655318 is out of range"},
+    {"owm dt last second that fits", 0, "{\"main\":{\"temp\":1},\"dt\":9223372036}", 0, 1,
+     NAN, NAN, NAN, "", INT64_C(9223372036) * NS, NULL},
+    {"owm dt first second that does not fit", 0,
+     "{\"main\":{\"temp\":1},\"dt\":9223372037}", -1, 0, 0, 0, 0, NULL, 0,
+     "out of range"},
+    {"owm dt largest integer", 0, "{\"main\":{\"temp\":1},\"dt\":9223372036854775807}",
+     -1, 0, 0, 0, 0, NULL, 0, "out of range"},
+    {"open-meteo unix time overflow", 1,
+     "{\"utc_offset_seconds\":3600,\"current\":{\"time\":17637655318,"
+     "\"temperature_2m\":4.5}}",
+     -1, 0, 0, 0, 0, NULL, 0, "open-meteo: current.time 17637655318 is out of range"},
+    {"open-meteo offset overflow", 1,
+     "{\"utc_offset_seconds\":99999999999,\"current\":{\"time\":\"2026-11-21T23:45\","
+     "\"temperature_2m\":4.5}}",
+     -1, 0, 0, 0, 0, NULL, 0,
+     "open-meteo: utc_offset_seconds 99999999999 is out of range"},
+    {"open-meteo offset past -18 h", 1,
+     "{\"utc_offset_seconds\":-64801,\"current\":{\"time\":\"2026-11-21T23:45\","
+     "\"temperature_2m\":4.5}}",
+     -1, 0, 0, 0, 0, NULL, 0, "utc_offset_seconds -64801 is out of range"},
+    {"open-meteo offset -18 h", 1,
+     "{\"utc_offset_seconds\":-64800,\"current\":{\"time\":\"2026-11-21T23:45\","
+     "\"temperature_2m\":4.5}}",
+     0, 4.5, NAN, NAN, NAN, "", INT64_C(1795369500) * NS, NULL},
+    {"open-meteo local time before the epoch", 1,
+     "{\"utc_offset_seconds\":3600,\"current\":{\"time\":\"1970-01-01T00:30\","
+     "\"temperature_2m\":4.5}}",
+     -1, 0, 0, 0, 0, NULL, 0, "open-meteo: current.time is out of range"},
+    {"open-meteo local time shifted past 2262", 1,
+     "{\"utc_offset_seconds\":-64800,\"current\":{\"time\":\"2262-04-11T23:00\","
+     "\"temperature_2m\":4.5}}",
+     -1, 0, 0, 0, 0, NULL, 0, "current.time"},
 };
 
 static void assert_num(double got, double want, const char *what, const char *name)
@@ -321,6 +358,10 @@ static const entity_case entity_cases[] = {
      "{\"state\":\"sunny\",\"attributes\":{\"temperature\":1},\"last_updated\":5}", -1, 0,
      NULL, "last_updated"},
     {"no state", "{\"attributes\":{\"temperature\":1}}", -1, 0, NULL, "no state"},
+    {"last_updated before the epoch",
+     "{\"state\":\"sunny\",\"attributes\":{\"temperature\":1},\"last_updated\":"
+     "\"1969-12-31T23:59:59+00:00\"}",
+     -1, 0, NULL, "out of range"},
 };
 
 START_TEST(test_entity)
