@@ -23,8 +23,8 @@ json_t *backfill_event(const json_t *new_state, const json_t *old_state, char *e
 
 /* Expands one compressed history state ({"s","a","lu","lc"}, times in float
  * seconds; "lc" absent when equal to "lu") of entity_id into a full state
- * object with ISO 8601 times (microseconds). Returns a new object, or NULL
- * with a reason in err. */
+ * object with ISO 8601 times as HA writes them (microseconds, no fraction
+ * when they are zero). Returns a new object, or NULL with a reason in err. */
 json_t *backfill_expand(const char *entity_id, const json_t *compressed, char *err,
                         size_t errlen);
 

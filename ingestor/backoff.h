@@ -13,9 +13,9 @@
 typedef uint64_t (*backoff_rand_fn)(void *ud);
 
 typedef struct {
-    int64_t base_ms;     /* ceiling of the first delay, > 0 */
-    int64_t max_ms;      /* cap of the ceiling, >= base_ms */
-    unsigned attempt;    /* consecutive failures so far */
+    int64_t base_ms;  /* ceiling of the first delay, > 0 */
+    int64_t max_ms;   /* cap of the ceiling, >= base_ms */
+    unsigned attempt; /* consecutive failures so far */
     backoff_rand_fn rand;
     void *rand_ud;
 } backoff;

@@ -2,8 +2,10 @@
 #include "config.h"
 
 #define ROW_LIST(name, field, doc)                                                       \
-    {name, HS_CFG_LIST, NULL, 0, -1, NULL, HS_CFG_RUNTIME,                               \
-     offsetof(struct ingestor_config, field), doc}
+    {                                                                                    \
+        name, HS_CFG_LIST, NULL, 0, -1, NULL, HS_CFG_RUNTIME,                            \
+            offsetof(struct ingestor_config, field), doc                                 \
+    }
 
 const hs_cfg_var ingestor_config_vars[] = {
     HS_CFG_COMMON_ROWS(struct ingestor_config, "127.0.0.1:8081"),
@@ -32,7 +34,12 @@ const hs_cfg_var ingestor_config_vars[] = {
     {"HA_RECONNECT_MAX_S", HS_CFG_INT, "60", 1, 3600, NULL, 0,
      offsetof(struct ingestor_config, ha_reconnect_max_s),
      "Cap of the exponential reconnect backoff (it starts at 1 s, full jitter)."},
-    ROW_LIST("INCLUDE_DOMAINS", include_domains, "Only these domains (HA entityfilter rules)."),
+    {"HA_RECORDER_COMMIT_S", HS_CFG_INT, "5", 0, 300, NULL, 0,
+     offsetof(struct ingestor_config, ha_recorder_commit_s),
+     "Home Assistant recorder commit interval: after a reconnect, history is asked again "
+     "this long (+1 s) after resubscribing, to close the gap completely."},
+    ROW_LIST("INCLUDE_DOMAINS", include_domains,
+             "Only these domains (HA entityfilter rules)."),
     ROW_LIST("EXCLUDE_DOMAINS", exclude_domains, "Never these domains."),
     ROW_LIST("INCLUDE_ENTITIES", include_entities, "Always these entity ids."),
     ROW_LIST("EXCLUDE_ENTITIES", exclude_entities, "Never these entity ids."),
@@ -49,6 +56,11 @@ const hs_cfg_var ingestor_config_vars[] = {
     {"MEMQ_MAX_EVENTS", HS_CFG_INT, "100000", 1, 100000000, NULL, 0,
      offsetof(struct ingestor_config, memq_max_events),
      "Events held in memory while the Kafka producer cannot take them."},
+    {"STATS_INTERVAL_S", HS_CFG_INT, "0", 0, 3600, NULL, 0,
+     offsetof(struct ingestor_config, stats_interval_s),
+     "Seconds between homestream_stats records on TOPIC_ENRICHED (see hs_statsrec.h); "
+     "0 disables them."},
 };
 
-const size_t ingestor_config_nvars = sizeof(ingestor_config_vars) / sizeof(ingestor_config_vars[0]);
+const size_t ingestor_config_nvars =
+    sizeof(ingestor_config_vars) / sizeof(ingestor_config_vars[0]);

@@ -18,6 +18,7 @@ struct ingestor_config {
     int64_t ha_ping_interval_s;
     int64_t ha_pong_timeout_s;
     int64_t ha_reconnect_max_s;
+    int64_t ha_recorder_commit_s;
     char *include_domains;
     char *exclude_domains;
     char *include_entities;
@@ -27,6 +28,7 @@ struct ingestor_config {
     char *spool_dir;
     int64_t spool_max_mb;
     int64_t memq_max_events;
+    int64_t stats_interval_s;
 };
 
 /* The table hs_config reads (see DESIGN.md section 6). */

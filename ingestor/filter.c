@@ -53,7 +53,8 @@ static bool domain_in(const strlist *domains, const char *entity_id)
 {
     size_t len = strcspn(entity_id, ".");
     for (size_t i = 0; i < domains->n; i++) {
-        if (strlen(domains->items[i]) == len && memcmp(domains->items[i], entity_id, len) == 0)
+        if (strlen(domains->items[i]) == len &&
+            memcmp(domains->items[i], entity_id, len) == 0)
             return true;
     }
     return false;

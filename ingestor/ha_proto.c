@@ -191,8 +191,8 @@ char *ha_proto_supported_features(int64_t id)
 char *ha_proto_subscribe_events(int64_t id, const char *event_type)
 {
     if (event_type == NULL)
-        return dump(json_pack("{s:I, s:s}", "id", (json_int_t)id, "type",
-                              "subscribe_events"));
+        return dump(
+            json_pack("{s:I, s:s}", "id", (json_int_t)id, "type", "subscribe_events"));
     return dump(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "type",
                           "subscribe_events", "event_type", event_type));
 }
@@ -205,14 +205,15 @@ char *ha_proto_ping(int64_t id)
 char *ha_proto_history(int64_t id, const char *start_iso, const char *end_iso,
                        const json_t *entity_ids)
 {
-    json_t *obj = json_pack("{s:I, s:s, s:s, s:b, s:b, s:b, s:b}", "id", (json_int_t)id,
-                            "type", "history/history_during_period", "start_time",
-                            start_iso, "significant_changes_only", 0,
-                            "include_start_time_state", 0, "minimal_response", 0,
-                            "no_attributes", 0);
+    json_t *obj =
+        json_pack("{s:I, s:s, s:s, s:b, s:b, s:b, s:b}", "id", (json_int_t)id, "type",
+                  "history/history_during_period", "start_time", start_iso,
+                  "significant_changes_only", 0, "include_start_time_state", 0,
+                  "minimal_response", 0, "no_attributes", 0);
     if (obj == NULL)
         return NULL;
-    if (end_iso != NULL && json_object_set_new(obj, "end_time", json_string(end_iso)) != 0)
+    if (end_iso != NULL &&
+        json_object_set_new(obj, "end_time", json_string(end_iso)) != 0)
         goto fail;
     if (entity_ids != NULL &&
         json_object_set_new(obj, "entity_ids", json_deep_copy(entity_ids)) != 0)

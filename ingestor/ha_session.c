@@ -23,11 +23,11 @@ struct ha_session {
     int64_t next_id;
     int64_t started_ms;
     int64_t next_ping_ms;
-    int64_t ping_id;      /* outstanding ping, -1 when none */
+    int64_t ping_id; /* outstanding ping, -1 when none */
     int64_t ping_sent_ms;
-    pending_cmd *cmds;    /* commands sent and subscriptions of this connection */
+    pending_cmd *cmds; /* commands sent and subscriptions of this connection */
     size_t n_cmds, cap_cmds;
-    char *auth_message;   /* the server's auth_invalid text, owned */
+    char *auth_message; /* the server's auth_invalid text, owned */
 };
 
 ha_session *ha_session_new(const ha_session_opts *opts, const ha_session_cbs *cbs)
@@ -176,7 +176,8 @@ static int go_ready(ha_session *s, int64_t now_ms, const char *ha_version)
 {
     s->state = HA_SESS_READY;
     s->next_ping_ms = now_ms + s->ping_interval_ms;
-    if (send_built(s, ha_proto_supported_features(s->next_id), HA_TAG_FEATURES, false) < 0)
+    if (send_built(s, ha_proto_supported_features(s->next_id), HA_TAG_FEATURES, false) <
+        0)
         return HA_SESSION_DEAD;
     if (s->n_event_types == 0) {
         if (send_built(s, ha_proto_subscribe_events(s->next_id, NULL), HA_TAG_SUBSCRIBE,
@@ -196,7 +197,8 @@ static int go_ready(ha_session *s, int64_t now_ms, const char *ha_version)
 static void report_invalid(ha_session *s, const char *reason, const json_t *el)
 {
     char *text = json_dumps(el, JSON_COMPACT | JSON_ENCODE_ANY);
-    s->cbs.invalid(s->cbs.ud, reason, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
+    s->cbs.invalid(s->cbs.ud, reason, text != NULL ? text : "",
+                   text != NULL ? strlen(text) : 0);
     free(text);
 }
 
@@ -219,7 +221,8 @@ static int handle_msg(ha_session *s, const ha_msg *m, int64_t now_ms)
         return go_ready(s, now_ms, m->ha_version);
     case HA_MSG_AUTH_INVALID:
         free(s->auth_message);
-        s->auth_message = strdup(m->message != NULL ? m->message : "invalid access token");
+        s->auth_message =
+            strdup(m->message != NULL ? m->message : "invalid access token");
         return HA_SESSION_AUTH_INVALID;
     case HA_MSG_PONG:
         if (m->id == s->ping_id)

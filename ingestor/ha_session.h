@@ -29,9 +29,9 @@ typedef enum {
 /* Tags the session gives to results of its own commands; the owner's tags
  * must be positive. */
 enum {
-    HA_TAG_UNKNOWN = 0,        /* a result for an id the session did not send */
-    HA_TAG_FEATURES = -1,      /* supported_features */
-    HA_TAG_SUBSCRIBE = -2,     /* subscribe_events */
+    HA_TAG_UNKNOWN = 0,    /* a result for an id the session did not send */
+    HA_TAG_FEATURES = -1,  /* supported_features */
+    HA_TAG_SUBSCRIBE = -2, /* subscribe_events */
 };
 
 /* Return values of ha_session_on_frame() and ha_session_tick(). */
@@ -65,11 +65,11 @@ typedef struct {
 } ha_session_cbs;
 
 typedef struct {
-    const char *token;             /* access token, copied */
+    const char *token;              /* access token, copied */
     const char *const *event_types; /* copied; NULL or empty: all events */
     size_t n_event_types;
-    int64_t ping_interval_ms;      /* default 30000 when <= 0 */
-    int64_t pong_timeout_ms;       /* default 15000 when <= 0 */
+    int64_t ping_interval_ms; /* default 30000 when <= 0 */
+    int64_t pong_timeout_ms;  /* default 15000 when <= 0 */
 } ha_session_opts;
 
 typedef struct ha_session ha_session;
@@ -103,7 +103,8 @@ int64_t ha_session_next_tick_in(const ha_session *s, int64_t now_ms);
 /* Sends a command {"id":…,"type":type,…fields} once ready; its result comes
  * back through cbs->result with tag (> 0). Returns the id, or -1 when not
  * ready or the send failed. fields is borrowed and may be NULL. */
-int64_t ha_session_command(ha_session *s, const char *type, const json_t *fields, int tag);
+int64_t ha_session_command(ha_session *s, const char *type, const json_t *fields,
+                           int tag);
 
 /* As ha_session_command() for a prepared text whose "id" is given by
  * build(id, ud) (NULL: out of memory). Used for messages with their own

@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 typedef struct {
-    bool tls;           /* wss:// or https:// */
-    char host[256];     /* address to connect to, IPv6 without brackets */
-    int port;           /* 1..65535 */
-    char path[2048];    /* starts with '/', query included */
+    bool tls;              /* wss:// or https:// */
+    char host[256];        /* address to connect to, IPv6 without brackets */
+    int port;              /* 1..65535 */
+    char path[2048];       /* starts with '/', query included */
     char host_header[272]; /* Host header: host, [v6], ":port" when not default */
 } ha_url;
 

@@ -2,120 +2,44 @@
 #include "ingest.h"
 
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
-
-#include "backoff.h"
-#include "ha_session.h"
-#include "ha_url.h"
-#include "ha_ws.h"
-#include "hs_admin.h"
-#include "hs_breaker.h"
+#include "backfill.h"
+#include "gapfill.h"
 #include "hs_event.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
-#include "hs_recent.h"
+#include "hs_statsrec.h"
 #include "hs_time.h"
-#include "memq.h"
-#include "strlist.h"
+#include "ingest_int.h"
 
 #define LOOP_WAIT_MS 20
-#define MEMQ_MAX_BYTES ((size_t)256 * 1024 * 1024)
-#define KAFKA_STALL_MS 15000
 #define STABLE_CONNECTION_MS 10000
-#define SHUTDOWN_FLUSH_MS 3500
+#define SHUTDOWN_BUDGET_MS 3500
 #define RECENT_CAPACITY 1000
-/* Kafka's default message.max.bytes; a DLQ payload beyond it is cut. */
-#define DLQ_PAYLOAD_MAX (900u * 1024)
+#define LASTSEEN_MAX 200000
+#define HELD_MAX 200000
 
-enum { TAG_RAW = 0, TAG_DLQ = 1 };
-
-/* Connection states shown in /health and /stats. */
-typedef enum {
-    HA_DISCONNECTED = 0,
-    HA_CONNECTING,
-    HA_AUTHENTICATING,
-    HA_CONNECTED,
-    HA_AUTH_REJECTED,
-} ha_conn_state;
-
-static const char *const ha_state_names[] = {"disconnected", "connecting", "authenticating",
-                                             "connected", "auth_rejected"};
-
-/* Counters the admin thread reads; written by the ingest thread. */
-typedef struct {
-    _Atomic uint64_t events_in;       /* events received from HA */
-    _Atomic uint64_t events_out;      /* raw events Kafka acknowledged */
-    _Atomic uint64_t errors;          /* every failure of any kind */
-    _Atomic uint64_t dlq;             /* records handed to the DLQ topic */
-    _Atomic uint64_t frames_invalid;  /* frames/messages that were not usable */
-    _Atomic uint64_t events_invalid;  /* events hs_event_from_ha refused */
-    _Atomic uint64_t reconnects;      /* connections lost after authentication */
-    _Atomic uint64_t connect_attempts;
-    _Atomic uint64_t connect_failures;
-    _Atomic uint64_t pong_timeouts;
-    _Atomic uint64_t produce_errors;  /* produce calls that failed */
-    _Atomic uint64_t queue_full;      /* events parked because the queue was full */
-    _Atomic uint64_t delivery_failed; /* delivery reports with an error */
-    _Atomic uint64_t requeued;        /* failed deliveries put back in line */
-    _Atomic uint64_t not_kept;        /* events that could be kept nowhere */
-    _Atomic uint64_t memq_events;     /* gauge: events waiting in memory */
-    _Atomic uint64_t memq_bytes;      /* gauge */
-    _Atomic int64_t last_event_ns;    /* time_fired of the last event; INT64_MIN: none */
-    _Atomic int64_t last_delivery_ok_ms;
-    _Atomic int64_t last_delivery_fail_ms;
-    _Atomic int64_t pending_since_ms; /* first produce after the queue was empty; 0: none */
-    _Atomic int ha_state;
-} ingest_stats;
-
-struct ingest {
-    struct ingestor_config *cfg;
-    pthread_mutex_t lock; /* guards cfg's runtime rows and ha_version */
-    bool lock_ready;
-    char ha_version[64];
-
-    ha_url url;
-    strlist event_types;
-    ha_session *session;
-    ha_ws *ws;
-    rd_kafka_t *rk;
-    memq *memq;
-    hs_recent *recent;
-    hs_breaker *ha_breaker;
-    hs_admin *admin;
-    backoff backoff;
-    uint64_t rand_state; /* xorshift64 state for the backoff jitter */
-
-    int64_t started_ms;
-    int64_t connect_started_ms;
-    int64_t ready_since_ms;     /* when the current connection authenticated; 0: not */
-    int64_t reconnect_at_ms;    /* next attempt; 0: now */
-    bool authenticated_once;    /* HA accepted the token at least once */
-    bool auth_rejected;         /* the current connection got auth_invalid */
-    bool closing;               /* we asked the current connection to close */
-    int exit_code;              /* -1 while running */
-    uint64_t warn_budget_at;    /* rate limit of repeated warnings */
-    unsigned warns_this_second;
-
-    ingest_stats st;
+/* Tags of the commands and subscriptions the ingest sends itself. */
+enum {
+    TAG_REG_LIST = 1,    /* + registry_kind */
+    TAG_REG_EVENTS = 10, /* + registry_kind */
+    TAG_GET_STATES = 20,
+    TAG_HISTORY = 21,
 };
+
+const char *const ingest_ha_state_names[] = {
+    "disconnected", "connecting", "authenticating", "connected", "auth_rejected"};
+const char *const ingest_bf_state_names[] = {"idle", "get_states", "history",
+                                             "waiting_for_recorder", "done"};
 
 static void count(_Atomic uint64_t *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-}
-
-static uint64_t get(_Atomic uint64_t *c)
-{
-    return atomic_load_explicit(c, memory_order_relaxed);
 }
 
 static void set_state(ingest *in, ha_conn_state s)
@@ -123,143 +47,326 @@ static void set_state(ingest *in, ha_conn_state s)
     atomic_store_explicit(&in->st.ha_state, (int)s, memory_order_relaxed);
 }
 
+static void set_bf(ingest *in, bf_state s)
+{
+    in->bf = s;
+    atomic_store_explicit(&in->st.bf, (int)s, memory_order_relaxed);
+}
+
 /* Lets through at most 20 repeated warnings per second. */
 static bool warn_ok(ingest *in)
 {
-    uint64_t sec = (uint64_t)(hs_now_mono_ms() / 1000);
-    if (sec != in->warn_budget_at) {
-        in->warn_budget_at = sec;
-        in->warns_this_second = 0;
+    int64_t sec = hs_now_mono_ms() / 1000;
+    if (sec != in->warn_sec) {
+        in->warn_sec = sec;
+        in->warns = 0;
     }
-    return in->warns_this_second++ < 20;
+    return in->warns++ < 20;
 }
 
-static const char *topic_of(const ingest *in, int tag)
-{
-    return tag == TAG_DLQ ? in->cfg->common.topic_dlq : in->cfg->common.topic_raw;
-}
-
-static void update_memq_gauges(ingest *in)
-{
-    atomic_store_explicit(&in->st.memq_events, memq_count(in->memq), memory_order_relaxed);
-    atomic_store_explicit(&in->st.memq_bytes, memq_bytes(in->memq), memory_order_relaxed);
-}
-
-/* Parks a record in memory; counts and logs it when even that is full. */
-static void park(ingest *in, int tag, const void *key, size_t keylen, const void *payload,
-                 size_t len)
-{
-    if (memq_push(in->memq, tag, key, keylen, payload, len) != 0) {
-        count(&in->st.not_kept);
-        count(&in->st.errors);
-        if (warn_ok(in))
-            hs_error("kafka",
-                     "in-memory queue full (%zu events): a %s record was not kept",
-                     memq_count(in->memq), topic_of(in, tag));
-    }
-    update_memq_gauges(in);
-}
-
-/* Hands one record to the producer without blocking. Returns 0 when the
- * producer took it or when it can never be produced (counted and logged),
- * -1 when it should be retried later. */
-static int try_produce(ingest *in, int tag, const void *key, size_t keylen,
-                       const void *payload, size_t len)
-{
-    int rc = hs_kafka_produce(in->rk, topic_of(in, tag), key, keylen, payload, len, NULL, 0);
-    if (rc == 0) {
-        int64_t expected = 0;
-        atomic_compare_exchange_strong(&in->st.pending_since_ms, &expected,
-                                       hs_now_mono_ms());
-        return 0;
-    }
-    if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        count(&in->st.queue_full);
-        return -1;
-    }
-    count(&in->st.produce_errors);
-    count(&in->st.errors);
-    if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-        count(&in->st.not_kept);
-        hs_error("kafka", "a %zu byte record for %s is larger than Kafka accepts; not kept",
-                 len, topic_of(in, tag));
-        return 0;
-    }
-    if (warn_ok(in))
-        hs_warn("kafka", "produce to %s failed: %s; will retry", topic_of(in, tag),
-                rd_kafka_err2str((rd_kafka_resp_err_t)rc));
-    return -1;
-}
-
-/* Produces, or parks the record behind those already waiting (order kept). */
-static void emit(ingest *in, int tag, const void *key, size_t keylen, const void *payload,
-                 size_t len)
-{
-    if (memq_count(in->memq) == 0 && try_produce(in, tag, key, keylen, payload, len) == 0)
-        return;
-    park(in, tag, key, keylen, payload, len);
-}
-
-/* Moves parked records to the producer while it takes them. */
-static void drain(ingest *in)
-{
-    int tag;
-    const void *key, *payload;
-    size_t keylen, len;
-    bool moved = false;
-    while (memq_peek(in->memq, &tag, &key, &keylen, &payload, &len) == 0) {
-        if (try_produce(in, tag, key, keylen, payload, len) != 0)
-            break;
-        memq_pop(in->memq);
-        moved = true;
-    }
-    if (moved)
-        update_memq_gauges(in);
-}
-
-/* Sends what could not be used to the DLQ, with the reason. */
+/* Sends what could not be used to the DLQ, with the reason. A payload too
+ * large for Kafka keeps its first part (the record says so). */
 static void dead_letter(ingest *in, const char *reason, const char *payload, size_t len)
 {
-    char why[512];
-    if (len > DLQ_PAYLOAD_MAX) {
-        snprintf(why, sizeof(why), "%s (payload of %zu bytes cut to its first %u)", reason,
-                 len, DLQ_PAYLOAD_MAX);
-        reason = why;
-        len = DLQ_PAYLOAD_MAX;
-    }
-    char *rec = hs_kafka_dlq_record("ingestor", reason, payload, len);
+    char *rec =
+        hs_kafka_dlq_record_max("ingestor", reason, payload, len, HS_KAFKA_DLQ_MAX_BYTES);
     if (rec == NULL) {
-        count(&in->st.not_kept);
         count(&in->st.errors);
         hs_error("ingest", "out of memory building a DLQ record (%s)", reason);
         return;
     }
-    const char *site = in->cfg->common.site;
-    emit(in, TAG_DLQ, site, strlen(site), rec, strlen(rec));
+    outbox_dlq(in->out, rec, strlen(rec));
     count(&in->st.dlq);
     free(rec);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+static void dead_letter_json(ingest *in, const char *reason, const json_t *value)
 {
-    ingest *in = opaque;
-    (void)rk;
-    int64_t now = hs_now_mono_ms();
-    bool dlq = strcmp(rd_kafka_topic_name(msg->rkt), in->cfg->common.topic_dlq) == 0;
-    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_store_explicit(&in->st.last_delivery_ok_ms, now, memory_order_relaxed);
-        if (!dlq)
-            count(&in->st.events_out);
-    } else {
-        atomic_store_explicit(&in->st.last_delivery_fail_ms, now, memory_order_relaxed);
-        count(&in->st.delivery_failed);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    dead_letter(in, reason, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
+    free(text);
+}
+
+/* --- events ------------------------------------------------------------- */
+
+/* Rebuilds the filter after PUT /config changed the lists. */
+static void refresh_filter(ingest *in)
+{
+    unsigned gen = atomic_load_explicit(&in->cfg_gen, memory_order_acquire);
+    if (gen == in->filter_gen)
+        return;
+    in->filter_gen = gen;
+    const struct ingestor_config *c = in->cfg;
+    filter f;
+    pthread_mutex_lock(&in->lock);
+    int rc =
+        filter_init(&f, c->include_domains, c->include_entities, c->include_entity_globs,
+                    c->exclude_domains, c->exclude_entities, c->exclude_entity_globs);
+    pthread_mutex_unlock(&in->lock);
+    if (rc != 0) {
+        hs_error("ingest", "out of memory applying new filters; keeping the old ones");
+        return;
+    }
+    filter_fini(&in->filt);
+    in->filt = f;
+    hs_info("ingest", "filters %s", filter_is_empty(&f) ? "cleared" : "changed");
+}
+
+/* Filters, dedupes, converts and hands one HA event on. */
+static void process_event(ingest *in, const json_t *ev, bool backfill)
+{
+    gap_info info;
+    switch (gapfill_admit(in->seen, &in->filt, ev, &info)) {
+    case GAP_FILTERED:
+        count(&in->st.filtered);
+        return;
+    case GAP_DUPLICATE:
+        count(&in->st.deduped);
+        return;
+    case GAP_EMIT:
+        break;
+    }
+    const char *entity_id = info.entity_id;
+    const char *area = NULL, *device = NULL;
+    registry_lookup(in->reg, entity_id, &area, &device);
+    hs_event_ctx ctx = {
+        .site = in->cfg->common.site,
+        .area = area,
+        .device = device,
+        .ingested_at_ns = hs_now_wall_ns(),
+        .backfill = backfill,
+    };
+    char err[256];
+    json_t *msg = hs_event_from_ha(ev, &ctx, err, sizeof(err));
+    if (msg == NULL) {
+        count(&in->st.events_invalid);
         count(&in->st.errors);
         if (warn_ok(in))
-            hs_warn("kafka", "delivery to %s failed: %s; queued again",
-                    rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
-        count(&in->st.requeued);
-        park(in, dlq ? TAG_DLQ : TAG_RAW, msg->key, msg->key_len, msg->payload, msg->len);
+            hs_warn("ha", "event refused: %s", err);
+        dead_letter_json(in, err, ev);
+        return;
     }
+    char *text = json_dumps(msg, JSON_COMPACT);
+    if (text == NULL) {
+        count(&in->st.errors);
+        hs_error("ingest", "out of memory serialising an event; sent to the DLQ");
+        dead_letter_json(in, "out of memory serialising the event", ev);
+        json_decref(msg);
+        return;
+    }
+    const char *key = entity_id != NULL ? entity_id : in->cfg->common.site;
+    int64_t t = info.has_time ? info.time_ns : ctx.ingested_at_ns;
+    outbox_raw(in->out, key, strlen(key), text, strlen(text), t);
+    int64_t last = atomic_load_explicit(&in->st.last_event_ns, memory_order_relaxed);
+    if (t > last)
+        atomic_store_explicit(&in->st.last_event_ns, t, memory_order_relaxed);
+    if (backfill) {
+        count(&in->st.backfilled);
+        in->bf_count++;
+    }
+    hs_recent_push(in->recent, entity_id, msg);
+    json_decref(msg);
+    free(text);
+}
+
+static void emit_cb(void *ud, const json_t *ev, bool backfill)
+{
+    process_event(ud, ev, backfill);
+}
+
+static void bad_cb(void *ud, const char *reason, const json_t *element)
+{
+    ingest *in = ud;
+    count(&in->st.events_invalid);
+    count(&in->st.errors);
+    if (warn_ok(in))
+        hs_warn("ha", "unusable state in a get_states/history answer: %s", reason);
+    dead_letter_json(in, reason, element);
+}
+
+/* Processes the live events held back during gap closing, in order. */
+static void release_held(ingest *in)
+{
+    size_t n = json_array_size(in->held);
+    for (size_t i = 0; i < n; i++)
+        process_event(in, json_array_get(in->held, i), false);
+    json_array_clear(in->held);
+    atomic_store_explicit(&in->st.held, 0, memory_order_relaxed);
+}
+
+static void hold(ingest *in, const json_t *ev)
+{
+    if (json_array_size(in->held) >= HELD_MAX) {
+        hs_warn("ingest",
+                "%d live events held while closing the gap; releasing them now "
+                "(changes still missing from history may be skipped)",
+                HELD_MAX);
+        release_held(in);
+    }
+    if (json_array_append(in->held, (json_t *)ev) != 0) {
+        process_event(in, ev, false);
+        return;
+    }
+    atomic_store_explicit(&in->st.held, json_array_size(in->held), memory_order_relaxed);
+}
+
+/* --- gap closing -------------------------------------------------------- */
+
+/* Ends the gap closing (see gapfill.h for the order). */
+static void backfill_finish(ingest *in, const char *why)
+{
+    gapfill_finish(in->held, in->bf_states, in->bf_from_ns, emit_cb, bad_cb, in);
+    json_array_clear(in->held);
+    atomic_store_explicit(&in->st.held, 0, memory_order_relaxed);
+    json_decref(in->bf_states);
+    in->bf_states = NULL;
+    json_decref(in->bf_ids);
+    in->bf_ids = NULL;
+    set_bf(in, BF_DONE);
+    count(&in->st.backfills);
+    hs_info("ingest", "gap closed (%s): %" PRIu64 " events recovered", why, in->bf_count);
+}
+
+typedef struct {
+    const char *start;
+    const json_t *ids;
+} history_args;
+
+static char *build_history(int64_t id, void *ud)
+{
+    history_args *a = ud;
+    return ha_proto_history(id, a->start, NULL, a->ids);
+}
+
+static void send_history(ingest *in)
+{
+    char start[40];
+    hs_time_format_iso(in->bf_from_ns, start, sizeof(start));
+    history_args a = {start, in->bf_ids};
+    in->bf_round++;
+    in->bf_sent_ns = hs_now_wall_ns();
+    if (ha_session_command_built(in->session, build_history, &a, TAG_HISTORY) < 0) {
+        hs_warn("ingest", "cannot send the history query");
+        return;
+    }
+    set_bf(in, BF_HISTORY);
+    hs_debug("ingest", "history query %d from %s for %zu entities", in->bf_round, start,
+             json_array_size(in->bf_ids));
+}
+
+static void on_states(ingest *in, const ha_msg *m)
+{
+    if (!m->success || !json_is_array(m->result)) {
+        count(&in->st.errors);
+        hs_error("ha",
+                 "get_states failed: %s; the gap since the last event may stay open",
+                 m->message != NULL ? m->message : "no list returned");
+        backfill_finish(in, "get_states failed");
+        return;
+    }
+    in->bf_states = json_incref((json_t *)m->result);
+    in->bf_ids = json_array();
+    size_t i;
+    const json_t *st;
+    json_array_foreach(m->result, i, st)
+    {
+        const json_t *eid = json_object_get(st, "entity_id");
+        if (json_is_string(eid) && filter_match(&in->filt, json_string_value(eid)))
+            json_array_append(in->bf_ids, (json_t *)eid);
+    }
+    if (in->bf_from_ns == INT64_MIN) {
+        backfill_finish(in, "first start: current states only");
+        return;
+    }
+    if (json_array_size(in->bf_ids) == 0) {
+        backfill_finish(in, "no entity passes the filters");
+        return;
+    }
+    send_history(in);
+}
+
+/* The settle time: history holds everything up to the resubscription once
+ * the recorder committed after it. */
+static int64_t settle_ns(const ingest *in)
+{
+    return (in->cfg->ha_recorder_commit_s * 1000 + 1000) * 1000000LL;
+}
+
+static void on_history(ingest *in, const ha_msg *m)
+{
+    if (!m->success || !json_is_object(m->result)) {
+        count(&in->st.errors);
+        hs_error("ha", "history/history_during_period failed: %s: %s",
+                 m->error_code != NULL ? m->error_code : "error",
+                 m->message != NULL ? m->message : "no result");
+        backfill_finish(in, "history failed");
+        return;
+    }
+    gapfill_history(m->result, emit_cb, bad_cb, in);
+    if (in->bf_sent_ns >= in->bf_resub_ns + settle_ns(in)) {
+        backfill_finish(in, "history caught up");
+        return;
+    }
+    /* The recorder has not committed past the resubscription yet: ask again
+     * once it has. */
+    int64_t wait_ms = (in->bf_resub_ns + settle_ns(in) - hs_now_wall_ns()) / 1000000;
+    in->bf_next_ms = hs_now_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    set_bf(in, BF_WAIT);
+}
+
+static void backfill_start(ingest *in)
+{
+    json_decref(in->bf_states);
+    in->bf_states = NULL;
+    json_decref(in->bf_ids);
+    in->bf_ids = NULL;
+    in->bf_round = 0;
+    in->bf_count = 0;
+    in->bf_resub_ns = hs_now_wall_ns();
+    int64_t handed = outbox_last_handed(in->out);
+    int64_t mark = outbox_mark(in->out);
+    in->bf_from_ns = handed != INT64_MIN ? handed : mark;
+    if (ha_session_command(in->session, "get_states", NULL, TAG_GET_STATES) < 0) {
+        hs_warn("ingest", "cannot send get_states");
+        set_bf(in, BF_IDLE);
+        return;
+    }
+    set_bf(in, BF_STATES);
+}
+
+/* --- registries --------------------------------------------------------- */
+
+static void request_registry(ingest *in, registry_kind kind)
+{
+    if (in->reg_pending[kind] >= 0) {
+        in->reg_again[kind] = true;
+        return;
+    }
+    in->reg_again[kind] = false;
+    in->reg_pending[kind] = ha_session_command(in->session, registry_list_command(kind),
+                                               NULL, TAG_REG_LIST + (int)kind);
+}
+
+static void on_registry(ingest *in, registry_kind kind, const ha_msg *m)
+{
+    in->reg_pending[kind] = -1;
+    char err[256];
+    if (!m->success) {
+        count(&in->st.errors);
+        hs_warn("ha", "%s failed: %s (areas and devices stay as they were)",
+                registry_list_command(kind), m->message != NULL ? m->message : "error");
+    } else {
+        int n = registry_load(in->reg, kind, m->result, err, sizeof(err));
+        if (n < 0) {
+            count(&in->st.errors);
+            hs_warn("ha", "%s", err);
+        } else {
+            count(&in->st.registry_loads);
+            hs_debug("ha", "%s: %d entries", registry_list_command(kind), n);
+        }
+    }
+    if (in->reg_again[kind])
+        request_registry(in, kind);
 }
 
 /* --- Home Assistant session callbacks ----------------------------------- */
@@ -282,63 +389,56 @@ static void sess_ready(void *ud, const char *ha_version)
     snprintf(in->ha_version, sizeof(in->ha_version), "%s",
              ha_version != NULL ? ha_version : "");
     pthread_mutex_unlock(&in->lock);
-    hs_info("ha", "authenticated to Home Assistant %s at %s:%d; subscribing to %s",
-            ha_version != NULL ? ha_version : "(unknown version)", in->url.host, in->url.port,
+    hs_info("ha", "authenticated to Home Assistant %s at %s:%d; subscribed to %s",
+            ha_version != NULL ? ha_version : "(unknown version)", in->url.host,
+            in->url.port,
             in->event_types.n == 0 ? "all events" : in->cfg->ha_event_types);
+    for (int k = 0; k < 3; k++) {
+        in->reg_pending[k] = -1;
+        request_registry(in, (registry_kind)k);
+        json_t *f =
+            json_pack("{s:s}", "event_type", registry_update_event((registry_kind)k));
+        ha_session_command(in->session, "subscribe_events", f, TAG_REG_EVENTS + k);
+        json_decref(f);
+    }
+    backfill_start(in);
 }
 
 static void sess_event(void *ud, int tag, const json_t *event)
 {
     ingest *in = ud;
-    (void)tag;
+    if (tag >= TAG_REG_EVENTS && tag < TAG_REG_EVENTS + 3) {
+        request_registry(in, (registry_kind)(tag - TAG_REG_EVENTS));
+        return;
+    }
     count(&in->st.events_in);
-    hs_event_ctx ctx = {
-        .site = in->cfg->common.site,
-        .area = NULL,
-        .device = NULL,
-        .ingested_at_ns = hs_now_wall_ns(),
-        .backfill = false,
-    };
-    char err[256];
-    json_t *msg = hs_event_from_ha(event, &ctx, err, sizeof(err));
-    if (msg == NULL) {
-        count(&in->st.events_invalid);
-        count(&in->st.errors);
-        char *text = json_dumps(event, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (warn_ok(in))
-            hs_warn("ha", "event refused: %s", err);
-        dead_letter(in, err, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
-        free(text);
-        return;
-    }
-    char *text = json_dumps(msg, JSON_COMPACT);
-    if (text == NULL) {
-        count(&in->st.not_kept);
-        count(&in->st.errors);
-        hs_error("ingest", "out of memory serialising an event");
-        json_decref(msg);
-        return;
-    }
-    const char *entity_id = json_string_value(json_object_get(msg, "entity_id"));
-    const char *key = entity_id != NULL ? entity_id : in->cfg->common.site;
-    emit(in, TAG_RAW, key, strlen(key), text, strlen(text));
-    int64_t fired;
-    const char *tf = json_string_value(json_object_get(msg, "time_fired"));
-    if (tf != NULL && hs_time_parse_iso(tf, &fired) == 0)
-        atomic_store_explicit(&in->st.last_event_ns, fired, memory_order_relaxed);
-    hs_recent_push(in->recent, entity_id, msg);
-    json_decref(msg);
-    free(text);
+    if (in->bf != BF_DONE && in->bf != BF_IDLE)
+        hold(in, event);
+    else
+        process_event(in, event, false);
 }
 
 static void sess_result(void *ud, int64_t id, int tag, const ha_msg *msg)
 {
     ingest *in = ud;
+    if (tag >= TAG_REG_LIST && tag < TAG_REG_LIST + 3) {
+        on_registry(in, (registry_kind)(tag - TAG_REG_LIST), msg);
+        return;
+    }
+    if (tag == TAG_GET_STATES) {
+        on_states(in, msg);
+        return;
+    }
+    if (tag == TAG_HISTORY) {
+        on_history(in, msg);
+        return;
+    }
     if (msg->success)
         return;
     count(&in->st.errors);
     const char *what = tag == HA_TAG_SUBSCRIBE  ? "subscribe_events"
                        : tag == HA_TAG_FEATURES ? "supported_features"
+                       : tag >= TAG_REG_EVENTS  ? "subscribe_events (registry updates)"
                                                 : "command";
     hs_error("ha", "%s (id %" PRId64 ") failed: %s: %s", what, id,
              msg->error_code != NULL ? msg->error_code : "error",
@@ -351,7 +451,8 @@ static void sess_invalid(void *ud, const char *reason, const char *payload, size
     count(&in->st.frames_invalid);
     count(&in->st.errors);
     if (warn_ok(in))
-        hs_warn("ha", "unusable message from Home Assistant (%zu bytes): %s", len, reason);
+        hs_warn("ha", "unusable message from Home Assistant (%zu bytes): %s", len,
+                reason);
     dead_letter(in, reason, payload, len);
 }
 
@@ -382,8 +483,7 @@ static void ws_message(void *ud, const char *buf, size_t len)
         in->auth_rejected = true;
         set_state(in, HA_AUTH_REJECTED);
         hs_breaker_set_last_error(in->ha_breaker, "auth_invalid");
-        hs_error("ha",
-                 "Home Assistant refused the access token in HA_TOKEN: %s%s",
+        hs_error("ha", "Home Assistant refused the access token in HA_TOKEN: %s%s",
                  why != NULL ? why : "auth_invalid",
                  in->authenticated_once ? " (it was accepted before; retrying)" : "");
         close_connection(in);
@@ -409,12 +509,18 @@ static void ws_closed(void *ud, const char *reason)
     bool was_ready = ha_session_get_state(in->session) == HA_SESS_READY;
     ha_session_stop(in->session);
     in->closing = false;
+    if (in->bf != BF_DONE && in->bf != BF_IDLE)
+        hs_warn("ingest",
+                "connection lost while closing the gap; it is retried on the next "
+                "connection");
+    set_bf(in, BF_IDLE);
     if (in->auth_rejected) {
         hs_breaker_failure(in->ha_breaker, now);
         if (!in->authenticated_once) {
             in->exit_code = INGEST_EXIT_AUTH;
             return;
         }
+        set_state(in, HA_AUTH_REJECTED);
     } else if (was_ready) {
         count(&in->st.reconnects);
         set_state(in, HA_DISCONNECTED);
@@ -430,8 +536,6 @@ static void ws_closed(void *ud, const char *reason)
         hs_warn("ha", "cannot connect to Home Assistant at %s:%d: %s", in->url.host,
                 in->url.port, reason);
     }
-    if (in->auth_rejected)
-        set_state(in, HA_AUTH_REJECTED);
     in->ready_since_ms = 0;
     int64_t delay = backoff_next(&in->backoff);
     in->reconnect_at_ms = now + delay;
@@ -439,6 +543,29 @@ static void ws_closed(void *ud, const char *reason)
 }
 
 /* --- the loop ----------------------------------------------------------- */
+
+/* Puts the stage's own statistics on TOPIC_ENRICHED (hs_statsrec.h). */
+static void publish_stats(ingest *in, int64_t now)
+{
+    if (in->next_stats_ms == 0 || now < in->next_stats_ms)
+        return;
+    in->next_stats_ms = now + in->cfg->stats_interval_s * 1000;
+    json_t *stats = ingest_stats_view(in);
+    json_t *health = ingest_health_view(in);
+    json_t *rec = stats != NULL && health != NULL
+                      ? hs_statsrec_build("ingestor", in->cfg->common.site,
+                                          hs_now_wall_ns(), stats, health)
+                      : NULL;
+    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (text != NULL)
+        outbox_stats(in->out, text, strlen(text));
+    else
+        hs_warn("ingest", "out of memory building the homestream_stats record");
+    free(text);
+    json_decref(rec);
+    json_decref(stats);
+    json_decref(health);
+}
 
 static void maybe_connect(ingest *in, int64_t now)
 {
@@ -458,29 +585,33 @@ static void maybe_connect(ingest *in, int64_t now)
     ha_ws_connect(in->ws);
 }
 
-static void check_kafka_idle(ingest *in)
-{
-    if (rd_kafka_outq_len(in->rk) == 0)
-        atomic_store_explicit(&in->st.pending_since_ms, 0, memory_order_relaxed);
-}
-
 int ingest_run(ingest *in, volatile sig_atomic_t *stop)
 {
     in->exit_code = -1;
-    hs_info("ingest", "started: Home Assistant %s://%s:%d%s, Kafka %s, topic %s",
+    char mark[40] = "none";
+    if (outbox_mark(in->out) != INT64_MIN)
+        hs_time_format_iso(outbox_mark(in->out), mark, sizeof(mark));
+    hs_info("ingest",
+            "started: Home Assistant %s://%s:%d%s, Kafka %s, topic %s, "
+            "last safe event time %s",
             in->url.tls ? "wss" : "ws", in->url.host, in->url.port, in->url.path,
-            in->cfg->common.kafka_brokers, in->cfg->common.topic_raw);
+            in->cfg->common.kafka_brokers, in->cfg->common.topic_raw, mark);
     while (!*stop && in->exit_code < 0) {
         int64_t now = hs_now_mono_ms();
+        refresh_filter(in);
         maybe_connect(in, now);
         if (!in->closing && ha_ws_is_active(in->ws) &&
             ha_session_tick(in->session, now) == HA_SESSION_DEAD) {
             count(&in->st.pong_timeouts);
             count(&in->st.errors);
-            hs_warn("ha", "Home Assistant did not answer within %" PRId64
-                          " s; reconnecting", in->cfg->ha_pong_timeout_s);
+            hs_warn("ha",
+                    "Home Assistant did not answer within %" PRId64 " s; reconnecting",
+                    in->cfg->ha_pong_timeout_s);
             close_connection(in);
         }
+        if (in->bf == BF_WAIT && now >= in->bf_next_ms)
+            send_history(in);
+        publish_stats(in, now);
         int64_t wait = ha_session_next_tick_in(in->session, now);
         if (!ha_ws_is_active(in->ws) && in->reconnect_at_ms - now < wait)
             wait = in->reconnect_at_ms - now;
@@ -490,191 +621,23 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
             wait = 0;
         if (ha_ws_service(in->ws, (int)wait) != 0)
             hs_warn("ws", "libwebsockets service failed");
-        rd_kafka_poll(in->rk, 0);
-        drain(in);
-        check_kafka_idle(in);
+        outbox_poll(in->out, hs_now_mono_ms());
     }
     bool auth_exit = in->exit_code == INGEST_EXIT_AUTH;
     if (auth_exit)
         hs_error("ingest", "exiting: fix HA_TOKEN (or HA_TOKEN_FILE) and restart");
     else
-        hs_info("ingest", "stopping: flushing %zu parked and %d in-flight records",
-                memq_count(in->memq), rd_kafka_outq_len(in->rk));
-
-    /* Hand parked records to the producer for as long as the budget allows,
-     * then flush. */
-    int64_t deadline = hs_now_mono_ms() + SHUTDOWN_FLUSH_MS;
-    while (memq_count(in->memq) > 0 && hs_now_mono_ms() < deadline) {
-        drain(in);
-        rd_kafka_poll(in->rk, 10);
-    }
-    int64_t left = deadline - hs_now_mono_ms();
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(in->rk, (int)(left > 100 ? left : 100));
-    rd_kafka_poll(in->rk, 0);
-    size_t parked = memq_count(in->memq);
-    int inflight = rd_kafka_outq_len(in->rk);
-    if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR || parked > 0 || inflight > 0)
-        hs_error("ingest", "stopped with %zu parked and %d undelivered records (lost)", parked,
-                 inflight);
+        hs_info("ingest", "stopping");
+    /* Live events held for a gap closing that cannot finish now go out as
+     * they are. */
+    release_held(in);
+    uint64_t lost = outbox_shutdown(in->out, SHUTDOWN_BUDGET_MS);
+    if (lost > 0)
+        hs_error("ingest", "stopped; %" PRIu64 " records could be kept nowhere (lost)",
+                 lost);
     else
-        hs_info("ingest", "stopped cleanly: everything delivered");
+        hs_info("ingest", "stopped cleanly: every record delivered or spooled");
     return auth_exit ? INGEST_EXIT_AUTH : INGEST_EXIT_OK;
-}
-
-/* --- admin views -------------------------------------------------------- */
-
-static json_t *iso_or_null(int64_t ns)
-{
-    char buf[40];
-    if (ns == INT64_MIN || hs_time_format_iso(ns, buf, sizeof(buf)) != 0)
-        return json_null();
-    return json_string(buf);
-}
-
-static const char *kafka_state(ingest *in, int64_t now)
-{
-    int64_t ok = atomic_load_explicit(&in->st.last_delivery_ok_ms, memory_order_relaxed);
-    int64_t fail = atomic_load_explicit(&in->st.last_delivery_fail_ms, memory_order_relaxed);
-    int64_t since = atomic_load_explicit(&in->st.pending_since_ms, memory_order_relaxed);
-    if (fail > ok)
-        return "failing";
-    int64_t progress = ok > since ? ok : since;
-    if (rd_kafka_outq_len(in->rk) > 0 && since > 0 && now - progress > KAFKA_STALL_MS)
-        return "unreachable";
-    return "ok";
-}
-
-static json_t *view_health(void *ud)
-{
-    ingest *in = ud;
-    int64_t now = hs_now_mono_ms();
-    int ha = atomic_load_explicit(&in->st.ha_state, memory_order_relaxed);
-    const char *ks = kafka_state(in, now);
-    const char *status = "ok";
-    if (ha != HA_CONNECTED || strcmp(ks, "ok") != 0 || get(&in->st.memq_events) > 0)
-        status = "degraded";
-    if (ha == HA_AUTH_REJECTED)
-        status = "unhealthy";
-    json_t *ha_dep = json_pack("{s:s, s:s, s:o}", "state", ha_state_names[ha], "url_host",
-                               in->url.host, "breaker",
-                               hs_breaker_to_json(in->ha_breaker, now));
-    json_t *kafka_dep = json_pack("{s:s, s:i, s:I, s:I}", "state", ks, "in_flight",
-                                  rd_kafka_outq_len(in->rk), "queued_in_memory",
-                                  (json_int_t)get(&in->st.memq_events), "not_kept_total",
-                                  (json_int_t)get(&in->st.not_kept));
-    return json_pack("{s:s, s:s, s:{s:o, s:o}}", "status", status, "stage", "ingestor",
-                     "dependencies", "home_assistant", ha_dep, "kafka", kafka_dep);
-}
-
-static json_t *view_stats(void *ud)
-{
-    ingest *in = ud;
-    int64_t now = hs_now_mono_ms();
-    ingest_stats *st = &in->st;
-    int ha = atomic_load_explicit(&st->ha_state, memory_order_relaxed);
-    pthread_mutex_lock(&in->lock);
-    json_t *version = json_string(in->ha_version);
-    pthread_mutex_unlock(&in->lock);
-    json_t *ha_obj = json_pack(
-        "{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "state", ha_state_names[ha],
-        "ha_version", version, "reconnects_total", (json_int_t)get(&st->reconnects),
-        "connect_attempts_total", (json_int_t)get(&st->connect_attempts),
-        "connect_failures_total", (json_int_t)get(&st->connect_failures),
-        "pong_timeouts_total", (json_int_t)get(&st->pong_timeouts),
-        "frames_invalid_total", (json_int_t)get(&st->frames_invalid),
-        "events_invalid_total", (json_int_t)get(&st->events_invalid));
-    json_t *kafka_obj = json_pack(
-        "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state", kafka_state(in, now),
-        "in_flight", rd_kafka_outq_len(in->rk), "produce_errors_total",
-        (json_int_t)get(&st->produce_errors), "queue_full_total",
-        (json_int_t)get(&st->queue_full), "delivery_failed_total",
-        (json_int_t)get(&st->delivery_failed), "requeued_total",
-        (json_int_t)get(&st->requeued), "queued_in_memory", (json_int_t)get(&st->memq_events),
-        "queued_in_memory_bytes", (json_int_t)get(&st->memq_bytes), "not_kept_total",
-        (json_int_t)get(&st->not_kept));
-    return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:o}, s:o, s:o}", "stage", "ingestor",
-        "site", in->cfg->common.site, "uptime_s", (json_int_t)((now - in->started_ms) / 1000),
-        "events_in_total", (json_int_t)get(&st->events_in), "events_out_total",
-        (json_int_t)get(&st->events_out), "errors_total", (json_int_t)get(&st->errors),
-        "dlq_total", (json_int_t)get(&st->dlq), "last_event_time",
-        iso_or_null(atomic_load_explicit(&st->last_event_ns, memory_order_relaxed)),
-        "breakers", "home_assistant", hs_breaker_to_json(in->ha_breaker, now), "ha", ha_obj,
-        "kafka", kafka_obj);
-}
-
-static json_t *view_recent(void *ud, int limit, const char *entity_id)
-{
-    ingest *in = ud;
-    return hs_recent_list(in->recent, limit, entity_id);
-}
-
-static json_t *view_config(void *ud)
-{
-    ingest *in = ud;
-    pthread_mutex_lock(&in->lock);
-    json_t *j = hs_cfg_to_json(ingestor_config_vars, ingestor_config_nvars, in->cfg);
-    pthread_mutex_unlock(&in->lock);
-    return j;
-}
-
-/* Renders a JSON scalar as the text hs_cfg_set() takes. Returns 0, or -1
- * for arrays, objects and null. */
-static int scalar_text(const json_t *v, char *buf, size_t len)
-{
-    if (json_is_string(v))
-        return snprintf(buf, len, "%s", json_string_value(v)) < (int)len ? 0 : -1;
-    if (json_is_integer(v))
-        return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), 0;
-    if (json_is_real(v))
-        return snprintf(buf, len, "%.17g", json_real_value(v)), 0;
-    if (json_is_boolean(v))
-        return snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false"), 0;
-    return -1;
-}
-
-static int view_config_put(void *ud, json_t *body, char *err, size_t errlen)
-{
-    ingest *in = ud;
-    if (!json_is_object(body)) {
-        snprintf(err, errlen, "body must be a JSON object of NAME: value");
-        return -1;
-    }
-    /* Validate everything on a scratch struct first: all or nothing. */
-    struct ingestor_config scratch;
-    memset(&scratch, 0, sizeof(scratch));
-    const char *name;
-    json_t *v;
-    char text[4096];
-    int rc = 0;
-    json_object_foreach(body, name, v)
-    {
-        if (scalar_text(v, text, sizeof(text)) != 0) {
-            snprintf(err, errlen, "%s: value must be a string, number or boolean", name);
-            rc = -1;
-            break;
-        }
-        if (hs_cfg_set(ingestor_config_vars, ingestor_config_nvars, &scratch, name, text, true,
-                       err, errlen) != 0) {
-            rc = -1;
-            break;
-        }
-    }
-    hs_cfg_free(ingestor_config_vars, ingestor_config_nvars, &scratch);
-    if (rc != 0)
-        return -1;
-    pthread_mutex_lock(&in->lock);
-    json_object_foreach(body, name, v)
-    {
-        scalar_text(v, text, sizeof(text));
-        hs_cfg_set(ingestor_config_vars, ingestor_config_nvars, in->cfg, name, text, true, err,
-                   errlen);
-    }
-    hs_log_level level;
-    if (hs_log_level_parse(in->cfg->common.log_level, &level) == 0)
-        hs_log_set_level(level);
-    pthread_mutex_unlock(&in->lock);
-    return 0;
 }
 
 /* --- lifecycle ---------------------------------------------------------- */
@@ -707,8 +670,12 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
     }
     in->cfg = cfg;
     in->started_ms = hs_now_mono_ms();
+    in->next_stats_ms =
+        cfg->stats_interval_s > 0 ? in->started_ms + cfg->stats_interval_s * 1000 : 0;
     in->exit_code = -1;
     atomic_init(&in->st.last_event_ns, INT64_MIN);
+    for (int k = 0; k < 3; k++)
+        in->reg_pending[k] = -1;
     if (pthread_mutex_init(&in->lock, NULL) != 0) {
         snprintf(err, errlen, "cannot create a mutex");
         goto fail;
@@ -720,7 +687,10 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "HA_URL: %s", why);
         goto fail;
     }
-    if (strlist_split(&in->event_types, cfg->ha_event_types) != 0) {
+    if (strlist_split(&in->event_types, cfg->ha_event_types) != 0 ||
+        filter_init(&in->filt, cfg->include_domains, cfg->include_entities,
+                    cfg->include_entity_globs, cfg->exclude_domains,
+                    cfg->exclude_entities, cfg->exclude_entity_globs) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -743,11 +713,13 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
         .ud = in,
     };
     in->session = ha_session_new(&so, &sc);
-    in->memq = memq_new((size_t)cfg->memq_max_events, MEMQ_MAX_BYTES);
     in->recent = hs_recent_new(RECENT_CAPACITY);
     in->ha_breaker = hs_breaker_new("home_assistant", NULL);
-    if (in->session == NULL || in->memq == NULL || in->recent == NULL ||
-        in->ha_breaker == NULL) {
+    in->reg = registry_new();
+    in->seen = lastseen_new(LASTSEEN_MAX);
+    in->held = json_array();
+    if (in->session == NULL || in->recent == NULL || in->ha_breaker == NULL ||
+        in->reg == NULL || in->seen == NULL || in->held == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -755,9 +727,19 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
     backoff_init(&in->backoff, 1000, cfg->ha_reconnect_max_s * 1000, jitter_rand,
                  &in->rand_state);
 
-    in->rk = hs_kafka_producer_new(cfg->common.kafka_brokers, on_delivery, in, NULL, err,
-                                   errlen);
-    if (in->rk == NULL)
+    outbox_opts oo = {
+        .brokers = cfg->common.kafka_brokers,
+        .topic_raw = cfg->common.topic_raw,
+        .topic_dlq = cfg->common.topic_dlq,
+        .topic_stats = cfg->common.topic_enriched,
+        .dlq_key = cfg->common.site,
+        .spool_dir = cfg->spool_dir,
+        .spool_max_bytes = (uint64_t)cfg->spool_max_mb * 1024 * 1024,
+        .memq_max_events = (size_t)cfg->memq_max_events,
+        .kafka_extra = NULL,
+    };
+    in->out = outbox_new(&oo, err, errlen);
+    if (in->out == NULL)
         goto fail;
 
     ha_ws_opts wo = {
@@ -776,25 +758,8 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
     in->ws = ha_ws_new(&wo, &wc, err, errlen);
     if (in->ws == NULL)
         goto fail;
-
-    if (cfg->common.admin_addr != NULL && cfg->common.admin_addr[0] != '\0') {
-        hs_admin_handlers h = {
-            .health = view_health,
-            .stats = view_stats,
-            .recent = view_recent,
-            .config_get = view_config,
-            .config_put = view_config_put,
-            .ud = in,
-        };
-        char aerr[256];
-        in->admin = hs_admin_start(cfg->common.admin_addr, "ingestor", cfg->common.admin_token,
-                                   &h, aerr, sizeof(aerr));
-        if (in->admin == NULL) {
-            snprintf(err, errlen, "ADMIN_ADDR %s: %s", cfg->common.admin_addr, aerr);
-            goto fail;
-        }
-        hs_info("admin", "admin endpoint on %s", cfg->common.admin_addr);
-    }
+    if (ingest_admin_start(in, err, errlen) != 0)
+        goto fail;
     return in;
 fail:
     ingest_free(in);
@@ -808,12 +773,16 @@ void ingest_free(ingest *in)
     /* The admin thread reads everything below: stop it first. */
     hs_admin_stop(in->admin);
     ha_ws_free(in->ws);
-    if (in->rk != NULL)
-        rd_kafka_destroy(in->rk);
+    outbox_free(in->out);
     ha_session_free(in->session);
-    memq_free(in->memq);
     hs_recent_free(in->recent);
     hs_breaker_free(in->ha_breaker);
+    registry_free(in->reg);
+    lastseen_free(in->seen);
+    json_decref(in->held);
+    json_decref(in->bf_states);
+    json_decref(in->bf_ids);
+    filter_fini(&in->filt);
     strlist_fini(&in->event_types);
     if (in->lock_ready)
         pthread_mutex_destroy(&in->lock);

@@ -9,6 +9,7 @@ typedef struct rec {
     struct rec *next;
     size_t keylen, len;
     int tag;
+    uint64_t seq;
     bool has_key;
     unsigned char data[]; /* key, then payload */
 } rec;
@@ -38,13 +39,14 @@ void memq_free(memq *q)
     free(q);
 }
 
-int memq_push(memq *q, int tag, const void *key, size_t keylen, const void *payload,
-              size_t len)
+int memq_push(memq *q, int tag, uint64_t seq, const void *key, size_t keylen,
+              const void *payload, size_t len)
 {
     if (key == NULL)
         keylen = 0;
     size_t size = keylen + len;
-    if (q->count >= q->max_records || size > q->max_bytes || q->bytes > q->max_bytes - size)
+    if (q->count >= q->max_records || size > q->max_bytes ||
+        q->bytes > q->max_bytes - size)
         return -1;
     rec *r = malloc(sizeof(*r) + size);
     if (r == NULL)
@@ -53,6 +55,7 @@ int memq_push(memq *q, int tag, const void *key, size_t keylen, const void *payl
     r->keylen = keylen;
     r->len = len;
     r->tag = tag;
+    r->seq = seq;
     r->has_key = key != NULL;
     if (keylen > 0)
         memcpy(r->data, key, keylen);
@@ -68,13 +71,14 @@ int memq_push(memq *q, int tag, const void *key, size_t keylen, const void *payl
     return 0;
 }
 
-int memq_peek(const memq *q, int *tag, const void **key, size_t *keylen,
+int memq_peek(const memq *q, int *tag, uint64_t *seq, const void **key, size_t *keylen,
               const void **payload, size_t *len)
 {
     const rec *r = q->head;
     if (r == NULL)
         return -1;
     *tag = r->tag;
+    *seq = r->seq;
     *key = r->has_key ? r->data : NULL;
     *keylen = r->keylen;
     *payload = r->data + r->keylen;

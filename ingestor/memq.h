@@ -9,6 +9,7 @@
 #define INGESTOR_MEMQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct memq memq;
 
@@ -18,14 +19,14 @@ memq *memq_new(size_t max_records, size_t max_bytes);
 void memq_free(memq *q);
 
 /* Appends a copy of key (may be NULL) and payload with the caller's tag
- * (e.g. which topic). Returns 0, or -1 when the queue is full or out of
- * memory (nothing is kept). */
-int memq_push(memq *q, int tag, const void *key, size_t keylen, const void *payload,
-              size_t len);
+ * (e.g. which topic) and sequence number. Returns 0, or -1 when the queue is
+ * full or out of memory (nothing is kept). */
+int memq_push(memq *q, int tag, uint64_t seq, const void *key, size_t keylen,
+              const void *payload, size_t len);
 
 /* Points to the oldest record (owned by the queue, valid until it is
  * popped). Returns 0, or -1 when empty. *key is NULL for a record without. */
-int memq_peek(const memq *q, int *tag, const void **key, size_t *keylen,
+int memq_peek(const memq *q, int *tag, uint64_t *seq, const void **key, size_t *keylen,
               const void **payload, size_t *len);
 
 /* Drops the oldest record (no-op when empty). */

@@ -88,8 +88,8 @@ static json_t *entry_of(registry_kind kind, const json_t *el, const char **id)
         *id = str_member(el, "entity_id");
         if (*id == NULL)
             return NULL;
-        return json_pack("{s:s?, s:s?}", "area_id", str_member(el, "area_id"), "device_id",
-                         str_member(el, "device_id"));
+        return json_pack("{s:s?, s:s?}", "area_id", str_member(el, "area_id"),
+                         "device_id", str_member(el, "device_id"));
     }
     }
     return NULL;
@@ -133,9 +133,8 @@ void registry_lookup(const registry *r, const char *entity_id, const char **area
         return;
     const json_t *ent = json_object_get(r->maps[REGISTRY_ENTITIES], entity_id);
     const char *device_id = json_string_value(json_object_get(ent, "device_id"));
-    const json_t *dev = device_id != NULL
-                            ? json_object_get(r->maps[REGISTRY_DEVICES], device_id)
-                            : NULL;
+    const json_t *dev =
+        device_id != NULL ? json_object_get(r->maps[REGISTRY_DEVICES], device_id) : NULL;
     *device = json_string_value(json_object_get(dev, "name"));
     const char *area_id = json_string_value(json_object_get(ent, "area_id"));
     if (area_id == NULL)

@@ -17,9 +17,11 @@ static const struct {
     ha_msg_type type;
     int64_t id;
 } single_cases[] = {
-    {"{\"type\":\"auth_required\",\"ha_version\":\"2024.1.0\"}", HA_MSG_AUTH_REQUIRED, -1},
+    {"{\"type\":\"auth_required\",\"ha_version\":\"2024.1.0\"}", HA_MSG_AUTH_REQUIRED,
+     -1},
     {"{\"type\":\"auth_ok\",\"ha_version\":\"2024.1.0\"}", HA_MSG_AUTH_OK, -1},
-    {"{\"type\":\"auth_invalid\",\"message\":\"Invalid password\"}", HA_MSG_AUTH_INVALID, -1},
+    {"{\"type\":\"auth_invalid\",\"message\":\"Invalid password\"}", HA_MSG_AUTH_INVALID,
+     -1},
     {"{\"id\":3,\"type\":\"result\",\"success\":true,\"result\":null}", HA_MSG_RESULT, 3},
     {"{\"id\":4,\"type\":\"pong\"}", HA_MSG_PONG, 4},
     {"{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":\"x\"}}", HA_MSG_EVENT, 2},
@@ -54,13 +56,14 @@ START_TEST(test_fields)
     ck_assert_str_eq(f.msgs[0].ha_version, "2024.1.0");
     ha_frame_fini(&f);
 
-    ck_assert_int_eq(parse(&f, "{\"type\":\"auth_invalid\",\"message\":\"Invalid password\"}"),
-                     0);
+    ck_assert_int_eq(
+        parse(&f, "{\"type\":\"auth_invalid\",\"message\":\"Invalid password\"}"), 0);
     ck_assert_str_eq(f.msgs[0].message, "Invalid password");
     ha_frame_fini(&f);
 
-    ck_assert_int_eq(parse(&f, "{\"id\":9,\"type\":\"result\",\"success\":false,"
-                               "\"error\":{\"code\":\"unauthorized\",\"message\":\"no\"}}"),
+    ck_assert_int_eq(parse(&f,
+                           "{\"id\":9,\"type\":\"result\",\"success\":false,"
+                           "\"error\":{\"code\":\"unauthorized\",\"message\":\"no\"}}"),
                      0);
     ck_assert(!f.msgs[0].success);
     ck_assert_str_eq(f.msgs[0].error_code, "unauthorized");
@@ -107,8 +110,16 @@ START_TEST(test_coalesced_array)
 END_TEST
 
 static const char *const garbage[] = {
-    "", "   ", "{", "not json", "\"a string\"", "42", "null", "true",
-    "{\"type\":\"pong\",\"id\":1}trailing", "[{\"type\":\"pong\"},",
+    "",
+    "   ",
+    "{",
+    "not json",
+    "\"a string\"",
+    "42",
+    "null",
+    "true",
+    "{\"type\":\"pong\",\"id\":1}trailing",
+    "[{\"type\":\"pong\"},",
     "{\"a\":\"\\u0000\"}",
 };
 
@@ -150,10 +161,11 @@ START_TEST(test_huge_frame)
     size_t len = 0;
     buf[len++] = '[';
     for (size_t i = 0; i < n; i++) {
-        len += (size_t)snprintf(buf + len, cap - len,
-                                "%s{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":"
-                                "\"state_changed\",\"data\":{\"n\":%zu,\"pad\":\"%s\"}}}",
-                                i ? "," : "", i, pad);
+        len +=
+            (size_t)snprintf(buf + len, cap - len,
+                             "%s{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":"
+                             "\"state_changed\",\"data\":{\"n\":%zu,\"pad\":\"%s\"}}}",
+                             i ? "," : "", i, pad);
     }
     buf[len++] = ']';
     ck_assert_uint_gt(len, 5u * 1000 * 1000);
@@ -200,7 +212,8 @@ START_TEST(test_builders)
 
     t = ha_proto_subscribe_events(2, "state_changed");
     j = load(t);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "event_type")), "state_changed");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "event_type")),
+                     "state_changed");
     json_decref(j);
     free(t);
 

@@ -123,7 +123,8 @@ static void handshake(ha_session *s, rec *r)
                      HA_SESSION_OK);
     ck_assert_uint_eq(r->n_sent, 1);
     ck_assert_str_eq(sent_type(r, 0), "auth");
-    ck_assert_str_eq(json_string_value(json_object_get(r->sent[0], "access_token")), "tok");
+    ck_assert_str_eq(json_string_value(json_object_get(r->sent[0], "access_token")),
+                     "tok");
     ck_assert_int_eq(feed(s, "{\"type\":\"auth_ok\",\"ha_version\":\"2024.1\"}", 2),
                      HA_SESSION_OK);
     ck_assert_int_eq(r->ready, 1);
@@ -149,13 +150,14 @@ START_TEST(test_handshake_and_subscribe)
     ck_assert_int_eq(sent_id(&r, 3), 3);
 
     /* A coalesced frame: results and events of both subscriptions. */
-    ck_assert_int_eq(feed(s,
-                          "[{\"id\":1,\"type\":\"result\",\"success\":true,\"result\":null},"
-                          "{\"id\":2,\"type\":\"result\",\"success\":true,\"result\":null},"
-                          "{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":\"a\"}},"
-                          "{\"id\":3,\"type\":\"event\",\"event\":{\"event_type\":\"b\"}}]",
-                          3),
-                     HA_SESSION_OK);
+    ck_assert_int_eq(
+        feed(s,
+             "[{\"id\":1,\"type\":\"result\",\"success\":true,\"result\":null},"
+             "{\"id\":2,\"type\":\"result\",\"success\":true,\"result\":null},"
+             "{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":\"a\"}},"
+             "{\"id\":3,\"type\":\"event\",\"event\":{\"event_type\":\"b\"}}]",
+             3),
+        HA_SESSION_OK);
     ck_assert_uint_eq(r.n_events, 2);
     ck_assert_int_eq(r.event_tags[0], HA_TAG_SUBSCRIBE);
     ck_assert_str_eq(json_string_value(json_object_get(r.events[1], "event_type")), "b");
@@ -215,7 +217,8 @@ START_TEST(test_auth_invalid)
     ha_session_start(s, 0);
     feed(s, "{\"type\":\"auth_required\"}", 1);
     const char *why = NULL;
-    const char *frame = "{\"type\":\"auth_invalid\",\"message\":\"Invalid access token\"}";
+    const char *frame =
+        "{\"type\":\"auth_invalid\",\"message\":\"Invalid access token\"}";
     ck_assert_int_eq(ha_session_on_frame(s, frame, strlen(frame), 2, &why),
                      HA_SESSION_AUTH_INVALID);
     ck_assert_str_eq(why, "Invalid access token");
@@ -307,8 +310,9 @@ START_TEST(test_failed_subscription_stops_events)
     const char *types[] = {"secret_event"};
     ha_session *s = make(&r, types, 1);
     handshake(s, &r);
-    feed(s, "{\"id\":2,\"type\":\"result\",\"success\":false,\"error\":{\"code\":"
-            "\"unauthorized\",\"message\":\"Unauthorized\"}}",
+    feed(s,
+         "{\"id\":2,\"type\":\"result\",\"success\":false,\"error\":{\"code\":"
+         "\"unauthorized\",\"message\":\"Unauthorized\"}}",
          5);
     ck_assert_uint_eq(r.n_results, 1);
     ck_assert(!r.result_success[0]);
@@ -329,7 +333,8 @@ START_TEST(test_owner_subscription_tag)
     int64_t id = ha_session_command(s, "subscribe_events", f, 42);
     json_decref(f);
     char ev[96];
-    snprintf(ev, sizeof(ev), "{\"id\":%lld,\"type\":\"event\",\"event\":{}}", (long long)id);
+    snprintf(ev, sizeof(ev), "{\"id\":%lld,\"type\":\"event\",\"event\":{}}",
+             (long long)id);
     feed(s, ev, 5);
     ck_assert_uint_eq(r.n_events, 1);
     ck_assert_int_eq(r.event_tags[0], 42);

@@ -64,7 +64,8 @@ START_TEST(test_bad)
 {
     ha_url u;
     char err[128] = "";
-    ck_assert_msg(ha_url_parse(bad[_i], &u, err, sizeof(err)) == -1, "accepted %s", bad[_i]);
+    ck_assert_msg(ha_url_parse(bad[_i], &u, err, sizeof(err)) == -1, "accepted %s",
+                  bad[_i]);
     ck_assert(err[0] != '\0');
 }
 END_TEST

@@ -1,0 +1,342 @@
+/* test-batch.c - unit tests for the writer's batch: flushing by points,
+ * bytes and time with an injected clock, the split plan for rejected
+ * ranges, and which offsets become committable. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "hs_offtrack.h"
+
+#define TOPIC "ha.events.enriched"
+
+/* Appends a line "m v=<i> <i>\n" for (partition, offset) at now_ms. */
+static void add_line(batch *b, int32_t partition, int64_t offset, int64_t now_ms)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "m v=%lld %lld\n", (long long)offset,
+                     (long long)offset);
+    size_t off = b->text.len;
+    ck_assert_int_eq(lineproto_buf_append(&b->text, line, (size_t)n), 0);
+    char payload[32];
+    int pn = snprintf(payload, sizeof payload, "{\"o\":%lld}", (long long)offset);
+    ck_assert_int_eq(
+        batch_add_encoded(b, off, partition, offset, payload, (size_t)pn, "k", 1, now_ms),
+        0);
+}
+
+START_TEST(test_full_by_points)
+{
+    batch_limits lim = {3, 1 << 20, 1000};
+    batch b;
+    batch_init(&b, &lim);
+    ck_assert(!batch_full(&b));
+    add_line(&b, 0, 1, 0);
+    add_line(&b, 0, 2, 0);
+    ck_assert(!batch_full(&b));
+    add_line(&b, 0, 3, 0);
+    ck_assert(batch_full(&b));
+    batch_clear(&b);
+    ck_assert(!batch_full(&b));
+    ck_assert_uint_eq(b.n, 0);
+    ck_assert_uint_eq(b.text.len, 0);
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_full_by_bytes)
+{
+    /* Each test line is "m v=N N\n": 8 bytes for one-digit offsets. */
+    batch_limits lim = {1000, 20, 1000};
+    batch b;
+    batch_init(&b, &lim);
+    ck_assert(!batch_would_overflow(&b, 1000)); /* an empty batch takes any line */
+    add_line(&b, 0, 1, 0);
+    ck_assert(!batch_would_overflow(&b, 8));
+    add_line(&b, 0, 2, 0);
+    ck_assert_uint_eq(b.text.len, 16);
+    ck_assert(!batch_full(&b));
+    ck_assert(batch_would_overflow(&b, 8)); /* 24 > 20: flush first */
+    ck_assert(!batch_would_overflow(&b, 4));
+    add_line(&b, 0, 3, 0);
+    ck_assert(batch_full(&b));
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_due_by_time)
+{
+    batch_limits lim = {1000, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    ck_assert(!batch_due(&b, 5000));
+    ck_assert_int_eq(batch_due_in(&b, 5000), -1);
+    add_line(&b, 0, 1, 1000); /* the clock of the first point counts */
+    add_line(&b, 0, 2, 1090);
+    ck_assert(!batch_due(&b, 1099));
+    ck_assert_int_eq(batch_due_in(&b, 1040), 60);
+    ck_assert(batch_due(&b, 1100));
+    ck_assert_int_eq(batch_due_in(&b, 1200), 0);
+    batch_clear(&b);
+    add_line(&b, 0, 3, 2000);
+    ck_assert(!batch_due(&b, 2050));
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_zero_interval)
+{
+    batch_limits lim = {1000, 1 << 20, 0};
+    batch b;
+    batch_init(&b, &lim);
+    add_line(&b, 0, 1, 10);
+    ck_assert(batch_due(&b, 10));
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_range_text)
+{
+    batch_limits lim = {1000, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    for (int i = 0; i < 4; i++)
+        add_line(&b, 0, i, 0);
+    size_t len;
+    const char *t = batch_range_text(&b, (batch_range){1, 3}, &len);
+    ck_assert_uint_eq(len, 16);
+    ck_assert(memcmp(t, "m v=1 1\nm v=2 2\n", 16) == 0);
+    t = batch_range_text(&b, (batch_range){0, 4}, &len);
+    ck_assert_uint_eq(len, b.text.len);
+    batch_range_text(&b, (batch_range){2, 2}, &len);
+    ck_assert_uint_eq(len, 0);
+    batch_range_text(&b, (batch_range){0, 9}, &len);
+    ck_assert_uint_eq(len, 0);
+    /* payload and key are copies */
+    ck_assert_uint_eq(b.e[2].payload_len, 7);
+    ck_assert(memcmp(b.e[2].payload, "{\"o\":2}", 7) == 0);
+    ck_assert(memcmp(b.e[2].key, "k", 1) == 0);
+    batch_fini(&b);
+}
+END_TEST
+
+/* Drives a plan where the entries listed in bad are rejected whenever they
+ * are part of a range; returns the rejected singles in order and counts the
+ * writes. */
+static size_t run_plan(batch *b, const bool *bad, size_t *rejected, size_t *writes)
+{
+    size_t nrej = 0;
+    *writes = 0;
+    ck_assert_int_eq(batch_plan_start(b), 0);
+    batch_range r;
+    while (batch_plan_peek(b, &r)) {
+        (*writes)++;
+        bool any_bad = false;
+        for (size_t i = r.lo; i < r.hi; i++)
+            any_bad |= bad[i];
+        if (!any_bad) {
+            batch_plan_pop(b);
+            continue;
+        }
+        int sp = batch_plan_split(b);
+        ck_assert_int_ge(sp, 0);
+        if (sp == 1) {
+            ck_assert_uint_eq(r.hi - r.lo, 1);
+            rejected[nrej++] = r.lo;
+        }
+    }
+    return nrej;
+}
+
+START_TEST(test_split_plan)
+{
+    batch_limits lim = {1000, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    for (int i = 0; i < 10; i++)
+        add_line(&b, 0, i, 0);
+    bool bad[10] = {false};
+    size_t rejected[10], writes;
+
+    /* all good: one write */
+    ck_assert_uint_eq(run_plan(&b, bad, rejected, &writes), 0);
+    ck_assert_uint_eq(writes, 1);
+
+    /* one bad point: found by halving, good points all written once more */
+    bad[7] = true;
+    ck_assert_uint_eq(run_plan(&b, bad, rejected, &writes), 1);
+    ck_assert_uint_eq(rejected[0], 7);
+    ck_assert_uint_le(writes, 1 + 2 * 4);
+
+    /* several: each found once, in order */
+    bad[0] = bad[3] = bad[9] = true;
+    size_t n = run_plan(&b, bad, rejected, &writes);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(rejected[0], 0);
+    ck_assert_uint_eq(rejected[1], 3);
+    ck_assert_uint_eq(rejected[2], 7);
+    ck_assert_uint_eq(rejected[3], 9);
+
+    /* all bad: every point alone */
+    for (int i = 0; i < 10; i++)
+        bad[i] = true;
+    ck_assert_uint_eq(run_plan(&b, bad, rejected, &writes), 10);
+    for (size_t i = 0; i < 10; i++)
+        ck_assert_uint_eq(rejected[i], i);
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_split_covers_every_entry_once)
+{
+    /* Whatever is rejected, the ranges written or rejected partition the
+     * batch: every entry ends up in exactly one good range or one single. */
+    batch_limits lim = {5000, 1 << 24, 100};
+    for (size_t n = 1; n <= 37; n += 6) {
+        batch b;
+        batch_init(&b, &lim);
+        for (size_t i = 0; i < n; i++)
+            add_line(&b, 0, (int64_t)i, 0);
+        ck_assert_int_eq(batch_plan_start(&b), 0);
+        int *seen = calloc(n, sizeof *seen);
+        batch_range r;
+        size_t step = 0;
+        while (batch_plan_peek(&b, &r)) {
+            if ((r.lo * 7 + r.hi + step++) % 3 == 0 || r.hi - r.lo == 1) {
+                if (r.hi - r.lo == 1 && r.lo % 2 == 0) {
+                    ck_assert_int_eq(batch_plan_split(&b), 1);
+                } else {
+                    batch_plan_pop(&b);
+                }
+                for (size_t i = r.lo; i < r.hi; i++)
+                    seen[i]++;
+            } else {
+                ck_assert_int_eq(batch_plan_split(&b), 0);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            ck_assert_int_eq(seen[i], 1);
+        free(seen);
+        batch_fini(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_split_empty_plan)
+{
+    batch_limits lim = {10, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    ck_assert_int_eq(batch_plan_start(&b), 0);
+    batch_range r;
+    ck_assert(!batch_plan_peek(&b, &r));
+    ck_assert_int_eq(batch_plan_split(&b), -1);
+    batch_fini(&b);
+}
+END_TEST
+
+typedef struct {
+    int32_t partition[16];
+    int64_t next[16];
+    size_t n;
+} commits;
+
+static void record_commit(void *ud, int32_t partition, int64_t commit_next)
+{
+    commits *c = ud;
+    ck_assert_uint_lt(c->n, 16);
+    c->partition[c->n] = partition;
+    c->next[c->n] = commit_next;
+    c->n++;
+}
+
+START_TEST(test_offsets)
+{
+    batch_limits lim = {100, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    hs_offtrack *t = hs_offtrack_new();
+    /* partition 0: offsets 10..13, partition 1: 5..6, interleaved */
+    int32_t parts[] = {0, 1, 0, 0, 1, 0};
+    int64_t offs[] = {10, 5, 11, 12, 6, 13};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(hs_offtrack_add(t, TOPIC, parts[i], offs[i]), 0);
+        add_line(&b, parts[i], offs[i], 0);
+    }
+    commits c = {.n = 0};
+    /* the second half first: nothing of partition 0 is committable yet
+     * (10 and 11 are still in flight), partition 1 neither (5 is). */
+    batch_mark_done(&b, (batch_range){3, 6}, t, TOPIC, record_commit, &c);
+    ck_assert_uint_eq(c.n, 0);
+    /* then the first half: both partitions advance to past their last,
+     * one call each with the furthest point */
+    batch_mark_done(&b, (batch_range){0, 3}, t, TOPIC, record_commit, &c);
+    ck_assert_uint_eq(c.n, 2);
+    for (size_t i = 0; i < c.n; i++) {
+        if (c.partition[i] == 0)
+            ck_assert_int_eq(c.next[i], 14);
+        else
+            ck_assert_int_eq(c.next[i], 7);
+    }
+    ck_assert_uint_eq(hs_offtrack_pending(t), 0);
+    hs_offtrack_free(t);
+    batch_fini(&b);
+}
+END_TEST
+
+START_TEST(test_offsets_gap_from_dlq)
+{
+    /* A rejected point's offset waits for its DLQ delivery: the commit
+     * point stops right before it until it is done too. */
+    batch_limits lim = {100, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    hs_offtrack *t = hs_offtrack_new();
+    for (int64_t o = 0; o < 4; o++) {
+        ck_assert_int_eq(hs_offtrack_add(t, TOPIC, 2, o), 0);
+        add_line(&b, 2, o, 0);
+    }
+    commits c = {.n = 0};
+    batch_mark_done(&b, (batch_range){0, 1}, t, TOPIC, record_commit, &c);
+    batch_mark_done(&b, (batch_range){2, 4}, t, TOPIC, record_commit, &c);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_int_eq(c.next[0], 1); /* offset 1 (to the DLQ) still in flight */
+    int64_t next;
+    ck_assert(hs_offtrack_done(t, TOPIC, 2, 1, &next));
+    ck_assert_int_eq(next, 4);
+    hs_offtrack_free(t);
+    batch_fini(&b);
+}
+END_TEST
+
+static Suite *batch_suite(void)
+{
+    Suite *s = suite_create("batch");
+    TCase *tc = tcase_create("limits");
+    tcase_add_test(tc, test_full_by_points);
+    tcase_add_test(tc, test_full_by_bytes);
+    tcase_add_test(tc, test_due_by_time);
+    tcase_add_test(tc, test_zero_interval);
+    tcase_add_test(tc, test_range_text);
+    suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("split");
+    tcase_add_test(ts, test_split_plan);
+    tcase_add_test(ts, test_split_covers_every_entry_once);
+    tcase_add_test(ts, test_split_empty_plan);
+    suite_add_tcase(s, ts);
+    TCase *to = tcase_create("offsets");
+    tcase_add_test(to, test_offsets);
+    tcase_add_test(to, test_offsets_gap_from_dlq);
+    suite_add_tcase(s, to);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(batch_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,127 @@
+/* test-registry.c - registry: naming the area and device of an entity. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+
+static json_t *j(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    ck_assert_msg(v != NULL, "bad test JSON: %s", e.text);
+    return v;
+}
+
+static registry *loaded(void)
+{
+    registry *r = registry_new();
+    char err[128];
+    json_t *areas = j("[{\"area_id\":\"living\",\"name\":\"Living Room\"},"
+                      "{\"area_id\":\"kitchen\",\"name\":\"Kitchen\"},"
+                      "{\"name\":\"no id\"}]");
+    json_t *devices = j("[{\"id\":\"d1\",\"area_id\":\"kitchen\",\"name\":\"Aqara TH\","
+                        "\"name_by_user\":null},"
+                        "{\"id\":\"d2\",\"area_id\":null,\"name\":\"Plug\","
+                        "\"name_by_user\":\"Coffee plug\"},"
+                        "{\"id\":\"d3\",\"area_id\":\"gone\",\"name\":\"X\"}]");
+    json_t *entities =
+        j("[{\"entity_id\":\"sensor.t\",\"area_id\":null,\"device_id\":\"d1\"},"
+          "{\"entity_id\":\"sensor.own\",\"area_id\":\"living\","
+          "\"device_id\":\"d1\"},"
+          "{\"entity_id\":\"switch.p\",\"area_id\":null,\"device_id\":\"d2\"},"
+          "{\"entity_id\":\"light.loose\",\"area_id\":\"living\","
+          "\"device_id\":null},"
+          "{\"entity_id\":\"sensor.d3\",\"device_id\":\"d3\"}]");
+    ck_assert_int_eq(registry_load(r, REGISTRY_AREAS, areas, err, sizeof(err)), 2);
+    ck_assert_int_eq(registry_load(r, REGISTRY_DEVICES, devices, err, sizeof(err)), 3);
+    ck_assert_int_eq(registry_load(r, REGISTRY_ENTITIES, entities, err, sizeof(err)), 5);
+    json_decref(areas);
+    json_decref(devices);
+    json_decref(entities);
+    return r;
+}
+
+static const struct {
+    const char *entity, *area, *device;
+} lookups[] = {
+    {"sensor.t", "Kitchen", "Aqara TH"},       /* area from the device */
+    {"sensor.own", "Living Room", "Aqara TH"}, /* the entity's own area wins */
+    {"switch.p", NULL, "Coffee plug"},         /* name_by_user wins */
+    {"light.loose", "Living Room", NULL},
+    {"sensor.d3", NULL, "X"}, /* area id unknown */
+    {"sensor.unknown", NULL, NULL},
+};
+
+START_TEST(test_lookup)
+{
+    registry *r = loaded();
+    const char *area, *device;
+    registry_lookup(r, lookups[_i].entity, &area, &device);
+    if (lookups[_i].area == NULL)
+        ck_assert_ptr_null(area);
+    else
+        ck_assert_str_eq(area, lookups[_i].area);
+    if (lookups[_i].device == NULL)
+        ck_assert_ptr_null(device);
+    else
+        ck_assert_str_eq(device, lookups[_i].device);
+    registry_free(r);
+}
+END_TEST
+
+START_TEST(test_reload_replaces)
+{
+    registry *r = loaded();
+    char err[128];
+    json_t *areas = j("[{\"area_id\":\"kitchen\",\"name\":\"Cuisine\"}]");
+    ck_assert_int_eq(registry_load(r, REGISTRY_AREAS, areas, err, sizeof(err)), 1);
+    json_decref(areas);
+    const char *area, *device;
+    registry_lookup(r, "sensor.t", &area, &device);
+    ck_assert_str_eq(area, "Cuisine");
+    registry_lookup(r, "sensor.own", &area, &device);
+    ck_assert_ptr_null(area);
+    ck_assert_uint_eq(registry_count(r, REGISTRY_AREAS), 1);
+
+    /* Not a list: refused, the old registry stays. */
+    json_t *bad = j("{\"a\":1}");
+    ck_assert_int_eq(registry_load(r, REGISTRY_DEVICES, bad, err, sizeof(err)), -1);
+    ck_assert(strstr(err, "device_registry") != NULL);
+    json_decref(bad);
+    ck_assert_uint_eq(registry_count(r, REGISTRY_DEVICES), 3);
+    registry_lookup(r, NULL, &area, &device);
+    ck_assert_ptr_null(area);
+    registry_free(r);
+    registry_free(NULL);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    ck_assert_str_eq(registry_list_command(REGISTRY_ENTITIES),
+                     "config/entity_registry/list");
+    ck_assert_str_eq(registry_update_event(REGISTRY_AREAS), "area_registry_updated");
+    ck_assert_str_eq(registry_update_event(REGISTRY_DEVICES), "device_registry_updated");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("registry");
+    TCase *tc = tcase_create("core");
+    tcase_add_loop_test(tc, test_lookup, 0, (int)(sizeof(lookups) / sizeof(lookups[0])));
+    tcase_add_test(tc, test_reload_replaces);
+    tcase_add_test(tc, test_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
