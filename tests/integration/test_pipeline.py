@@ -10,9 +10,12 @@ nothing else.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "deploy"))
 import expect  # noqa: E402
 import harness  # noqa: E402
+import schemacheck  # noqa: E402
 
 EVENTS = int(os.environ.get("HS_TEST_EVENTS", "6000"))
 
@@ -87,6 +90,13 @@ def test_pipeline_delivers_every_event_exactly_once():
                 hostile += 1
         assert not problems, "%d field mismatches, e.g.\n%s" % (len(problems), "\n".join(problems[:10]))
         assert hostile > 0, "the stream carried no hostile state strings"
+
+        # Every message the stages last produced must match its JSON Schema.
+        for stage, kind in (("ingestor", "raw"), ("enricher", "enriched")):
+            recent = pipe.stages[stage].json("/events/recent?limit=1000")
+            assert len(recent) >= 500, "%s shows only %d recent messages" % (stage, len(recent))
+            for msg in recent:
+                schemacheck.validate(kind, msg)
 
         stats = pipe.stages["writer"].json("/stats")
         assert stats["dlq_total"] == 0, "writer sent points to the DLQ: %r" % stats
