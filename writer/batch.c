@@ -75,6 +75,7 @@ int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offs
     e->payload_len = e->payload ? payload_len : 0;
     e->key = dup_bytes(key, key_len, &ok);
     e->key_len = e->key ? key_len : 0;
+    e->ts_ms = -1;
     if (!ok) {
         free(e->payload);
         free(e->key);
@@ -89,7 +90,8 @@ int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offs
 
 bool batch_full(const batch *b)
 {
-    return b->n > 0 && (b->n >= b->limits.max_points || b->text.len >= b->limits.max_bytes);
+    return b->n > 0 &&
+           (b->n >= b->limits.max_points || b->text.len >= b->limits.max_bytes);
 }
 
 bool batch_would_overflow(const batch *b, size_t line_len)

@@ -29,6 +29,7 @@ typedef struct {
     size_t payload_len;
     void *key; /* the original message key (owned, may be NULL) */
     size_t key_len;
+    int64_t ts_ms; /* the Kafka message timestamp, -1 until the caller sets it */
 } batch_entry;
 
 typedef struct {
@@ -46,7 +47,7 @@ typedef struct {
     lineproto_buf text;
     batch_entry *e;
     size_t n, cap;
-    int64_t first_ms; /* when the oldest entry was added */
+    int64_t first_ms;  /* when the oldest entry was added */
     batch_range *plan; /* stack of ranges still to write; top is last */
     size_t nplan, plan_cap;
 } batch;

@@ -26,6 +26,7 @@ struct influx {
     char *resp;
     size_t resp_len;
     char retry_after[64];
+    const volatile sig_atomic_t *abort_flag;
 };
 
 /* Appends "&name=value" (or "?name=value" first) with value URL-escaped. */
@@ -120,6 +121,22 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const influx *ix = ud;
+    return ix->abort_flag != NULL && *ix->abort_flag ? 1 : 0;
+}
+
+void influx_set_abort_flag(influx *ix, const volatile sig_atomic_t *flag)
+{
+    ix->abort_flag = flag;
+}
+
 void influx_free(influx *ix)
 {
     if (ix == NULL)
@@ -157,7 +174,8 @@ influx *influx_new(const influx_opts *o, char *err, size_t errlen)
         influx_free(ix);
         return NULL;
     }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
     if (h != NULL && o->gzip) {
         struct curl_slist *h2 = curl_slist_append(h, "Content-Encoding: gzip");
         h = h2 ? h2 : NULL;
@@ -210,7 +228,10 @@ influx *influx_new(const influx_opts *o, char *err, size_t errlen)
                                       ix->timeout_ms < 5000 ? ix->timeout_ms : 5000L)) &&
               set_ok(curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) &&
               set_ok(curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L)) &&
-              set_ok(curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L));
+              set_ok(curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L)) &&
+              set_ok(curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress)) &&
+              set_ok(curl_easy_setopt(c, CURLOPT_XFERINFODATA, ix)) &&
+              set_ok(curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L));
     /* "Expect: 100-continue" would add a round trip to every large batch. */
     if (ok) {
         struct curl_slist *h2 = curl_slist_append(ix->headers, "Expect:");
@@ -230,12 +251,22 @@ influx *influx_new(const influx_opts *o, char *err, size_t errlen)
     return ix;
 }
 
+void influx_set_timeout_ms(influx *ix, long timeout_ms)
+{
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    ix->timeout_ms = timeout_ms;
+    curl_easy_setopt(ix->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(ix->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout_ms < 5000 ? timeout_ms : 5000L);
+}
+
 int influx_gzip(const void *in, size_t len, unsigned char **out, size_t *outlen)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK)
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     uLong bound = deflateBound(&zs, (uLong)len);
     unsigned char *buf = malloc(bound);
@@ -267,7 +298,8 @@ int influx_write(influx *ix, const char *body, size_t len, influx_result *res)
     const void *send = body;
     size_t send_len = len;
     if (ix->gzip) {
-        if ((uint64_t)len > UINT32_MAX || influx_gzip(body, len, &packed, &packed_len) < 0) {
+        if ((uint64_t)len > UINT32_MAX ||
+            influx_gzip(body, len, &packed, &packed_len) < 0) {
             snprintf(res->error, sizeof res->error, "gzip compression failed");
             return -1;
         }

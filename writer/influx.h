@@ -10,12 +10,13 @@
 #ifndef INFLUX_H
 #define INFLUX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
-    int api_version; /* 1, 2 or 3 */
-    const char *url; /* base URL, no trailing path needed */
+    int api_version;                       /* 1, 2 or 3 */
+    const char *url;                       /* base URL, no trailing path needed */
     const char *db, *rp, *user, *password; /* v1 (db also v3's default) */
     const char *org, *bucket, *token;      /* v2 / v3 */
     bool gzip;
@@ -44,6 +45,15 @@ void influx_free(influx *ix);
  * transport failure has status 0 and the reason in res->error), -1 when it
  * could not be attempted (out of memory, compression failure). */
 int influx_write(influx *ix, const char *body, size_t len, influx_result *res);
+
+/* While *flag is non-zero, a write in progress is abandoned within about a
+ * second (status 0, "aborted"), so a stop signal is not held up by a hanging
+ * InfluxDB. NULL turns this off. The flag must outlive the client. */
+void influx_set_abort_flag(influx *ix, const volatile sig_atomic_t *flag);
+
+/* Changes the whole-request timeout for later writes (the shutdown path
+ * shortens it to fit its deadline). */
+void influx_set_timeout_ms(influx *ix, long timeout_ms);
 
 /* Compresses in into a gzip member. Returns 0 and a malloc'd *out, or -1.
  * Exposed for unit tests. */

@@ -77,7 +77,8 @@ static double *sorted_copy(latency *l, size_t *n)
     *n = l->count;
     double *c = *n ? malloc(*n * sizeof *c) : NULL;
     if (c != NULL)
-        memcpy(c, l->ring, *n * sizeof *c); /* the first count slots are the filled ones */
+        memcpy(c, l->ring,
+               *n * sizeof *c); /* the first count slots are the filled ones */
     pthread_mutex_unlock(&l->lock);
     if (c == NULL) {
         *n = 0;

@@ -114,10 +114,11 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n, size_t i)
     return len;
 }
 
-static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+static const char REPLACEMENT[] = "\xEF\xBF\xBD";        /* U+FFFD */
 static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
 
-int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s, size_t n)
+int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
+                             size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     /* Worst case: every byte becomes three. */
@@ -151,13 +152,18 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
             rc = buf_puts(b, "\\n");
         } else if (c == '\r') {
             rc = buf_puts(b, "\\r");
-        } else if (c == ',' || c == ' ' || (c == '=' && part == LINEPROTO_KEY)) {
+        } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
             char esc[2] = {'\\', (char)c};
             rc = lineproto_buf_append(b, esc, 2);
         } else if (c == '\\' && i == n - 1) {
             rc = buf_puts(b, REVERSE_SOLIDUS_OP);
+        } else if (c == '\\' && part == LINEPROTO_FIELD_KEY &&
+                   strchr(",= \\\n\r", (char)u[i + 1]) != NULL && u[i + 1] != 0) {
+            rc = buf_puts(b, "\\\\"); /* a harmless pair for influxd's scanner */
         } else if (c == '#' && i == 0 && part == LINEPROTO_MEASUREMENT) {
             rc = buf_puts(b, "\\#");
+        } else if (c == '\t' && i == 0 && part == LINEPROTO_MEASUREMENT) {
+            rc = buf_puts(b, "\\t"); /* influxd skips whitespace at a line's start */
         } else {
             rc = buf_putc(b, (char)c);
         }
@@ -177,13 +183,60 @@ int lineproto_append_double(lineproto_buf *b, double v)
 {
     if (!isfinite(v))
         return -2;
-    char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    char tmp[48];
+    /* Integers print as such, without the search below. */
+    if (v == (double)(long long)v && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+        return buf_puts(b, tmp);
+    }
+    /* %g drops trailing zeros, so the first precision that reads back gives
+     * the shortest form; 15 digits suffice for most values. */
+    int prec = fabs(v) < 1e-300 ? 1 : 15; /* subnormals are short with few digits */
+    for (; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)
             break;
     }
+    /* %g switches to an exponent as soon as the digits run out ("1e+02" for
+     * 100); below 1e17 and above 1e-5 plain decimals read better. */
+    const char *e = strchr(tmp, 'e');
+    if (e != NULL) {
+        int exp10 = atoi(e + 1);
+        int digits = 0;
+        for (const char *p = tmp; p < e; p++)
+            digits += isdigit((unsigned char)*p) ? 1 : 0;
+        if (exp10 >= -5 && exp10 < 17) {
+            int decimals = digits - 1 - exp10;
+            char alt[48];
+            snprintf(alt, sizeof alt, "%.*f", decimals > 0 ? decimals : 0, v);
+            if (strtod(alt, NULL) == v)
+                memcpy(tmp, alt, strlen(alt) + 1);
+        }
+    }
     return buf_puts(b, tmp);
+}
+
+size_t lineproto_scrub_nul_escapes(char *text, size_t n)
+{
+    size_t count = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (c == '"') {
+            in_string = false;
+        } else if (c == '\\' && i + 1 < n) {
+            if (text[i + 1] == 'u' && i + 5 < n && memcmp(text + i + 2, "0000", 4) == 0) {
+                memcpy(text + i + 2, "fffd", 4);
+                count++;
+            }
+            i++; /* the escaped character is never a quote or a backslash escape */
+        }
+    }
+    return count;
 }
 
 /* ---- Python's float() -------------------------------------------------- */
@@ -406,8 +459,31 @@ static int tag_cmp(const void *a, const void *b)
 
 /* ---- line assembly ----------------------------------------------------- */
 
-static int write_line(lineproto_buf *out, const char *measurement, tag *tags, size_t ntags,
-                      fieldset *fs, int64_t time_ns)
+/* An escaped field key as influxd stores it: it reads a backslash and the
+ * byte after it as a pair and turns "\\,", "\\=" and "\\ " into the bare
+ * character. Returns a malloc'd string or NULL when out of memory. */
+static char *stored_field_key(const char *s, size_t n)
+{
+    char *k = malloc(n + 1);
+    if (k == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n) {
+            char x = s[++i];
+            if (x != ',' && x != '=' && x != ' ')
+                k[o++] = '\\';
+            k[o++] = x;
+        } else {
+            k[o++] = s[i];
+        }
+    }
+    k[o] = '\0';
+    return k;
+}
+
+static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
+                      size_t ntags, fieldset *fs, int64_t time_ns)
 {
     int rc = append_escaped_str(out, LINEPROTO_MEASUREMENT, measurement);
     qsort(tags, ntags, sizeof *tags, tag_cmp);
@@ -420,10 +496,33 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags, si
         rc |= append_escaped_str(out, LINEPROTO_KEY, tags[i].value);
     }
     size_t written = 0;
+    char **keys = calloc(fs->n ? fs->n : 1, sizeof *keys);
+    if (keys == NULL)
+        rc = -1;
     for (size_t i = 0; i < fs->n && rc == 0; i++) {
         field *f = &fs->v[i];
+        size_t before = out->len;
         rc |= buf_putc(out, written == 0 ? ' ' : ',');
-        rc |= append_escaped_str(out, LINEPROTO_KEY, f->key);
+        size_t kstart = out->len;
+        rc |= append_escaped_str(out, LINEPROTO_FIELD_KEY, f->key);
+        char *stored =
+            rc == 0 ? stored_field_key(out->data + kstart, out->len - kstart) : NULL;
+        if (stored == NULL) {
+            rc = -1;
+            break;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < written && !dup; k++)
+            dup = strcmp(keys[k], stored) == 0;
+        if (dup) {
+            /* Two keys InfluxDB would store alike (after the replacements
+             * above): it would keep only the last, so keep only the first. */
+            free(stored);
+            lineproto_buf_truncate(out, before);
+            fs->dropped++;
+            continue;
+        }
+        keys[written] = stored;
         rc |= buf_putc(out, '=');
         if (f->type == FIELD_FLOAT) {
             rc |= lineproto_append_double(out, f->num);
@@ -436,6 +535,9 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags, si
         }
         written++;
     }
+    for (size_t k = 0; keys != NULL && k < written; k++)
+        free(keys[k]);
+    free(keys);
     if (rc == 0) {
         char ts[32];
         snprintf(ts, sizeof ts, " %" PRId64 "\n", time_ns);
@@ -506,7 +608,8 @@ static bool value_as_float(const json_t *v, double *out)
         return true;
     }
     if (json_is_string(v))
-        return lineproto_parse_pyfloat(json_string_value(v), json_string_length(v), out) == 0;
+        return lineproto_parse_pyfloat(json_string_value(v), json_string_length(v),
+                                       out) == 0;
     return false;
 }
 
@@ -547,7 +650,7 @@ static double digit_tail_value(const char *text)
 
 /* HA's attribute rule: float(value) under the key, else "<key>_str" with the
  * text (and the digits of a text like "12 km" under the key). A key already
- * among the fields gets a trailing '_' first. */
+ * among the fields, and the key "time", get a trailing '_' first. */
 static void add_attribute(fieldset *fs, const char *name, const json_t *value)
 {
     if (name[0] == '\0') {
@@ -561,7 +664,9 @@ static void add_attribute(fieldset *fs, const char *name, const json_t *value)
         return;
     }
     memcpy(key, name, klen + 1);
-    if (fieldset_find(fs, key) != NULL) {
+    /* influxd refuses a field named "time" (it drops the point or the
+     * field): it is treated like a key already taken. */
+    if (fieldset_find(fs, key) != NULL || strcmp(key, "time") == 0) {
         key[klen++] = '_';
         key[klen] = '\0';
     }
@@ -618,7 +723,8 @@ static void add_extra_bool(fieldset *fs, const char *name, const json_t *v)
 static bool word_state(const char *s, double *out)
 {
     static const char *const one[] = {"on", "locked", "above_horizon", "open", "home"};
-    static const char *const zero[] = {"off", "unlocked", "below_horizon", "closed", "not_home"};
+    static const char *const zero[] = {"off", "unlocked", "below_horizon", "closed",
+                                       "not_home"};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         if (strcmp(s, one[i]) == 0) {
             *out = 1.0;
@@ -665,7 +771,8 @@ typedef struct {
     size_t errlen;
 } enc_ctx;
 
-static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, int64_t time_ns)
+static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+                           int64_t time_ns)
 {
     json_t *ns = json_object_get(msg, "new_state");
     if (!json_is_object(ns)) {
@@ -693,27 +800,29 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
     if (!json_is_object(attrs))
         attrs = NULL;
 
-    /* state / value, as HA's event_to_json decides them */
+    /* state / value, as HA's event_to_json decides them: a state Python's
+     * float() reads is a value only (the enricher's number when it gave
+     * one); a word state is both; any other state is text, with the
+     * enricher's value too when it found one (its boolean-like words). */
     bool include_state = false, include_value = false;
-    double value = 0;
+    double value = 0, parsed;
     json_t *enriched_value = json_object_get(msg, "value");
+    bool enriched = json_is_number(enriched_value);
     if (kept_as_state(state)) {
         include_state = true;
+    } else if (lineproto_parse_pyfloat(state, strlen(state), &parsed) == 0) {
+        include_value = true;
+        value = enriched && isfinite(parsed) ? json_number_value(enriched_value) : parsed;
     } else if (word_state(state, &value)) {
         include_state = include_value = true;
-        if (json_is_number(enriched_value))
+        if (enriched)
             value = json_number_value(enriched_value);
-    } else if (enriched_value != NULL) {
-        if (json_is_number(enriched_value)) {
-            include_value = true;
-            value = json_number_value(enriched_value);
-        } else {
-            include_state = true;
-        }
-    } else if (lineproto_parse_pyfloat(state, strlen(state), &value) == 0) {
-        include_value = true;
     } else {
         include_state = true;
+        if (enriched) {
+            include_value = true;
+            value = json_number_value(enriched_value);
+        }
     }
 
     /* measurement */
@@ -762,7 +871,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
             }
         }
         if (!nonempty(measurement)) {
-            measurement = nonempty(o->default_measurement) ? o->default_measurement : entity_id;
+            measurement =
+                nonempty(o->default_measurement) ? o->default_measurement : entity_id;
         } else {
             include_uom = o->measurement_attr != LINEPROTO_MATTR_UNIT;
         }
@@ -775,7 +885,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
         fieldset_float(&fs, "value", value);
     const char *key;
     json_t *v;
-    json_object_foreach(attrs, key, v) {
+    json_object_foreach(attrs, key, v)
+    {
         if (strcmp(key, "unit_of_measurement") == 0 && !include_uom)
             continue;
         if (strcmp(key, "device_class") == 0 && !include_dc)
@@ -784,7 +895,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
     }
     json_t *weather = json_object_get(msg, "weather");
     if (json_is_object(weather)) {
-        add_extra_number(&fs, "weather_temperature", json_object_get(weather, "temperature"));
+        add_extra_number(&fs, "weather_temperature",
+                         json_object_get(weather, "temperature"));
         add_extra_number(&fs, "weather_humidity", json_object_get(weather, "humidity"));
         add_extra_number(&fs, "weather_pressure", json_object_get(weather, "pressure"));
         add_extra_string(&fs, "weather_condition", json_object_get(weather, "condition"));
@@ -805,7 +917,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
     };
     int rc = -1;
     if (!fs.oom)
-        rc = write_line(out, measurement, tags, sizeof tags / sizeof tags[0], &fs, time_ns);
+        rc = write_line(out, measurement, tags, sizeof tags / sizeof tags[0], &fs,
+                        time_ns);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
     free(owned);
@@ -817,7 +930,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out, in
     return 0;
 }
 
-static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out, int64_t time_ns)
+static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+                             int64_t time_ns)
 {
     json_t *w = json_object_get(msg, "weather");
     if (!json_is_object(w)) {
@@ -834,7 +948,8 @@ static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out, 
     if (fs.n == 0) {
         c->info->skip_reason = "weather record without values";
     } else if (!fs.oom) {
-        tag tags[] = {{"site", get_str(msg, "site")}, {"provider", get_str(w, "provider")}};
+        tag tags[] = {{"site", get_str(msg, "site")},
+                      {"provider", get_str(w, "provider")}};
         rc = write_line(out, "weather", tags, 2, &fs, time_ns);
         if (rc == 0)
             c->info->points = 1;
@@ -888,8 +1003,8 @@ static void add_json_text(fieldset *fs, const char *key, const json_t *v)
     free(t);
 }
 
-static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out, int64_t time_ns,
-                         const char *event_type)
+static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+                         int64_t time_ns, const char *event_type)
 {
     const char *entity_id = get_str(msg, "entity_id");
     char domain[256] = "";
@@ -921,18 +1036,16 @@ static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out, int6
     add_extra_string(&fs, "unit", json_object_get(msg, "unit"));
     add_extra_bool(&fs, "backfill", json_object_get(msg, "backfill"));
     if (fs.n == 0)
-        add_json_text(&fs, "data", json_object());
+        fieldset_string(&fs, "data", "{}");
     tag tags[] = {
-        {"area", get_str(msg, "area")},
-        {"domain", domain},
-        {"entity_id", entity_id},
-        {"event_type", event_type},
+        {"area", get_str(msg, "area")}, {"domain", domain},
+        {"entity_id", entity_id},       {"event_type", event_type},
         {"site", get_str(msg, "site")},
     };
     int rc = -1;
     if (!fs.oom)
-        rc = write_line(out, "home_assistant_events", tags, sizeof tags / sizeof tags[0], &fs,
-                        time_ns);
+        rc = write_line(out, "home_assistant_events", tags, sizeof tags / sizeof tags[0],
+                        &fs, time_ns);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
     if (rc < 0) {
@@ -960,7 +1073,8 @@ int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_bu
     }
     int64_t time_ns;
     if (message_time(msg, &time_ns) < 0) {
-        snprintf(err, errlen, "message has no usable time (time_ns, last_updated, time_fired)");
+        snprintf(err, errlen,
+                 "message has no usable time (time_ns, last_updated, time_fired)");
         return -1;
     }
     enc_ctx c = {opts, info, err, errlen};

@@ -11,9 +11,16 @@
  * the two characters "\n" or "\r"; an element ending in a backslash (which
  * would escape the separator after it) has that last backslash replaced by
  * U+29F5 REVERSE SOLIDUS OPERATOR; a measurement starting with '#' (a comment
- * line to InfluxDB) gets a backslash in front. String field values keep raw
- * newlines: influxd stores and returns them byte for byte. Invalid UTF-8 and
- * NUL bytes become U+FFFD everywhere. */
+ * line to InfluxDB) gets a backslash in front, one starting with a tab (which
+ * InfluxDB would skip) has that tab written as the two characters "\t".
+ * Field keys that InfluxDB would store alike after these replacements are
+ * written once (the first; the others are counted as dropped fields). influxd reads field
+ * keys in backslash pairs (a backslash always takes the next byte with it), unlike
+ * measurements and tags, so in a field key a backslash that comes before a
+ * ',', '=', ' ', another backslash or a line break is written doubled: the
+ * line keeps its structure and the stored key shows two backslashes there. String field
+ * values keep raw newlines: influxd stores and returns them byte for byte. Invalid UTF-8
+ * and NUL bytes become U+FFFD everywhere. */
 #ifndef LINEPROTO_H
 #define LINEPROTO_H
 
@@ -43,13 +50,15 @@ void lineproto_buf_truncate(lineproto_buf *b, size_t len);
 /* Where a text goes in a line; decides what is escaped. */
 typedef enum {
     LINEPROTO_MEASUREMENT, /* ',' and ' ' */
-    LINEPROTO_KEY,         /* tag key, tag value or field key: ',', '=' and ' ' */
+    LINEPROTO_KEY,         /* tag key or tag value: ',', '=' and ' ' */
     LINEPROTO_STRING,      /* string field value, without the quotes: '"' and '\' */
+    LINEPROTO_FIELD_KEY,   /* field key: as LINEPROTO_KEY, and see below */
 } lineproto_part;
 
 /* Appends n bytes of s escaped for part. Returns 0, or -1 when out of memory
  * (b then holds a partial append; callers truncate back). */
-int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s, size_t n);
+int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
+                             size_t n);
 
 /* Appends a finite double in the shortest form that reads back to the same
  * value ("21.5", "1e+20", "-0"). Returns 0, -1 when out of memory, -2 when v
@@ -62,16 +71,23 @@ int lineproto_append_double(lineproto_buf *b, double v);
  * other forms strtod accepts are refused. Returns 0 and sets *out, or -1. */
 int lineproto_parse_pyfloat(const char *s, size_t n, double *out);
 
+/* Rewrites every "\u0000" escape inside the JSON strings of text (n bytes)
+ * into "\ufffd", in place (same length), so a NUL in a message becomes
+ * U+FFFD as everywhere else instead of making the message unparsable.
+ * "\\u0000" (an escaped backslash) is left alone. Returns how many were
+ * rewritten. */
+size_t lineproto_scrub_nul_escapes(char *text, size_t n);
+
 typedef enum {
     LINEPROTO_SCHEMA_HA = 0, /* what HA's InfluxDB integration writes */
     LINEPROTO_SCHEMA_EVENTS, /* one measurement home_assistant_events */
 } lineproto_schema;
 
 typedef enum {
-    LINEPROTO_MATTR_UNIT = 0,             /* unit_of_measurement (HA's default) */
-    LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS,  /* "<domain>__<device_class>", else domain */
-    LINEPROTO_MATTR_DEVICE_CLASS,         /* the device_class attribute */
-    LINEPROTO_MATTR_ENTITY_ID,            /* the full entity_id */
+    LINEPROTO_MATTR_UNIT = 0,            /* unit_of_measurement (HA's default) */
+    LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS, /* "<domain>__<device_class>", else domain */
+    LINEPROTO_MATTR_DEVICE_CLASS,        /* the device_class attribute */
+    LINEPROTO_MATTR_ENTITY_ID,           /* the full entity_id */
 } lineproto_mattr;
 
 typedef struct {
@@ -92,7 +108,7 @@ typedef struct {
     const char *skip_reason; /* static text when points == 0, else NULL */
 } lineproto_info;
 
-/* Appends the line for one enriched message (see docs/writer.md for the
+/* Appends the line for one enriched message (see writer/README.md for the
  * mapping), ending in '\n', to out. A message that maps to no point (an
  * entity removal in the ha schema, a weather record without observation, an
  * event type the schema does not write) appends nothing, returns 0 and sets

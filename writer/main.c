@@ -19,11 +19,11 @@
 #include "wconfig.h"
 
 #define PROG "homestream-writer"
-#define SUMMARY                                                                            \
+#define SUMMARY                                                                          \
     "Consumes enriched Home Assistant events and writes them to InfluxDB as line\n"      \
     "protocol; points InfluxDB rejects go to the DLQ topic.\n"                           \
     "\n"                                                                                 \
-    "  --replay-dlq   re-drive the writer's DLQ records into TOPIC_ENRICHED (after\n"   \
+    "  --replay-dlq   re-drive the writer's DLQ records into TOPIC_ENRICHED (after\n"    \
     "                 fixing what InfluxDB rejected), then exit."
 
 /* The one mutable global: set by the signal handler, read by the loops. */
@@ -88,13 +88,15 @@ static int admin_config_put(void *ud, json_t *body, char *err, size_t errlen)
     const char *name;
     json_t *v;
     int rc = 0;
-    json_object_foreach(body, name, v) {
+    json_object_foreach(body, name, v)
+    {
         char *text = setting_text(v);
         if (text == NULL) {
             snprintf(err, errlen, "%s: expected a string, number or boolean", name);
             rc = -1;
         } else {
-            rc = hs_cfg_set(wconfig_vars, wconfig_nvars, &scratch, name, text, true, err, errlen);
+            rc = hs_cfg_set(wconfig_vars, wconfig_nvars, &scratch, name, text, true, err,
+                            errlen);
         }
         free(text);
         if (rc < 0)
@@ -104,10 +106,12 @@ static int admin_config_put(void *ud, json_t *body, char *err, size_t errlen)
     if (rc < 0)
         return -1;
     pthread_mutex_lock(&a->cfg_lock);
-    json_object_foreach(body, name, v) {
+    json_object_foreach(body, name, v)
+    {
         char *text = setting_text(v);
         if (text != NULL &&
-            hs_cfg_set(wconfig_vars, wconfig_nvars, a->cfg, name, text, true, err, errlen) == 0 &&
+            hs_cfg_set(wconfig_vars, wconfig_nvars, a->cfg, name, text, true, err,
+                       errlen) == 0 &&
             strcmp(name, "LOG_LEVEL") == 0) {
             hs_log_level lvl;
             if (hs_log_level_parse(text, &lvl) == 0)
@@ -162,8 +166,22 @@ int main(int argc, char **argv)
     wconfig cfg;
     memset(&cfg, 0, sizeof cfg);
     bool replay = argc > 1 && strcmp(argv[1], "--replay-dlq") == 0;
+    if (argc == 2 && strcmp(argv[1], "--check-config") == 0) {
+        /* The table's checks run in hs_cfg_handle_args; the checks across
+         * variables (what each INFLUX_API_VERSION needs) run here first. */
+        char err[512];
+        if (hs_cfg_load(wconfig_vars, wconfig_nvars, &cfg, NULL, NULL, err, sizeof err) ==
+                0 &&
+            wconfig_validate(&cfg, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            hs_cfg_free(wconfig_vars, wconfig_nvars, &cfg);
+            return 1;
+        }
+        hs_cfg_free(wconfig_vars, wconfig_nvars, &cfg);
+    }
     if (!replay) {
-        int a = hs_cfg_handle_args(argc, argv, PROG, SUMMARY, wconfig_vars, wconfig_nvars, &cfg);
+        int a = hs_cfg_handle_args(argc, argv, PROG, SUMMARY, wconfig_vars, wconfig_nvars,
+                                   &cfg);
         if (a != HS_CFG_ARGS_RUN) {
             hs_cfg_free(wconfig_vars, wconfig_nvars, &cfg);
             return a == HS_CFG_ARGS_EXIT_OK ? 0 : 1;
@@ -201,6 +219,7 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    sink_set_stop_flag(a.sink, &stop_flag);
     if (cfg.common.admin_addr != NULL && cfg.common.admin_addr[0] != '\0') {
         hs_admin_handlers h = {
             .health = admin_health,
@@ -210,8 +229,8 @@ int main(int argc, char **argv)
             .config_put = admin_config_put,
             .ud = &a,
         };
-        admin = hs_admin_start(cfg.common.admin_addr, "writer", cfg.common.admin_token, &h, err,
-                               sizeof err);
+        admin = hs_admin_start(cfg.common.admin_addr, "writer", cfg.common.admin_token,
+                               &h, err, sizeof err);
         if (admin == NULL) {
             hs_error("main", "admin endpoint on %s: %s", cfg.common.admin_addr, err);
             fprintf(stderr, PROG ": ADMIN_ADDR: %s\n", err);
@@ -220,8 +239,8 @@ int main(int argc, char **argv)
         }
     }
     hs_info("main", "started: %s -> %s (API %s, schema %s), admin %s",
-            cfg.common.topic_enriched, cfg.influx_url, cfg.influx_api_version, cfg.influx_schema,
-            admin ? cfg.common.admin_addr : "disabled");
+            cfg.common.topic_enriched, cfg.influx_url, cfg.influx_api_version,
+            cfg.influx_schema, admin ? cfg.common.admin_addr : "disabled");
     while (!stop_flag)
         sink_step(a.sink, 100);
     hs_info("main", "stopping");

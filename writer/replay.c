@@ -95,7 +95,8 @@ int replay_extract(const void *record, size_t len, const char *stage, char **pay
             rc = 0;
         }
     } else if (json_is_string(p64)) {
-        *payload = b64_decode(json_string_value(p64), json_string_length(p64), payload_len);
+        *payload =
+            b64_decode(json_string_value(p64), json_string_length(p64), payload_len);
         rc = *payload ? 0 : -1;
     }
     json_decref(r);
@@ -155,7 +156,8 @@ static char *payload_key(const char *payload, size_t len, const char *site)
 static bool all_at_end(rd_kafka_t *consumer, const int32_t *eof, size_t neof)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+    if (rd_kafka_assignment(consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        parts == NULL)
         return false;
     bool all = parts->cnt > 0;
     for (int i = 0; all && i < parts->cnt; i++) {
@@ -196,7 +198,8 @@ static void handle_record(replay_ctx *c, rd_kafka_t *producer, const wconfig *cf
     }
     char *payload = NULL;
     size_t plen = 0;
-    int rc = replay_extract(m->payload ? m->payload : "", m->len, "writer", &payload, &plen);
+    int rc =
+        replay_extract(m->payload ? m->payload : "", m->len, "writer", &payload, &plen);
     if (rc != 0) {
         if (rc > 0)
             c->res->skipped++;
@@ -212,15 +215,15 @@ static void handle_record(replay_ctx *c, rd_kafka_t *producer, const wconfig *cf
         ref->partition = m->partition;
         ref->offset = m->offset;
         c->inflight++;
-        prc = hs_kafka_produce(producer, cfg->common.topic_enriched, key, strlen(key), payload,
-                               plen, ref, 5000);
+        prc = hs_kafka_produce(producer, cfg->common.topic_enriched, key, strlen(key),
+                               payload, plen, ref, 5000);
         if (prc != 0)
             c->inflight--;
     }
     if (prc != 0) {
         c->res->failed++;
-        hs_error(COMPONENT, "cannot re-drive DLQ record %" PRId32 "@%" PRId64, m->partition,
-                 m->offset);
+        hs_error(COMPONENT, "cannot re-drive DLQ record %" PRId32 "@%" PRId64,
+                 m->partition, m->offset);
         free(ref);
     }
     free(key);
@@ -236,14 +239,15 @@ int replay_dlq_run(const wconfig *cfg, volatile sig_atomic_t *stop, int idle_ms,
     replay_ctx c = {.topic = cfg->common.topic_dlq, .res = out};
     c.track = hs_offtrack_new();
     char why[256];
-    rd_kafka_t *producer =
-        hs_kafka_producer_new(cfg->common.kafka_brokers, on_delivery, &c, NULL, why, sizeof why);
+    rd_kafka_t *producer = hs_kafka_producer_new(cfg->common.kafka_brokers, on_delivery,
+                                                 &c, NULL, why, sizeof why);
     static const char *const extra[] = {"enable.partition.eof", "true", NULL};
     if (producer != NULL)
-        c.consumer = hs_kafka_consumer_new(cfg->common.kafka_brokers, group, c.topic, extra, why,
-                                           sizeof why);
+        c.consumer = hs_kafka_consumer_new(cfg->common.kafka_brokers, group, c.topic,
+                                           extra, why, sizeof why);
     if (c.track == NULL || producer == NULL || c.consumer == NULL) {
-        snprintf(err, errlen, "cannot start the replay: %s", c.track ? why : "out of memory");
+        snprintf(err, errlen, "cannot start the replay: %s",
+                 c.track ? why : "out of memory");
         hs_kafka_consumer_close(c.consumer);
         hs_kafka_producer_close(producer, 0);
         hs_offtrack_free(c.track);

@@ -62,6 +62,27 @@ typedef struct {
     atomic_bool retrying;
 } sink_counters;
 
+/* The one write in flight on the HTTP thread. The poll thread fills it and
+ * sets pending; the HTTP thread runs it and sets done; both under mu. While
+ * a write is pending or running, the poll thread leaves the held batch and
+ * the InfluxDB client alone. */
+typedef struct {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool mu_ready; /* mu and cv initialised */
+    bool pending;
+    bool quit;
+    atomic_bool done;
+    const char *body;
+    size_t len;
+    batch_range r;
+    int rc;
+    influx_result res;
+    int64_t t0, t1;
+} write_job;
+
 struct sink {
     const wconfig *cfg;
     char *topic_in;
@@ -72,11 +93,14 @@ struct sink {
     hs_offtrack *track;
     hs_breaker *breaker;
     influx *ix;
-    latency *lat;
+    latency *lat;   /* InfluxDB write durations */
+    latency *delay; /* Kafka append to InfluxDB acknowledgement, per point */
     hs_recent *recent;
-    batch acc;  /* filling */
-    batch out;  /* being written (held) */
+    batch acc; /* filling */
+    batch out; /* being written (held) */
     bool held;
+    bool inflight; /* the HTTP thread holds a range of `out` */
+    write_job job;
     bool queue_empty;
     int64_t next_attempt_ms;
     unsigned attempt;
@@ -138,7 +162,8 @@ static void store_commit(void *ud, int32_t partition, int64_t commit_next)
     int rc = hs_kafka_store_offset(s->consumer, s->topic_in, partition, commit_next - 1);
     if (rc != 0)
         hs_debug(COMPONENT, "offset store for %s[%" PRId32 "] at %" PRId64 " failed: %s",
-                 s->topic_in, partition, commit_next, rd_kafka_err2str((rd_kafka_resp_err_t)rc));
+                 s->topic_in, partition, commit_next,
+                 rd_kafka_err2str((rd_kafka_resp_err_t)rc));
 }
 
 static void mark_one_done(sink *s, int32_t partition, int64_t offset)
@@ -170,13 +195,15 @@ static void dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaq
     }
     /* Not delivered: produce the same record again, so the original's
      * offset is never stored without it reaching the DLQ. */
-    hs_warn(COMPONENT, "DLQ delivery failed for %s[%" PRId32 "]@%" PRId64 ": %s; retrying",
+    hs_warn(COMPONENT,
+            "DLQ delivery failed for %s[%" PRId32 "]@%" PRId64 ": %s; retrying",
             s->topic_in, ref->partition, ref->offset, rd_kafka_err2str(msg->err));
     ref->tries++;
-    int rc = hs_kafka_produce(rk, s->topic_dlq, msg->key, msg->key_len, msg->payload, msg->len,
-                              ref, 0);
+    int rc = hs_kafka_produce(rk, s->topic_dlq, msg->key, msg->key_len, msg->payload,
+                              msg->len, ref, 0);
     if (rc != 0) {
-        hs_error(COMPONENT, "cannot requeue DLQ record for %s[%" PRId32 "]@%" PRId64
+        hs_error(COMPONENT,
+                 "cannot requeue DLQ record for %s[%" PRId32 "]@%" PRId64
                  ": %s; its offset stays uncommitted",
                  s->topic_in, ref->partition, ref->offset,
                  rd_kafka_err2str((rd_kafka_resp_err_t)rc));
@@ -189,8 +216,8 @@ static void dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaq
 
 /* Sends one original message to the DLQ with the reason. Its offset is
  * marked done by the delivery report. */
-static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key, size_t keylen,
-                     const void *payload, size_t len, const char *reason)
+static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key,
+                     size_t keylen, const void *payload, size_t len, const char *reason)
 {
     char *rec = hs_kafka_dlq_record("writer", reason, payload ? payload : "", len);
     dlq_ref *ref = malloc(sizeof *ref);
@@ -200,22 +227,24 @@ static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key
         ref->offset = offset;
         ref->tries = 0;
         atomic_fetch_add(&s->dlq_inflight, 1);
-        rc = hs_kafka_produce(s->producer, s->topic_dlq, key, keylen, rec, strlen(rec), ref,
-                              1000);
+        rc = hs_kafka_produce(s->producer, s->topic_dlq, key, keylen, rec, strlen(rec),
+                              ref, 1000);
         if (rc != 0)
             atomic_fetch_sub(&s->dlq_inflight, 1);
     }
     if (rc != 0) {
-        hs_error(COMPONENT, "cannot produce DLQ record for %s[%" PRId32 "]@%" PRId64
+        hs_error(COMPONENT,
+                 "cannot produce DLQ record for %s[%" PRId32 "]@%" PRId64
                  " (%s); its offset stays uncommitted",
                  s->topic_in, partition, offset,
-                 rc > 0 || rc < -1 ? rd_kafka_err2str((rd_kafka_resp_err_t)rc) : "out of memory");
+                 rc > 0 || rc < -1 ? rd_kafka_err2str((rd_kafka_resp_err_t)rc)
+                                   : "out of memory");
         inc(&s->c.dlq_failed, 1);
         inc(&s->c.errors, 1);
         free(ref);
     } else {
-        hs_warn(COMPONENT, "to DLQ: %s[%" PRId32 "]@%" PRId64 ": %s", s->topic_in, partition,
-                offset, reason);
+        hs_warn(COMPONENT, "to DLQ: %s[%" PRId32 "]@%" PRId64 ": %s", s->topic_in,
+                partition, offset, reason);
     }
     free(rec);
 }
@@ -225,13 +254,15 @@ static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key
 static void apply_pause(sink *s, bool pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        parts == NULL)
         return;
     if (parts->cnt > 0) {
         rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(s->consumer, parts)
                                       : rd_kafka_resume_partitions(s->consumer, parts);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            hs_warn(COMPONENT, "%s partitions: %s", pause ? "pause" : "resume", rd_kafka_err2str(e));
+            hs_warn(COMPONENT, "%s partitions: %s", pause ? "pause" : "resume",
+                    rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -264,11 +295,11 @@ static void remember_written(sink *s, const batch *b, batch_range r)
 {
     for (size_t i = r.lo; i < r.hi; i++) {
         const batch_entry *e = &b->e[i];
-        json_t *ev = json_pack("{s:s#,s:i,s:I,s:s#}", "entity_id",
-                               e->key ? (const char *)e->key : "", e->key ? e->key_len : 0,
-                               "partition", (int)e->partition, "offset", (json_int_t)e->offset,
-                               "line", b->text.data + e->line_off,
-                               e->line_len > 0 ? e->line_len - 1 : 0);
+        json_t *ev = json_pack(
+            "{s:s#,s:i,s:I,s:s#}", "entity_id", e->key ? (const char *)e->key : "",
+            e->key ? e->key_len : 0, "partition", (int)e->partition, "offset",
+            (json_int_t)e->offset, "line", b->text.data + e->line_off,
+            e->line_len > 0 ? e->line_len - 1 : 0);
         if (ev == NULL)
             continue;
         char key[256];
@@ -281,19 +312,21 @@ static void remember_written(sink *s, const batch *b, batch_range r)
     }
 }
 
-/* Writes the top range of the held batch once and acts on the outcome.
- * Returns the outcome. */
-static outcome_kind write_once(sink *s, int64_t now)
+/* Records, per point written, how long ago Kafka appended its message. */
+static void note_delays(sink *s, const batch *b, batch_range r)
 {
-    batch_range r;
-    if (!batch_plan_peek(&s->out, &r))
-        return OUTCOME_OK;
-    size_t len;
-    const char *body = batch_range_text(&s->out, r, &len);
-    influx_result res;
-    int64_t t0 = hs_now_mono_ms();
-    int rc = influx_write(s->ix, body, len, &res);
-    int64_t t1 = hs_now_mono_ms();
+    int64_t now_ms = hs_now_wall_ns() / 1000000;
+    for (size_t i = r.lo; i < r.hi; i++)
+        if (b->e[i].ts_ms > 0)
+            latency_add(s->delay, (double)(now_ms - b->e[i].ts_ms));
+}
+
+/* Acts on the answer to the write of range r of the held batch (len body
+ * bytes, sent from t0 to t1 in monotonic ms). Returns the outcome. */
+static outcome_kind complete_write(sink *s, batch_range r, size_t len, int rc,
+                                   const influx_result *resp, int64_t t0, int64_t t1)
+{
+    influx_result res = *resp;
     outcome_kind kind = rc < 0 ? OUTCOME_RETRY : outcome_classify(res.status);
     double ms = res.seconds > 0 ? res.seconds * 1000.0 : (double)(t1 - t0);
     if (kind == OUTCOME_OK || kind == OUTCOME_DROP)
@@ -312,6 +345,7 @@ static outcome_kind write_once(sink *s, int64_t now)
     switch (kind) {
     case OUTCOME_OK:
         latency_add(s->lat, ms);
+        note_delays(s, &s->out, r);
         inc(&s->c.points_written, r.hi - r.lo);
         inc(&s->c.batches, 1);
         inc(&s->c.bytes, len);
@@ -333,8 +367,8 @@ static outcome_kind write_once(sink *s, int64_t now)
             snprintf(reason, sizeof reason, "InfluxDB rejected the point (HTTP %ld): %s",
                      res.status, res.error[0] ? res.error : "no reason given");
             inc(&s->c.rejected, 1);
-            dlq_send(s, e->partition, e->offset, e->key, e->key_len, e->payload, e->payload_len,
-                     reason);
+            dlq_send(s, e->partition, e->offset, e->key, e->key_len, e->payload,
+                     e->payload_len, reason);
         } else if (sp == 0) {
             inc(&s->c.splits, 1);
             hs_debug(COMPONENT, "HTTP %ld for %zu points: splitting (%s)", res.status,
@@ -360,8 +394,9 @@ static outcome_kind write_once(sink *s, int64_t now)
         inc(&s->c.retries, 1);
         inc(&s->c.errors, 1);
         atomic_store(&s->c.retrying, true);
-        hs_warn(COMPONENT, "write of %zu points failed (%s%ld: %s); retry in %" PRId64 " ms",
-                r.hi - r.lo, res.status ? "HTTP " : "status ", res.status, res.error, delay);
+        hs_warn(
+            COMPONENT, "write of %zu points failed (%s%ld: %s); retry in %" PRId64 " ms",
+            r.hi - r.lo, res.status ? "HTTP " : "status ", res.status, res.error, delay);
         break;
     }
     case OUTCOME_FATAL:
@@ -371,12 +406,114 @@ static outcome_kind write_once(sink *s, int64_t now)
         inc(&s->c.errors, 1);
         atomic_store(&s->c.fatal, true);
         atomic_store(&s->c.retrying, true);
-        hs_error(COMPONENT, "InfluxDB refused the write (HTTP %ld: %s): check INFLUX_URL, the "
+        hs_error(COMPONENT,
+                 "InfluxDB refused the write (HTTP %ld: %s): check INFLUX_URL, the "
                  "database/bucket and the credentials; retrying in %d s",
                  res.status, res.error, OUTCOME_FATAL_RETRY_MS / 1000);
         break;
     }
     return kind;
+}
+
+/* Writes the top range of the held batch on this thread and acts on the
+ * answer (the shutdown path; the HTTP thread must be idle). */
+static outcome_kind write_once(sink *s)
+{
+    batch_range r;
+    if (!batch_plan_peek(&s->out, &r))
+        return OUTCOME_OK;
+    size_t len;
+    const char *body = batch_range_text(&s->out, r, &len);
+    influx_result res;
+    int64_t t0 = hs_now_mono_ms();
+    int rc = influx_write(s->ix, body, len, &res);
+    return complete_write(s, r, len, rc, &res, t0, hs_now_mono_ms());
+}
+
+static void *http_thread(void *arg)
+{
+    sink *s = arg;
+    write_job *j = &s->job;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (!j->pending && !j->quit)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (j->quit)
+            break;
+        const char *body = j->body;
+        size_t len = j->len;
+        pthread_mutex_unlock(&j->mu);
+        influx_result res;
+        int64_t t0 = hs_now_mono_ms();
+        int rc = influx_write(s->ix, body, len, &res);
+        int64_t t1 = hs_now_mono_ms();
+        pthread_mutex_lock(&j->mu);
+        j->res = res;
+        j->rc = rc;
+        j->t0 = t0;
+        j->t1 = t1;
+        j->pending = false;
+        atomic_store(&j->done, true);
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* Hands the top range of the held batch to the HTTP thread. */
+static void submit_write(sink *s)
+{
+    batch_range r;
+    if (!batch_plan_peek(&s->out, &r))
+        return;
+    write_job *j = &s->job;
+    pthread_mutex_lock(&j->mu);
+    j->r = r;
+    j->body = batch_range_text(&s->out, r, &j->len);
+    atomic_store(&j->done, false);
+    j->pending = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    s->inflight = true;
+}
+
+/* When the write in flight has finished (waiting at most wait_ms for it),
+ * acts on it and returns true with its outcome in *kind. */
+static bool reap_write(sink *s, int wait_ms, outcome_kind *kind)
+{
+    write_job *j = &s->job;
+    if (!s->inflight)
+        return false;
+    pthread_mutex_lock(&j->mu);
+    if (!atomic_load(&j->done) && wait_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!atomic_load(&j->done))
+            if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) != 0)
+                break;
+    }
+    bool done = atomic_load(&j->done);
+    influx_result res;
+    batch_range r = j->r;
+    size_t len = j->len;
+    int rc = j->rc;
+    int64_t t0 = j->t0, t1 = j->t1;
+    if (done) {
+        res = j->res;
+        atomic_store(&j->done, false);
+    }
+    pthread_mutex_unlock(&j->mu);
+    if (!done)
+        return false;
+    s->inflight = false;
+    *kind = complete_write(s, r, len, rc, &res, t0, t1);
+    return true;
 }
 
 static void finish_if_done(sink *s)
@@ -408,11 +545,20 @@ static void start_write(sink *s, int64_t now)
     atomic_store(&s->c.acc_points, 0);
 }
 
-/* Writes while the held batch has ranges due, at most budget requests. */
+/* Moves writes along without blocking: acts on a finished write, starts the
+ * next range when one is due, at most budget times. */
 static void drive_writes(sink *s, int budget)
 {
     int64_t now = hs_now_mono_ms();
     while (budget-- > 0) {
+        if (s->inflight) {
+            outcome_kind k;
+            if (!reap_write(s, 0, &k))
+                return;
+            now = hs_now_mono_ms();
+            if (k == OUTCOME_RETRY || k == OUTCOME_FATAL)
+                return;
+        }
         finish_if_done(s);
         if (!s->held) {
             if (s->acc.n == 0 ||
@@ -429,10 +575,7 @@ static void drive_writes(sink *s, int budget)
             s->next_attempt_ms = now + (in > 10 ? in : 10);
             return;
         }
-        outcome_kind k = write_once(s, now);
-        now = hs_now_mono_ms();
-        if (k == OUTCOME_RETRY || k == OUTCOME_FATAL)
-            return;
+        submit_write(s);
     }
 }
 
@@ -471,10 +614,24 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
     }
     char err[256];
     json_error_t jerr;
-    json_t *msg = json_loadb(m->payload ? m->payload : "", m->len, 0, &jerr);
+    json_t *msg;
+    if (m->payload != NULL && memmem(m->payload, m->len, "\\u0000", 6) != NULL) {
+        /* NUL escapes become U+FFFD on a copy; the DLQ keeps the original. */
+        char *copy = malloc(m->len);
+        if (copy != NULL) {
+            memcpy(copy, m->payload, m->len);
+            lineproto_scrub_nul_escapes(copy, m->len);
+        }
+        msg = copy ? json_loadb(copy, m->len, 0, &jerr) : NULL;
+        if (copy == NULL)
+            snprintf(jerr.text, sizeof jerr.text, "out of memory");
+        free(copy);
+    } else {
+        msg = json_loadb(m->payload ? m->payload : "", m->len, 0, &jerr);
+    }
     if (msg == NULL) {
-        snprintf(err, sizeof err, "invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                 jerr.column);
+        snprintf(err, sizeof err, "invalid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
         inc(&s->c.invalid, 1);
         dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
         return;
@@ -494,8 +651,8 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
     }
     if (info.points == 0) {
         inc(&s->c.skipped, 1);
-        hs_debug(COMPONENT, "%s[%" PRId32 "]@%" PRId64 " skipped: %s", s->topic_in, part, off,
-                 info.skip_reason ? info.skip_reason : "");
+        hs_debug(COMPONENT, "%s[%" PRId32 "]@%" PRId64 " skipped: %s", s->topic_in, part,
+                 off, info.skip_reason ? info.skip_reason : "");
         mark_one_done(s, part, off);
         return;
     }
@@ -505,23 +662,27 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
     }
     size_t line_off = s->acc.text.len;
     if (lineproto_buf_append(&s->acc.text, s->scratch.data, s->scratch.len) < 0 ||
-        batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key, m->key_len,
-                          now) < 0) {
+        batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key,
+                          m->key_len, now) < 0) {
         lineproto_buf_truncate(&s->acc.text, line_off);
         /* Leave the offset in flight: it is never committed past, and the
          * message comes back after a restart. */
-        hs_error(COMPONENT, "out of memory batching %s[%" PRId32 "]@%" PRId64, s->topic_in, part,
-                 off);
+        hs_error(COMPONENT, "out of memory batching %s[%" PRId32 "]@%" PRId64,
+                 s->topic_in, part, off);
         inc(&s->c.errors, 1);
         return;
     }
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    s->acc.e[s->acc.n - 1].ts_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
     atomic_store(&s->c.acc_points, s->acc.n);
 }
 
 static void refresh_lag(sink *s)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+    if (rd_kafka_assignment(s->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        parts == NULL)
         return;
     rd_kafka_position(s->consumer, parts);
     json_t *lag = json_object();
@@ -529,8 +690,8 @@ static void refresh_lag(sink *s)
     for (int i = 0; lag != NULL && i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t lo = 0, hi = 0;
-        if (rd_kafka_get_watermark_offsets(s->consumer, p->topic, p->partition, &lo, &hi) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_get_watermark_offsets(s->consumer, p->topic, p->partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         int64_t pos = p->offset >= 0 ? p->offset : lo;
         int64_t l = hi - pos;
@@ -563,15 +724,18 @@ void sink_step(sink *s, int max_wait_ms)
     }
 
     int64_t wait = max_wait_ms;
-    if (s->held && s->next_attempt_ms - now < wait)
+    if (s->held && !s->inflight && s->next_attempt_ms - now < wait)
         wait = s->next_attempt_ms - now;
     if (!s->held && s->acc.n > 0)
         wait = 0; /* write as soon as nothing more is queued */
+    if (s->inflight && wait > 2)
+        wait = 2; /* look for the write's end often */
     if (wait < 0)
         wait = 0;
     s->queue_empty = false;
     for (int i = 0; i < MAX_POLL_PER_STEP; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0);
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0);
         if (m == NULL) {
             s->queue_empty = true;
             break;
@@ -579,7 +743,7 @@ void sink_step(sink *s, int max_wait_ms)
         now = hs_now_mono_ms();
         handle_message(s, m, now);
         rd_kafka_message_destroy(m);
-        if (batch_full(&s->acc))
+        if (batch_full(&s->acc) || (s->inflight && atomic_load(&s->job.done)))
             break;
     }
     drive_writes(s, MAX_WRITES_PER_STEP);
@@ -619,7 +783,8 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
         return NULL;
     }
     if (lineproto_schema_parse(cfg->influx_schema, &s->lp.schema) < 0 ||
-        lineproto_mattr_parse(cfg->influx_measurement_attr, &s->lp.measurement_attr) < 0) {
+        lineproto_mattr_parse(cfg->influx_measurement_attr, &s->lp.measurement_attr) <
+            0) {
         snprintf(err, errlen, "INFLUX_SCHEMA or INFLUX_MEASUREMENT_ATTR: unknown value");
         sink_free(s);
         return NULL;
@@ -629,9 +794,11 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
 
     s->track = hs_offtrack_new();
     s->lat = latency_new(LATENCY_WINDOW);
+    s->delay = latency_new(LATENCY_WINDOW * 8);
     s->recent = hs_recent_new(RECENT_CAPACITY);
     s->breaker = hs_breaker_new("influxdb", NULL);
-    if (s->track == NULL || s->lat == NULL || s->recent == NULL || s->breaker == NULL) {
+    if (s->track == NULL || s->lat == NULL || s->delay == NULL || s->recent == NULL ||
+        s->breaker == NULL) {
         snprintf(err, errlen, "out of memory");
         sink_free(s);
         return NULL;
@@ -656,21 +823,35 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
         sink_free(s);
         return NULL;
     }
-    s->producer = hs_kafka_producer_new(cfg->common.kafka_brokers, dlq_report, s, NULL, why,
-                                        sizeof why);
+    pthread_mutex_init(&s->job.mu, NULL);
+    pthread_cond_init(&s->job.cv, NULL);
+    s->job.mu_ready = true;
+    if (pthread_create(&s->job.thread, NULL, http_thread, s) != 0) {
+        snprintf(err, errlen, "cannot start the HTTP thread");
+        sink_free(s);
+        return NULL;
+    }
+    s->job.started = true;
+    s->producer = hs_kafka_producer_new(cfg->common.kafka_brokers, dlq_report, s, NULL,
+                                        why, sizeof why);
     if (s->producer == NULL) {
         snprintf(err, errlen, "DLQ producer: %s", why);
         sink_free(s);
         return NULL;
     }
-    s->consumer = hs_kafka_consumer_new(cfg->common.kafka_brokers, cfg->kafka_group, s->topic_in,
-                                        NULL, why, sizeof why);
+    s->consumer = hs_kafka_consumer_new(cfg->common.kafka_brokers, cfg->kafka_group,
+                                        s->topic_in, NULL, why, sizeof why);
     if (s->consumer == NULL) {
         snprintf(err, errlen, "consumer: %s", why);
         sink_free(s);
         return NULL;
     }
     return s;
+}
+
+void sink_set_stop_flag(sink *s, const volatile sig_atomic_t *stop)
+{
+    influx_set_abort_flag(s->ix, stop);
 }
 
 /* Purges what the DLQ producer still holds; the purged reports free their
@@ -689,10 +870,20 @@ void sink_shutdown(sink *s, int deadline_ms)
     if (s == NULL || s->closed || s->consumer == NULL)
         return;
     int64_t end = hs_now_mono_ms() + deadline_ms;
+    /* A write in flight ends within about a second once the stop flag is
+     * set (or at its timeout); act on it before anything else. */
+    outcome_kind k0;
+    while (s->inflight && hs_now_mono_ms() < end - 1500)
+        reap_write(s, 100, &k0);
+    if (s->inflight)
+        hs_warn(COMPONENT, "a write is still in flight at shutdown; its points stay "
+                           "uncommitted");
+    else
+        influx_set_abort_flag(s->ix, NULL);
     /* Write what is held and accumulated, one try each, while time allows;
      * what does not make it stays uncommitted and is read again. */
     s->queue_empty = true;
-    for (int guard = 0; guard < 100000; guard++) {
+    for (int guard = 0; guard < 100000 && !s->inflight; guard++) {
         int64_t now = hs_now_mono_ms();
         if (now > end - 1500)
             break;
@@ -702,21 +893,28 @@ void sink_shutdown(sink *s, int deadline_ms)
                 break;
             start_write(s, now);
         }
-        if (s->next_attempt_ms > now || !hs_breaker_allow(s->breaker, now))
+        if (s->next_attempt_ms > now + 50 || !hs_breaker_allow(s->breaker, now))
             break;
-        outcome_kind k = write_once(s, now);
+        /* A write may not outlast the deadline. */
+        long budget = (long)(end - 1000 - now);
+        if (budget < (long)s->cfg->influx_timeout_ms)
+            influx_set_timeout_ms(s->ix, budget > 100 ? budget : 100);
+        outcome_kind k = write_once(s);
         if (k == OUTCOME_RETRY || k == OUTCOME_FATAL)
             break;
     }
-    finish_if_done(s);
+    if (!s->inflight)
+        finish_if_done(s);
     /* DLQ deliveries store their originals' offsets: wait for them before
      * the consumer commits. */
     int64_t left = end - 500 - hs_now_mono_ms();
     if (left > 0)
         rd_kafka_flush(s->producer, (int)left);
     if (atomic_load(&s->dlq_inflight) > 0)
-        hs_warn(COMPONENT, "%d DLQ records undelivered at shutdown; their offsets stay "
-                "uncommitted", atomic_load(&s->dlq_inflight));
+        hs_warn(COMPONENT,
+                "%d DLQ records undelivered at shutdown; their offsets stay "
+                "uncommitted",
+                atomic_load(&s->dlq_inflight));
     drop_undelivered(s);
     hs_kafka_consumer_close(s->consumer);
     s->consumer = NULL;
@@ -733,6 +931,13 @@ void sink_free(sink *s)
         return;
     if (!s->closed && s->consumer != NULL)
         sink_shutdown(s, 3000);
+    if (s->job.started) {
+        pthread_mutex_lock(&s->job.mu);
+        s->job.quit = true;
+        pthread_cond_broadcast(&s->job.cv);
+        pthread_mutex_unlock(&s->job.mu);
+        pthread_join(s->job.thread, NULL); /* a write in flight ends first */
+    }
     if (s->producer != NULL)
         drop_undelivered(s);
     hs_kafka_consumer_close(s->consumer);
@@ -742,6 +947,7 @@ void sink_free(sink *s)
     hs_breaker_free(s->breaker);
     hs_recent_free(s->recent);
     latency_free(s->lat);
+    latency_free(s->delay);
     hs_offtrack_free(s->track);
     batch_fini(&s->acc);
     batch_fini(&s->out);
@@ -750,6 +956,10 @@ void sink_free(sink *s)
     free(s->topic_in);
     free(s->topic_dlq);
     pthread_mutex_destroy(&s->lock);
+    if (s->job.mu_ready) {
+        pthread_mutex_destroy(&s->job.mu);
+        pthread_cond_destroy(&s->job.cv);
+    }
     free(s);
 }
 
@@ -764,7 +974,8 @@ json_t *sink_stats(sink *s)
     json_object_set_new(o, "stage", json_string("writer"));
     json_object_set_new(o, "site", json_string(s->cfg->common.site));
     json_object_set_new(o, "uptime_s", json_integer((now - s->start_ms) / 1000));
-    json_object_set_new(o, "events_in_total", json_integer((json_int_t)get(&s->c.events_in)));
+    json_object_set_new(o, "events_in_total",
+                        json_integer((json_int_t)get(&s->c.events_in)));
     json_object_set_new(o, "events_out_total",
                         json_integer((json_int_t)get(&s->c.points_written)));
     json_object_set_new(o, "errors_total", json_integer((json_int_t)get(&s->c.errors)));
@@ -784,23 +995,32 @@ json_t *sink_stats(sink *s)
     json_object_set_new(o, "batches_total", json_integer((json_int_t)get(&s->c.batches)));
     json_object_set_new(o, "bytes_total", json_integer((json_int_t)get(&s->c.bytes)));
     json_object_set_new(o, "retries_total", json_integer((json_int_t)get(&s->c.retries)));
-    json_object_set_new(o, "rejected_total", json_integer((json_int_t)get(&s->c.rejected)));
+    json_object_set_new(o, "rejected_total",
+                        json_integer((json_int_t)get(&s->c.rejected)));
     json_object_set_new(o, "invalid_total", json_integer((json_int_t)get(&s->c.invalid)));
     json_object_set_new(o, "skipped_total", json_integer((json_int_t)get(&s->c.skipped)));
     json_object_set_new(o, "splits_total", json_integer((json_int_t)get(&s->c.splits)));
     json_object_set_new(o, "dropped_fields_total",
                         json_integer((json_int_t)get(&s->c.dropped_fields)));
-    json_object_set_new(o, "dlq_failed_total", json_integer((json_int_t)get(&s->c.dlq_failed)));
-    json_object_set_new(o, "held_points", json_integer((json_int_t)get(&s->c.held_points)));
-    json_object_set_new(o, "batch_points", json_integer((json_int_t)get(&s->c.acc_points)));
+    json_object_set_new(o, "dlq_failed_total",
+                        json_integer((json_int_t)get(&s->c.dlq_failed)));
+    json_object_set_new(o, "held_points",
+                        json_integer((json_int_t)get(&s->c.held_points)));
+    json_object_set_new(o, "batch_points",
+                        json_integer((json_int_t)get(&s->c.acc_points)));
     json_object_set_new(o, "paused", json_boolean(atomic_load(&s->c.paused)));
     double p50, p90, p99;
     size_t n = latency_summary(s->lat, &p50, &p90, &p99);
     json_object_set_new(o, "write_latency_ms",
                         json_pack("{s:f,s:f,s:f,s:I}", "p50", p50, "p90", p90, "p99", p99,
                                   "samples", (json_int_t)n));
+    n = latency_summary(s->delay, &p50, &p90, &p99);
+    json_object_set_new(o, "kafka_to_influx_ms",
+                        json_pack("{s:f,s:f,s:f,s:I}", "p50", p50, "p90", p90, "p99", p99,
+                                  "samples", (json_int_t)n));
     pthread_mutex_lock(&s->lock);
-    json_object_set_new(o, "consumer_lag", s->lag ? json_deep_copy(s->lag) : json_object());
+    json_object_set_new(o, "consumer_lag",
+                        s->lag ? json_deep_copy(s->lag) : json_object());
     json_object_set_new(o, "consumer_lag_total", json_integer(s->lag_total));
     json_object_set_new(o, "last_write_status", json_integer(s->last_status));
     pthread_mutex_unlock(&s->lock);
@@ -816,18 +1036,19 @@ json_t *sink_health(sink *s)
     pthread_mutex_lock(&s->lock);
     long status = s->last_status;
     json_t *last_error = s->last_error[0] ? json_string(s->last_error) : json_null();
-    bool kafka_bad = s->kafka_error_ms != 0 && now - s->kafka_error_ms < KAFKA_ERROR_DEGRADED_MS;
+    bool kafka_bad =
+        s->kafka_error_ms != 0 && now - s->kafka_error_ms < KAFKA_ERROR_DEGRADED_MS;
     json_t *kafka_error = s->kafka_error[0] ? json_string(s->kafka_error) : json_null();
     pthread_mutex_unlock(&s->lock);
 
     const char *influx_state = fatal ? "unauthorized_or_missing"
                                : bs != HS_BREAKER_CLOSED || retrying ? "failing"
                                                                      : "ok";
-    const char *overall = fatal ? "unhealthy"
-                          : (bs != HS_BREAKER_CLOSED || retrying || kafka_bad ||
-                             get(&s->c.dlq_failed) > 0)
-                              ? "degraded"
-                              : "ok";
+    const char *overall =
+        fatal ? "unhealthy"
+        : (bs != HS_BREAKER_CLOSED || retrying || kafka_bad || get(&s->c.dlq_failed) > 0)
+            ? "degraded"
+            : "ok";
     json_t *idep = json_object();
     json_object_set_new(idep, "state", json_string(influx_state));
     json_object_set_new(idep, "last_status", json_integer(status));

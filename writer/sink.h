@@ -1,9 +1,12 @@
 /* sink.h - the writer's loop: enriched events from Kafka into InfluxDB.
  *
  * One thread (the caller of sink_step) consumes TOPIC_ENRICHED, encodes each
- * message as line protocol into an accumulating batch, and writes a batch
+ * message as line protocol into an accumulating batch, and sends a batch
  * when it is full, when its oldest point waited FLUSH_INTERVAL_MS, or as
- * soon as the consumer has nothing more queued. A batch being written is
+ * soon as the consumer has nothing more queued. The HTTP request itself runs
+ * on a second thread the sink owns, so consuming and encoding the next batch
+ * go on while InfluxDB answers; every decision on the answer is taken back
+ * on the polling thread. A batch being written is
  * held apart from the accumulating one until InfluxDB took all of it, so at
  * most two batches are in memory; while the held one cannot be written
  * (breaker open, auth failure) or the next one is full, the assigned
@@ -17,6 +20,7 @@
 #ifndef SINK_H
 #define SINK_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -30,6 +34,11 @@ typedef struct sink sink;
  * for runtime settings) until sink_free. Returns NULL with a reason in err. */
 sink *sink_new(const wconfig *cfg, char *err, size_t errlen);
 
+/* While *stop is non-zero, a write in progress is abandoned (its points stay
+ * uncommitted) so the loop can see the stop. sink_shutdown turns this off
+ * for its own last writes. */
+void sink_set_stop_flag(sink *s, const volatile sig_atomic_t *stop);
+
 /* Stops, then frees. Accepts NULL and a sink that was never run. */
 void sink_free(sink *s);
 
@@ -42,7 +51,7 @@ void sink_step(sink *s, int max_wait_ms);
  * consumer (committing). Safe to call twice. */
 void sink_shutdown(sink *s, int deadline_ms);
 
-/* New JSON objects for the admin endpoint (see docs/writer.md). */
+/* New JSON objects for the admin endpoint (see writer/README.md). */
 json_t *sink_stats(sink *s);
 json_t *sink_health(sink *s);
 json_t *sink_recent(sink *s, int limit, const char *entity_id);

@@ -12,10 +12,12 @@ const hs_cfg_var wconfig_vars[] = {
      HS_CFG_REQUIRED, offsetof(wconfig, influx_url), "Base URL of InfluxDB."},
     {"INFLUX_API_VERSION", HS_CFG_ENUM, "2", 0, -1, "1|2|3", 0,
      offsetof(wconfig, influx_api_version),
-     "1: /write with db/rp and user/password; 2: /api/v2/write with org/bucket and token; "
+     "1: /write with db/rp and user/password; 2: /api/v2/write with org/bucket and "
+     "token; "
      "3: InfluxDB 3's /api/v2/write compatibility endpoint with bucket (else INFLUX_DB) "
      "and token."},
-    {"INFLUX_DB", HS_CFG_STR, "home_assistant", 0, -1, NULL, 0, offsetof(wconfig, influx_db),
+    {"INFLUX_DB", HS_CFG_STR, "home_assistant", 0, -1, NULL, 0,
+     offsetof(wconfig, influx_db),
      "Database (API 1; API 3 when INFLUX_BUCKET is unset)."},
     {"INFLUX_RP", HS_CFG_STR, NULL, 0, -1, NULL, 0, offsetof(wconfig, influx_rp),
      "Retention policy (API 1); unset uses the database's default."},
@@ -28,7 +30,8 @@ const hs_cfg_var wconfig_vars[] = {
     {"INFLUX_BUCKET", HS_CFG_STR, NULL, 0, -1, NULL, 0, offsetof(wconfig, influx_bucket),
      "Bucket (API 2 and 3)."},
     {"INFLUX_TOKEN", HS_CFG_STR, NULL, 0, -1, NULL, HS_CFG_SECRET,
-     offsetof(wconfig, influx_token), "API token, sent as \"Authorization: Token\" (API 2 and 3)."},
+     offsetof(wconfig, influx_token),
+     "API token, sent as \"Authorization: Token\" (API 2 and 3)."},
     {"INFLUX_SCHEMA", HS_CFG_ENUM, "ha", 0, -1, "ha|events", 0,
      offsetof(wconfig, influx_schema),
      "ha: what Home Assistant's InfluxDB integration writes; events: one measurement "
@@ -46,7 +49,8 @@ const hs_cfg_var wconfig_vars[] = {
     {"INFLUX_GZIP", HS_CFG_BOOL, "false", 0, -1, NULL, 0, offsetof(wconfig, influx_gzip),
      "Compress write bodies with gzip."},
     {"INFLUX_TIMEOUT_MS", HS_CFG_INT, "10000", 100, 600000, NULL, 0,
-     offsetof(wconfig, influx_timeout_ms), "Timeout of one write request in milliseconds."},
+     offsetof(wconfig, influx_timeout_ms),
+     "Timeout of one write request in milliseconds."},
     {"BATCH_MAX_POINTS", HS_CFG_INT, "5000", 1, 1000000, NULL, 0,
      offsetof(wconfig, batch_max_points), "Most points in one write."},
     {"BATCH_MAX_BYTES", HS_CFG_INT, "1048576", 1024, 268435456, NULL, 0,
@@ -88,8 +92,9 @@ int wconfig_validate(const wconfig *cfg, char *err, size_t errlen)
             return -1;
         }
     } else if (empty(cfg->influx_bucket) && empty(cfg->influx_db)) {
-        snprintf(err, errlen, "INFLUX_BUCKET: required with INFLUX_API_VERSION=3 "
-                              "(or INFLUX_DB)");
+        snprintf(err, errlen,
+                 "INFLUX_BUCKET: required with INFLUX_API_VERSION=3 "
+                 "(or INFLUX_DB)");
         return -1;
     }
     if (strcmp(v, "2") == 0 && empty(cfg->influx_token)) {

@@ -20,7 +20,7 @@ typedef struct {
     char *influx_org;
     char *influx_bucket;
     char *influx_token;
-    char *influx_schema;         /* "ha" | "events" */
+    char *influx_schema; /* "ha" | "events" */
     char *influx_measurement_attr;
     char *influx_override_measurement;
     char *default_measurement;
@@ -38,8 +38,8 @@ extern const size_t wconfig_nvars;
 /* Checks what the table cannot: the settings each INFLUX_API_VERSION needs
  * (v1: INFLUX_DB, and INFLUX_USER when a password is set; v2: INFLUX_ORG,
  * INFLUX_BUCKET and INFLUX_TOKEN; v3: INFLUX_BUCKET or INFLUX_DB, the token
- * being optional since InfluxDB 3 may run without authentication). Returns 0, or -1 with a message naming the
- * variable in err. */
+ * being optional since InfluxDB 3 may run without authentication). Returns 0, or -1 with
+ * a message naming the variable in err. */
 int wconfig_validate(const wconfig *cfg, char *err, size_t errlen);
 
 #endif

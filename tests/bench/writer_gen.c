@@ -38,12 +38,15 @@ char *writer_gen_next(writer_gen *g)
     case 0:
         snprintf(entity, sizeof entity, "sensor.temperature_%u", idx);
         snprintf(state, sizeof state, "%.1f", 15.0 + (double)(rnd(g) % 150) / 10.0);
-        json_object_set_new(attrs, "unit_of_measurement", json_string("\xC2\xB0" "C"));
+        json_object_set_new(attrs, "unit_of_measurement",
+                            json_string("\xC2\xB0"
+                                        "C"));
         json_object_set_new(attrs, "device_class", json_string("temperature"));
         json_object_set_new(attrs, "state_class", json_string("measurement"));
         json_object_set_new(attrs, "friendly_name", json_sprintf("Temperature %u", idx));
         value = json_real(atof(state));
-        unit = json_string("\xC2\xB0" "C");
+        unit = json_string("\xC2\xB0"
+                           "C");
         dc = json_string("temperature");
         break;
     case 1:
@@ -69,7 +72,8 @@ char *writer_gen_next(writer_gen *g)
         snprintf(state, sizeof state, "%s", rnd(g) % 2 ? "on" : "off");
         json_object_set_new(attrs, "brightness", json_integer(rnd(g) % 256));
         json_object_set_new(attrs, "color_mode", json_string("brightness"));
-        json_object_set_new(attrs, "supported_color_modes", json_pack("[s]", "brightness"));
+        json_object_set_new(attrs, "supported_color_modes",
+                            json_pack("[s]", "brightness"));
         json_object_set_new(attrs, "friendly_name", json_sprintf("Lamp %u", idx));
         value = json_real(state[1] == 'n' ? 1.0 : 0.0);
         break;
@@ -90,17 +94,18 @@ char *writer_gen_next(writer_gen *g)
     while (*dot != '.')
         dot++;
     json_t *ev = json_pack(
-        "{s:i,s:s,s:s,s:s,s:s,s:s#,s:s,s:s,s:{s:s,s:o,s:s,s:s},s:n,s:{s:s},s:s,s:n,s:s,s:b,"
+        "{s:i,s:s,s:s,s:s,s:s,s:s#,s:s,s:s,s:{s:s,s:o,s:s,s:s},s:n,s:{s:s},s:s,s:n,s:s,s:"
+        "b,"
         "s:I,s:o,s:o,s:o,s:{s:f,s:i,s:f,s:s,s:s,s:n,s:i,s:b},s:{s:b,s:i,s:[]}}",
         "schema", 1, "site", "home", "event_type", "state_changed", "origin", "LOCAL",
         "entity_id", entity, "domain", entity, (int)(dot - entity), "object_id", dot + 1,
-        "time_fired", iso, "new_state", "state", state, "attributes", attrs, "last_changed",
-        iso, "last_updated", iso, "old_state", "context", "id", "01HGEN", "area",
-        areas[idx % 4], "device", "ingested_at", iso, "backfill", 0, "time_ns",
-        (json_int_t)g->time_ns, "value", value, "unit", unit, "device_class", dc, "weather",
-        "temperature", 7.5, "humidity", 81, "pressure", 1012.3, "condition", "cloudy",
-        "provider", "open-meteo", "observed_at", "age_s", 120, "stale", 0, "presence",
-        "anyone_home", 1, "people_home", 2, "people");
+        "time_fired", iso, "new_state", "state", state, "attributes", attrs,
+        "last_changed", iso, "last_updated", iso, "old_state", "context", "id", "01HGEN",
+        "area", areas[idx % 4], "device", "ingested_at", iso, "backfill", 0, "time_ns",
+        (json_int_t)g->time_ns, "value", value, "unit", unit, "device_class", dc,
+        "weather", "temperature", 7.5, "humidity", 81, "pressure", 1012.3, "condition",
+        "cloudy", "provider", "open-meteo", "observed_at", "age_s", 120, "stale", 0,
+        "presence", "anyone_home", 1, "people_home", 2, "people");
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     g->time_ns += 1000000;

@@ -53,7 +53,8 @@ int main(int argc, char **argv)
     }
     tally t = {0, 0};
     char err[256];
-    rd_kafka_t *rk = hs_kafka_producer_new(argv[1], on_delivery, &t, NULL, err, sizeof err);
+    rd_kafka_t *rk =
+        hs_kafka_producer_new(argv[1], on_delivery, &t, NULL, err, sizeof err);
     if (rk == NULL) {
         fprintf(stderr, "%s: %s\n", argv[0], err);
         return 1;
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
         }
     }
     int left = hs_kafka_producer_close(rk, 30000);
-    fprintf(stderr, "%s: sent %" PRIu64 ", delivered %" PRIu64 ", failed %" PRIu64
+    fprintf(stderr,
+            "%s: sent %" PRIu64 ", delivered %" PRIu64 ", failed %" PRIu64
             ", not queued %" PRIu64 ", undelivered %d\n",
             argv[0], sent, t.ok, t.failed, bad, left);
     return (bad == 0 && t.failed == 0 && left == 0) ? 0 : 1;

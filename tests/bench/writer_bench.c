@@ -1,0 +1,480 @@
+/* writer_bench.c - homestream-writer-bench: how fast the writer moves points
+ * from the dev broker into a real influxd, compared in the same run with a
+ * direct bulk write of the very same line protocol into the same influxd.
+ *
+ *   homestream-writer-bench [EVENTS [ENTITIES]]     (defaults 50000, 200)
+ *   homestream-writer-bench --latency [SECONDS [RATE]]  (defaults 10, 1000/s)
+ *
+ * It starts influxd (Debian's, v1 API) in a temporary directory, the dev
+ * broker (24 partitions, so its 5 MiB per partition retention holds every
+ * event), produces EVENTS synthetic enriched events, starts the writer and
+ * times it from its first written point to its last (points/s and CPU
+ * seconds per million points, from /proc), then writes the same lines with
+ * one keep-alive connection in 5000-point requests into another database.
+ * With --latency it produces RATE events a second for SECONDS to the running
+ * writer and reports the writer's kafka_to_influx_ms percentiles (from the
+ * enqueueing producer's timestamp to InfluxDB's acknowledgement).
+ * Prints one JSON object. A benchmark, not a test: nothing is asserted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "hs_kafka.h"
+#include "hs_time.h"
+#include "influx.h"
+#include "lineproto.h"
+#include "writer_gen.h"
+
+#define DIRECT_BATCH 5000
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* Starts argv with extra environment (NULL-terminated "K=V" list), stdout
+ * to out_path. Returns the pid or -1. */
+static pid_t spawn(char *const argv[], char *const env[], const char *out_path)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    for (size_t i = 0; env && env[i]; i++)
+        putenv(env[i]);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static void stop(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+typedef struct {
+    char *data;
+    size_t len;
+} membuf;
+
+static size_t on_data(char *p, size_t s, size_t n, void *ud)
+{
+    membuf *m = ud;
+    char *d = realloc(m->data, m->len + s * n + 1);
+    if (d == NULL)
+        return 0;
+    memcpy(d + m->len, p, s * n);
+    m->data = d;
+    m->len += s * n;
+    d[m->len] = '\0';
+    return s * n;
+}
+
+/* GET or POST (body non-NULL) url; returns the status, *out the body. */
+static long http(const char *url, const char *body, char **out)
+{
+    CURL *c = curl_easy_init();
+    membuf m = {NULL, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (out)
+        *out = m.data;
+    else
+        free(m.data);
+    return status;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    unsigned long ut = 0, st = 0;
+    /* fields after the command: state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) !=
+        2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The writer's /stats as JSON, or NULL. */
+static json_t *fetch_stats(int admin_port)
+{
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stats", admin_port);
+    json_t *j = NULL;
+    if (http(url, NULL, &body) == 200)
+        j = json_loads(body, 0, NULL);
+    free(body);
+    return j;
+}
+
+/* points_written_total from the writer's /stats; *batches its batches. */
+static int64_t points_written(int admin_port, int64_t *batches)
+{
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stats", admin_port);
+    if (http(url, NULL, &body) != 200) {
+        free(body);
+        return -1;
+    }
+    json_t *j = json_loads(body, 0, NULL);
+    free(body);
+    int64_t v = (int64_t)json_integer_value(json_object_get(j, "points_written_total"));
+    *batches = (int64_t)json_integer_value(json_object_get(j, "batches_total"));
+    json_decref(j);
+    return v;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static double now_s(void)
+{
+    return (double)hs_now_mono_ms() / 1000.0;
+}
+
+/* Starts the writer against the bench's broker and influxd (database db). */
+static pid_t spawn_writer(const char *writer_bin, const char *bootstrap, const char *base,
+                          int admin_port, const char *db, const char *log_path)
+{
+    static char e1[700], e2[300], e3[64], e4[64], e5[64], e6[64];
+    snprintf(e1, sizeof e1, "KAFKA_BROKERS=%s", bootstrap);
+    snprintf(e2, sizeof e2, "INFLUX_URL=%s", base);
+    snprintf(e3, sizeof e3, "ADMIN_ADDR=127.0.0.1:%d", admin_port);
+    snprintf(e4, sizeof e4, "INFLUX_API_VERSION=1");
+    snprintf(e5, sizeof e5, "INFLUX_DB=%s", db);
+    snprintf(e6, sizeof e6, "LOG_LEVEL=warn");
+    char *wenv[] = {e1, e2, e3, e4, e5, e6, NULL};
+    char *wargv[] = {(char *)writer_bin, NULL};
+    return spawn(wargv, wenv, log_path);
+}
+
+static void produce_generated(rd_kafka_t *rk, writer_gen *g)
+{
+    char *text = writer_gen_next(g);
+    json_t *j = json_loads(text, 0, NULL);
+    const char *key = json_string_value(json_object_get(j, "entity_id"));
+    hs_kafka_produce(rk, "ha.events.enriched", key, strlen(key), text, strlen(text), NULL,
+                     10000);
+    json_decref(j);
+    free(text);
+}
+
+/* --latency: events at a steady rate; the writer's own measure of the time
+ * from Kafka's append to InfluxDB's acknowledgement, per point. */
+static int run_latency(const char *bootstrap, const char *writer_bin, const char *base,
+                       int admin_port, const char *dir, int seconds, int rate)
+{
+    char err[256], path[4200];
+    rd_kafka_t *rk = hs_kafka_producer_new(bootstrap, NULL, NULL, NULL, err, sizeof err);
+    if (rk == NULL) {
+        fprintf(stderr, "producer: %s\n", err);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/writer.log", dir);
+    pid_t writer =
+        spawn_writer(writer_bin, bootstrap, base, admin_port, "bench_pipe", path);
+    writer_gen g;
+    writer_gen_init(&g, 200, hs_now_wall_ns());
+    int64_t batches = 0;
+    /* warm up until the writer has joined its group and written */
+    for (int i = 0; i < 600 && points_written(admin_port, &batches) < 1; i++) {
+        if (i % 50 == 0) {
+            produce_generated(rk, &g);
+            rd_kafka_flush(rk, 1000);
+        }
+        usleep(50000);
+    }
+    int64_t base_points = points_written(admin_port, &batches);
+    long total = (long)seconds * rate;
+    double start = now_s();
+    for (long sent = 0; sent < total; sent++) {
+        double due = start + (double)sent / rate;
+        double now = now_s();
+        if (now < due)
+            usleep((useconds_t)((due - now) * 1e6));
+        produce_generated(rk, &g);
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 10000);
+    for (int i = 0; i < 600 && points_written(admin_port, &batches) < base_points + total;
+         i++)
+        usleep(50000);
+    json_t *st = fetch_stats(admin_port);
+    json_t *d = json_object_get(st, "kafka_to_influx_ms");
+    json_t *w = json_object_get(st, "write_latency_ms");
+    printf("{\"mode\":\"latency\",\"rate\":%d,\"seconds\":%d,\"points\":%" PRId64
+           ",\"batches\":%" PRId64 ",\"kafka_to_influx_ms\":{\"p50\":%.1f,\"p90\":%.1f,"
+           "\"p99\":%.1f},\"write_ms\":{\"p50\":%.1f,\"p99\":%.1f}}\n",
+           rate, seconds, points_written(admin_port, &batches) - base_points, batches,
+           json_number_value(json_object_get(d, "p50")),
+           json_number_value(json_object_get(d, "p90")),
+           json_number_value(json_object_get(d, "p99")),
+           json_number_value(json_object_get(w, "p50")),
+           json_number_value(json_object_get(w, "p99")));
+    json_decref(st);
+    stop(writer);
+    hs_kafka_producer_close(rk, 1000);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool latency_mode = argc > 1 && strcmp(argv[1], "--latency") == 0;
+    int lat_seconds = latency_mode && argc > 2 ? atoi(argv[2]) : 10;
+    int lat_rate = latency_mode && argc > 3 ? atoi(argv[3]) : 1000;
+    long events = !latency_mode && argc > 1 ? atol(argv[1]) : 50000;
+    unsigned entities = !latency_mode && argc > 2 ? (unsigned)atoi(argv[2]) : 200;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0)
+        return 1;
+    self[sl] = '\0';
+    *strrchr(self, '/') = '\0'; /* build/writer */
+    char writer_bin[4200], broker_bin[4200];
+    snprintf(writer_bin, sizeof writer_bin, "%s/homestream-writer", self);
+    snprintf(broker_bin, sizeof broker_bin, "%s/../tests/devbroker/homestream-devbroker",
+             self);
+
+    char dir[] = "/tmp/hs-writer-bench-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    int http_port = free_port(), rpc_port = free_port(), admin_port = free_port();
+    char conf[4200], path[4200];
+    snprintf(conf, sizeof conf, "%s/influxd.conf", dir);
+    FILE *f = fopen(conf, "w");
+    fprintf(
+        f,
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:%d\"\n"
+        "[meta]\n  dir = \"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = "
+        "\"%s/wal\"\n"
+        "  query-log-enabled = false\n[http]\n  bind-address = \"127.0.0.1:%d\"\n"
+        "  log-enabled = false\n  max-body-size = 0\n[monitor]\n  store-enabled = false\n"
+        "[subscriber]\n  enabled = false\n[continuous_queries]\n  enabled = false\n",
+        rpc_port, dir, dir, dir, http_port);
+    fclose(f);
+    char *influx_argv[] = {"/usr/bin/influxd", "run", "-config", conf, NULL};
+    snprintf(path, sizeof path, "%s/influxd.log", dir);
+    pid_t influxd = spawn(influx_argv, NULL, path);
+    char base[64], url[256];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", http_port);
+    snprintf(url, sizeof url, "%s/ping", base);
+    for (int i = 0; i < 300 && http(url, NULL, NULL) != 204; i++)
+        usleep(100000);
+    snprintf(url, sizeof url, "%s/query", base);
+    http(url, "q=CREATE DATABASE bench_pipe", NULL);
+    http(url, "q=CREATE DATABASE bench_direct", NULL);
+
+    snprintf(path, sizeof path, "%s/broker.out", dir);
+    char *broker_argv[] = {broker_bin, "--partitions", "24", NULL};
+    pid_t broker = spawn(broker_argv, NULL, path);
+    char bootstrap[600] = "";
+    for (int i = 0; i < 200 && bootstrap[0] == '\0'; i++) {
+        usleep(50000);
+        FILE *b = fopen(path, "r");
+        char line[512];
+        while (b && fgets(line, sizeof line, b))
+            if (strncmp(line, "BOOTSTRAP=", 10) == 0) {
+                line[strcspn(line, "\r\n")] = '\0';
+                snprintf(bootstrap, sizeof bootstrap, "%s", line + 10);
+            }
+        if (b)
+            fclose(b);
+    }
+    if (bootstrap[0] == '\0') {
+        fprintf(stderr, "no BOOTSTRAP from the dev broker\n");
+        stop(broker);
+        stop(influxd);
+        return 1;
+    }
+    if (latency_mode) {
+        int rc = run_latency(bootstrap, writer_bin, base, admin_port, dir,
+                             lat_seconds > 0 ? lat_seconds : 10,
+                             lat_rate > 0 ? lat_rate : 1000);
+        stop(broker);
+        stop(influxd);
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        curl_global_cleanup();
+        return rc;
+    }
+
+    /* Produce, and encode the same events for the direct write. */
+    char err[256];
+    rd_kafka_t *rk = hs_kafka_producer_new(bootstrap, NULL, NULL, NULL, err, sizeof err);
+    if (rk == NULL) {
+        fprintf(stderr, "producer: %s\n", err);
+        stop(broker);
+        stop(influxd);
+        return 1;
+    }
+    writer_gen g;
+    writer_gen_init(&g, entities, 1700000000000000000LL);
+    lineproto_opts lo = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    lineproto_buf lines;
+    lineproto_buf_init(&lines);
+    size_t *line_end = malloc((size_t)events * sizeof *line_end);
+    for (long i = 0; i < events; i++) {
+        char *text = writer_gen_next(&g);
+        json_t *j = json_loads(text, 0, NULL);
+        const char *key = json_string_value(json_object_get(j, "entity_id"));
+        lineproto_info info;
+        lineproto_encode(j, &lo, &lines, &info, err, sizeof err);
+        line_end[i] = lines.len;
+        hs_kafka_produce(rk, "ha.events.enriched", key, strlen(key), text, strlen(text),
+                         NULL, 10000);
+        json_decref(j);
+        free(text);
+        if (i % 1000 == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    hs_kafka_producer_close(rk, 60000);
+
+    /* The writer, timed from its first point to its last. */
+    snprintf(path, sizeof path, "%s/writer.log", dir);
+    double t_start = now_s();
+    pid_t writer =
+        spawn_writer(writer_bin, bootstrap, base, admin_port, "bench_pipe", path);
+    int64_t done = 0;
+    double t0 = 0, t1 = 0, cpu0 = 0, cpu1 = 0, icpu0 = 0, icpu1 = 0;
+    int64_t first = 0, batches = 0;
+    while (now_s() - t_start < 600) {
+        done = points_written(admin_port, &batches);
+        if (done > 0 && t0 == 0) {
+            t0 = now_s();
+            cpu0 = cpu_seconds(writer);
+            icpu0 = cpu_seconds(influxd);
+            first = done;
+        }
+        if (done >= events) {
+            t1 = now_s();
+            cpu1 = cpu_seconds(writer);
+            icpu1 = cpu_seconds(influxd);
+            break;
+        }
+        usleep(20000);
+    }
+    stop(writer);
+
+    /* The same lines, straight into influxd. */
+    influx_opts io = {
+        .api_version = 1, .url = base, .db = "bench_direct", .timeout_ms = 60000};
+    influx *ix = influx_new(&io, err, sizeof err);
+    double d0 = now_s(), dcpu0 = cpu_seconds(influxd);
+    long failures = 0;
+    size_t start = 0;
+    for (long i = 0; ix && i < events; i += DIRECT_BATCH) {
+        long last = i + DIRECT_BATCH < events ? i + DIRECT_BATCH : events;
+        size_t end = line_end[last - 1];
+        influx_result res;
+        if (influx_write(ix, lines.data + start, end - start, &res) != 0 ||
+            res.status != 204)
+            failures++;
+        start = end;
+    }
+    double d1 = now_s(), dcpu1 = cpu_seconds(influxd);
+    influx_free(ix);
+
+    double pipe_pts = t1 > t0 ? (double)(events - first) / (t1 - t0) : 0;
+    double direct_pts = d1 > d0 ? (double)events / (d1 - d0) : 0;
+    double cpu_per_m = done > first && cpu1 >= cpu0
+                           ? (cpu1 - cpu0) / ((double)(events - first) / 1e6)
+                           : -1;
+    double piped = (double)(events - first) / 1e6;
+    double influx_pipe = piped > 0 ? (icpu1 - icpu0) / piped : -1;
+    double influx_direct = events > 0 ? (dcpu1 - dcpu0) / ((double)events / 1e6) : -1;
+    /* Lines for tests/bench/run.sh's report, then the same as JSON. */
+    printf("writer (dev broker -> influxd, %ld events, %" PRId64
+           " batches): %.0f points/s\n",
+           events, batches, pipe_pts);
+    printf(
+        "direct bulk write (same lines, same influxd, %d per request): %.0f points/s\n",
+        DIRECT_BATCH, direct_pts);
+    printf("ratio writer/direct: %.3f\n", direct_pts > 0 ? pipe_pts / direct_pts : 0);
+    printf(
+        "writer cpu: %.2f s per million points; influxd cpu: %.2f s per million points "
+        "while the writer wrote, %.2f during the direct write\n",
+        cpu_per_m, influx_pipe, influx_direct);
+    printf("{\"events\":%ld,\"entities\":%u,\"bytes_line_protocol\":%zu,"
+           "\"writer_points_per_s\":%.0f,\"direct_points_per_s\":%.0f,"
+           "\"writer_over_direct\":%.3f,\"writer_cpu_s_per_million_points\":%.2f,"
+           "\"influxd_cpu_s_per_million_points\":%.2f,"
+           "\"influxd_cpu_s_per_million_points_direct\":%.2f,"
+           "\"writer_reached\":%" PRId64 ",\"writer_batches\":%" PRId64
+           ",\"direct_failures\":%ld}\n",
+           events, entities, lines.len, pipe_pts, direct_pts,
+           direct_pts > 0 ? pipe_pts / direct_pts : 0, cpu_per_m, influx_pipe,
+           influx_direct, done, batches, failures);
+    stop(broker);
+    stop(influxd);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    lineproto_buf_fini(&lines);
+    free(line_end);
+    curl_global_cleanup();
+    return 0;
+}
