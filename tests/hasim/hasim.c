@@ -14,7 +14,7 @@
  *   --host H (127.0.0.1)  --port P (8123; 0 picks a free port)
  *   --token T (HA_TOKEN from the environment, else "hasim-token")
  *   --entities N (40)  --late-entities K (default N/10, at most 8)
- *   --events N (0 = unlimited)  --rate R (events/s, 0 = as fast as possible)
+ *   --events N (0 = unlimited)  --rate R (10 events/s; 0 = as fast as possible)
  *   --seed S (1)
  *   --events-log PATH   every emitted state_changed event object, exactly as
  *                       sent, one JSON line each, flushed per line
@@ -23,7 +23,9 @@
  *   faults: --drop-after N, --stall-ms MS with --stall-every N (default 1000),
  *   --bad-frame-every N, --auth-fail-first N, --huge-states-kb K,
  *   --slow-get-states-ms MS, --recorder-commit-ms MS (5000),
- *   --coalesce-max N (32), --history-max N (300000), --strict-history
+ *   --coalesce-max N (32), --history-max N (300000), --strict-history,
+ *   --heartbeat-s S (55: WebSocket ping after S s of client silence, close
+ *   when no pong comes within S/2, as aiohttp's heartbeat)
  *   --log-level L (info)
  * stdout carries only "LISTENING=<port>" (once listening) and "DONE=<N>"
  * (when --events N are all emitted; the server keeps serving); logs (JSON
@@ -67,6 +69,9 @@
  * Fidelity choices and known differences:
  *  - Timestamps are datetime.isoformat(): "+00:00" and microseconds, but no
  *    fraction at all when the microseconds are zero, exactly as Python does.
+ *    To make that form show up, the first event after the clock crosses a
+ *    whole second is stamped exactly on that second (so about one event a
+ *    second has no fraction; HA does it once in a million events).
  *    Every event has a unique last_updated, strictly increasing per entity and
  *    over the home; time_fired == new_state.last_updated; last_changed moves
  *    only when the state text changes; last_reported == last_updated; the
@@ -88,6 +93,10 @@
  *  - Frames are sent whole (one WebSocket frame per message or array), as
  *    aiohttp does, whatever their size.
  *  - There is no HTTP control port and no REST API.
+ *
+ * Tests: test-hasim-{jbuf,history,home}.c (Check) and homestream-hasim-probe,
+ * an HA client that checks the stream against get_states and history
+ * (meson test --suite hasim).
  *
  * Faults: --drop-after N drops the TCP connection (no close frame) after every
  * N events sent to that connection; --stall-every N/--stall-ms MS stops
@@ -140,6 +149,7 @@ enum {
     OPT_COALESCE,
     OPT_HISTORY_MAX,
     OPT_STRICT_HISTORY,
+    OPT_HEARTBEAT,
     OPT_LOG_LEVEL,
     OPT_HELP,
     OPT_VERSION,
@@ -169,6 +179,7 @@ static const struct option long_opts[] = {
     {"coalesce-max", required_argument, NULL, OPT_COALESCE},
     {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"strict-history", no_argument, NULL, OPT_STRICT_HISTORY},
+    {"heartbeat-s", required_argument, NULL, OPT_HEARTBEAT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -177,38 +188,42 @@ static const struct option long_opts[] = {
 
 static void usage(FILE *f)
 {
-    fputs("Usage: homestream-hasim [options]\n"
-          "A Home Assistant WebSocket API simulator (ws://HOST:PORT/api/websocket).\n\n"
-          "  --host HOST              address to listen on [127.0.0.1]\n"
-          "  --port PORT              port, 0 picks a free one [8123]\n"
-          "  --token TOKEN            access token to accept [$HA_TOKEN or hasim-token]\n"
-          "  --entities N             entities in the generated home [40]\n"
-          "  --late-entities K        of those, entities that appear while streaming\n"
-          "                           [N/10, at most 8]\n"
-          "  --events N               events to emit, 0 = unlimited [0]\n"
-          "  --rate R                 events per second, 0 = as fast as possible [10]\n"
-          "  --seed S                 seed of the generated home and changes [1]\n"
-          "  --events-log PATH        append every emitted state_changed event as a line\n"
-          "  --port-file PATH         write the bound port there once listening\n"
-          "  --start-on-subscribe     start the stream at the first subscription [on]\n"
-          "  --no-start-on-subscribe  start the stream at once\n"
-          "Faults:\n"
-          "  --drop-after N           drop a connection after every N events sent to it\n"
-          "  --stall-ms MS            stop writing to a client for MS ...\n"
-          "  --stall-every N          ... after every N events sent to it [1000]\n"
-          "  --bad-frame-every N      send a truncated JSON frame after every N events\n"
-          "  --auth-fail-first N      reject the first N auth attempts\n"
-          "  --huge-states-kb K       add an entity with K KB of attributes\n"
-          "  --slow-get-states-ms MS  answer get_states MS later\n"
-          "  --recorder-commit-ms MS  history shows states after the next commit [5000]\n"
-          "  --coalesce-max N         messages per coalesced frame at most [32]\n"
-          "  --history-max N          states the recorder keeps [300000]\n"
-          "  --strict-history         history_during_period requires entity_ids, as HA\n"
-          "  --log-level LEVEL        debug, info, warn or error [info]\n"
-          "  --help, --version\n"
-          "stdout: LISTENING=<port> once listening, DONE=<N> when N events were\n"
-          "emitted; logs go to stderr (LOG_FORMAT=text for text).\n",
-          f);
+    fputs(
+        "Usage: homestream-hasim [options]\n"
+        "A Home Assistant WebSocket API simulator (ws://HOST:PORT/api/websocket).\n\n"
+        "  --host HOST              address to listen on [127.0.0.1]\n"
+        "  --port PORT              port, 0 picks a free one [8123]\n"
+        "  --token TOKEN            access token to accept [$HA_TOKEN or hasim-token]\n"
+        "  --entities N             entities in the generated home [40]\n"
+        "  --late-entities K        of those, entities that appear while streaming\n"
+        "                           [N/10, at most 8]\n"
+        "  --events N               events to emit, 0 = unlimited [0]\n"
+        "  --rate R                 events per second, 0 = as fast as possible [10]\n"
+        "  --seed S                 seed of the generated home and changes [1]\n"
+        "  --events-log PATH        append every emitted state_changed event as a line\n"
+        "  --port-file PATH         write the bound port there once listening\n"
+        "  --start-on-subscribe     start the stream at the first subscription [on]\n"
+        "  --no-start-on-subscribe  start the stream at once\n"
+        "Faults:\n"
+        "  --drop-after N           drop a connection after every N events sent to it\n"
+        "  --stall-ms MS            stop writing to a client for MS ...\n"
+        "  --stall-every N          ... after every N events sent to it [1000]\n"
+        "  --bad-frame-every N      send a truncated JSON frame after every N events\n"
+        "  --auth-fail-first N      reject the first N auth attempts\n"
+        "  --huge-states-kb K       add an entity with K KB of attributes\n"
+        "  --slow-get-states-ms MS  answer get_states MS later\n"
+        "  --recorder-commit-ms MS  history shows states after the next commit [5000]\n"
+        "  --coalesce-max N         messages per coalesced frame at most [32]\n"
+        "  --history-max N          states the recorder keeps [300000]\n"
+        "  --strict-history         history_during_period requires entity_ids, as HA\n"
+        "  --heartbeat-s S          ping a client silent for S s, drop it without a\n"
+        "                           pong within S/2 s (aiohttp's heartbeat), 0 = off "
+        "[55]\n"
+        "  --log-level LEVEL        debug, info, warn or error [info]\n"
+        "  --help, --version\n"
+        "stdout: LISTENING=<port> once listening, DONE=<N> when N events were\n"
+        "emitted; logs go to stderr (LOG_FORMAT=text for text).\n",
+        f);
 }
 
 /* Parses a whole non-negative integer within [0, max]. */
@@ -218,7 +233,8 @@ static int parse_int(const char *name, const char *text, int64_t max, int64_t *o
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || v < 0 || v > max) {
-        fprintf(stderr, "homestream-hasim: --%s: expected an integer in [0, %lld], got '%s'\n",
+        fprintf(stderr,
+                "homestream-hasim: --%s: expected an integer in [0, %lld], got '%s'\n",
                 name, (long long)max, text);
         return -1;
     }
@@ -243,6 +259,7 @@ int main(int argc, char **argv)
         .recorder_commit_ms = 5000,
         .coalesce_max = 32,
         .history_max = 300000,
+        .heartbeat_s = 55,
     };
     hs_log_level level = HS_LOG_INFO;
     int opt;
@@ -253,27 +270,45 @@ int main(int argc, char **argv)
             if (lo->val == opt)
                 name = lo->name;
         switch (opt) {
-        case OPT_HOST: o.host = optarg; break;
-        case OPT_TOKEN: o.token = optarg; break;
-        case OPT_EVENTS_LOG: o.events_log = optarg; break;
-        case OPT_PORT_FILE: o.port_file = optarg; break;
-        case OPT_START_ON_SUB: o.start_on_subscribe = true; break;
-        case OPT_NO_START_ON_SUB: o.start_on_subscribe = false; break;
-        case OPT_STRICT_HISTORY: o.strict_history = true; break;
+        case OPT_HOST:
+            o.host = optarg;
+            break;
+        case OPT_TOKEN:
+            o.token = optarg;
+            break;
+        case OPT_EVENTS_LOG:
+            o.events_log = optarg;
+            break;
+        case OPT_PORT_FILE:
+            o.port_file = optarg;
+            break;
+        case OPT_START_ON_SUB:
+            o.start_on_subscribe = true;
+            break;
+        case OPT_NO_START_ON_SUB:
+            o.start_on_subscribe = false;
+            break;
+        case OPT_STRICT_HISTORY:
+            o.strict_history = true;
+            break;
         case OPT_RATE: {
             char *end;
             errno = 0;
             o.rate = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' || !(o.rate >= 0) || o.rate > 1e7) {
-                fprintf(stderr, "homestream-hasim: --rate: expected a number in [0, 1e7], "
-                                "got '%s'\n", optarg);
+            if (errno != 0 || end == optarg || *end != '\0' || !(o.rate >= 0) ||
+                o.rate > 1e7) {
+                fprintf(stderr,
+                        "homestream-hasim: --rate: expected a number in [0, 1e7], "
+                        "got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         }
         case OPT_LOG_LEVEL:
             if (hs_log_level_parse(optarg, &level) < 0) {
-                fprintf(stderr, "homestream-hasim: --log-level: unknown level '%s'\n", optarg);
+                fprintf(stderr, "homestream-hasim: --log-level: unknown level '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -297,32 +332,67 @@ int main(int argc, char **argv)
         case OPT_SLOW_GET_STATES:
         case OPT_COMMIT:
         case OPT_COALESCE:
-        case OPT_HISTORY_MAX: {
-            int64_t max = opt == OPT_PORT ? 65535
+        case OPT_HISTORY_MAX:
+        case OPT_HEARTBEAT: {
+            int64_t max = opt == OPT_PORT       ? 65535
                           : opt == OPT_ENTITIES ? 100000
-                          : opt == OPT_LATE ? 100000
-                          : opt == OPT_HUGE ? 1024 * 1024
+                          : opt == OPT_LATE     ? 100000
+                          : opt == OPT_HUGE     ? 1024 * 1024
                           : opt == OPT_COALESCE ? 100000
-                          : INT64_MAX / 1000000;
+                                                : INT64_MAX / 1000000;
             if (parse_int(name, optarg, max, &v) < 0)
                 return 2;
             switch (opt) {
-            case OPT_PORT: o.port = (int)v; break;
-            case OPT_ENTITIES: o.entities = (int)v; break;
-            case OPT_LATE: o.late_entities = (int)v; break;
-            case OPT_EVENTS: o.events = v; break;
-            case OPT_SEED: o.seed = (uint64_t)v; break;
-            case OPT_DROP_AFTER: o.drop_after = v; break;
-            case OPT_STALL_MS: o.stall_ms = v; break;
-            case OPT_STALL_EVERY: o.stall_every = v; break;
-            case OPT_BAD_FRAME: o.bad_frame_every = v; break;
-            case OPT_AUTH_FAIL: o.auth_fail_first = v; break;
-            case OPT_HUGE: o.huge_states_kb = (int)v; break;
-            case OPT_SLOW_GET_STATES: o.slow_get_states_ms = v; break;
-            case OPT_COMMIT: o.recorder_commit_ms = v; break;
-            case OPT_COALESCE: o.coalesce_max = (int)v; break;
-            case OPT_HISTORY_MAX: o.history_max = v; break;
-            default: break;
+            case OPT_PORT:
+                o.port = (int)v;
+                break;
+            case OPT_ENTITIES:
+                o.entities = (int)v;
+                break;
+            case OPT_LATE:
+                o.late_entities = (int)v;
+                break;
+            case OPT_EVENTS:
+                o.events = v;
+                break;
+            case OPT_SEED:
+                o.seed = (uint64_t)v;
+                break;
+            case OPT_DROP_AFTER:
+                o.drop_after = v;
+                break;
+            case OPT_STALL_MS:
+                o.stall_ms = v;
+                break;
+            case OPT_STALL_EVERY:
+                o.stall_every = v;
+                break;
+            case OPT_BAD_FRAME:
+                o.bad_frame_every = v;
+                break;
+            case OPT_AUTH_FAIL:
+                o.auth_fail_first = v;
+                break;
+            case OPT_HUGE:
+                o.huge_states_kb = (int)v;
+                break;
+            case OPT_SLOW_GET_STATES:
+                o.slow_get_states_ms = v;
+                break;
+            case OPT_COMMIT:
+                o.recorder_commit_ms = v;
+                break;
+            case OPT_COALESCE:
+                o.coalesce_max = (int)v;
+                break;
+            case OPT_HISTORY_MAX:
+                o.history_max = v;
+                break;
+            case OPT_HEARTBEAT:
+                o.heartbeat_s = v;
+                break;
+            default:
+                break;
             }
             break;
         }
@@ -336,8 +406,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.entities < 1 || o.coalesce_max < 1 || o.history_max < 1) {
-        fprintf(stderr, "homestream-hasim: --entities, --coalesce-max and --history-max must "
-                        "be at least 1\n");
+        fprintf(stderr,
+                "homestream-hasim: --entities, --coalesce-max and --history-max must "
+                "be at least 1\n");
         return 2;
     }
 

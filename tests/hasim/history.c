@@ -21,7 +21,7 @@ struct history {
     uint64_t next;      /* sequence number the next record gets */
     uint64_t committed; /* records with seq < committed are visible */
     int n_entities;
-    uint64_t *last;     /* per entity: newest record, or NO_SEQ */
+    uint64_t *last; /* per entity: newest record, or NO_SEQ */
     int64_t run_start_us;
 };
 
@@ -148,8 +148,8 @@ static void put_row(jbuf *out, const rstr *state, const rstr *attrs, bool with_a
 /* Collects, oldest first, the visible records of one entity that the query
  * selects, into rows[]. Returns the count, or -1 when out of memory. The
  * start-time state, if any, is returned through *start_seq (else NO_SEQ). */
-static long collect(const history *hist, const history_query *q, int entity, bool sig_domain,
-                    uint64_t **rows, uint64_t *start_seq)
+static long collect(const history *hist, const history_query *q, int entity,
+                    bool sig_domain, uint64_t **rows, uint64_t *start_seq)
 {
     size_t cap = 64, n = 0;
     uint64_t *v = malloc(cap * sizeof *v);

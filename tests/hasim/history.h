@@ -41,8 +41,8 @@ typedef struct {
     bool significant_changes_only;
     bool minimal_response;
     bool no_attributes;
-    int n;                  /* entities requested, in the order asked */
-    const int *entity;      /* home index of each, -1 when never recorded */
+    int n;             /* entities requested, in the order asked */
+    const int *entity; /* home index of each, -1 when never recorded */
     const char *const *entity_id;
     const size_t *domain_len;
 } history_query;

@@ -51,19 +51,20 @@ static const kind_info kinds[] = {
     [K_TRACKER] = {"device_tracker", "phone", "Phone", "mobile_app", "Google", "Pixel 9"},
     [K_TEXT] = {"input_text", "note", "Note", "input_text", NULL, NULL},
     [K_HOSTILE] = {"sensor", "now_playing", "Now playing", "template", NULL, NULL},
-    [K_CLIMATE] = {"climate", "thermostat", "Thermostat", "netatmo", "Netatmo", "NATherm1"},
+    [K_CLIMATE] = {"climate", "thermostat", "Thermostat", "netatmo", "Netatmo",
+                   "NATherm1"},
     [K_LARGE] = {"sensor", "", "", "rest", NULL, NULL},
 };
 
 /* The first slots cover every kind so that even a small home is varied. */
 static const kind first_kinds[] = {
-    K_WEATHER, K_PERSON, K_TEMP, K_DOOR, K_LIGHT, K_HUMIDITY, K_POWER, K_ENERGY,
-    K_MOTION, K_SWITCH, K_TRACKER, K_TEXT, K_HOSTILE, K_CLIMATE, K_LUX, K_WINDOW,
-    K_PERSON,
+    K_WEATHER, K_PERSON,  K_TEMP,   K_DOOR,   K_LIGHT,   K_HUMIDITY,
+    K_POWER,   K_ENERGY,  K_MOTION, K_SWITCH, K_TRACKER, K_TEXT,
+    K_HOSTILE, K_CLIMATE, K_LUX,    K_WINDOW, K_PERSON,
 };
 static const kind cycle_kinds[] = {
-    K_TEMP, K_HUMIDITY, K_POWER, K_LIGHT, K_DOOR, K_ENERGY, K_MOTION, K_SWITCH,
-    K_LUX, K_WINDOW, K_TRACKER, K_CLIMATE, K_TEXT, K_HOSTILE, K_TEMP, K_PERSON,
+    K_TEMP, K_HUMIDITY, K_POWER,   K_LIGHT,   K_DOOR, K_ENERGY,  K_MOTION, K_SWITCH,
+    K_LUX,  K_WINDOW,   K_TRACKER, K_CLIMATE, K_TEXT, K_HOSTILE, K_TEMP,   K_PERSON,
 };
 
 typedef struct {
@@ -115,8 +116,8 @@ static const char *const hostile[] = {
 #define N_HOSTILE ((int)(sizeof hostile / sizeof hostile[0]))
 
 static const char *const weather_conditions[] = {
-    "sunny", "partlycloudy", "cloudy", "rainy", "pouring", "fog", "windy", "snowy",
-    "clear-night",
+    "sunny", "partlycloudy", "cloudy", "rainy",       "pouring",
+    "fog",   "windy",        "snowy",  "clear-night",
 };
 #define N_CONDITIONS 9
 
@@ -137,7 +138,7 @@ typedef struct {
     kind k;
     char *entity_id;
     size_t domain_len;
-    char *name;     /* friendly_name */
+    char *name; /* friendly_name */
     char reg_id[33];
     char unique_id[40];
     int area;      /* the entity's own area, -1 when it has none */
@@ -154,19 +155,20 @@ typedef struct {
     int64_t v;       /* main value (fixed point) */
     int64_t w, x, y; /* secondary values */
     bool on;
-    int pick;        /* index of the current choice in a list */
-    int down;        /* 0, or the state is DOWN_UNAVAILABLE / DOWN_UNKNOWN */
+    int pick;         /* index of the current choice in a list */
+    int down;         /* 0, or the state is DOWN_UNAVAILABLE / DOWN_UNKNOWN */
+    bool attrs_dirty; /* the attributes must be rebuilt at the next write */
 } entity;
 
 struct home {
     uint64_t rng;
-    int n;        /* slots */
+    int n; /* slots */
     entity *ent;
     int n_dev;
     device *dev;
-    char *long_text;   /* a few KB of hostile text for attributes */
-    char *max_state;   /* a 255-character state */
-    char user_id[33];  /* HA user of person.alice, used in contexts */
+    char *long_text;  /* a few KB of hostile text for attributes */
+    char *max_state;  /* a 255-character state */
+    char user_id[33]; /* HA user of person.alice, used in contexts */
     char entry_ids[8][27];
     int64_t created_us;
     int64_t last_us;
@@ -306,8 +308,10 @@ static int name_entity(home *h, int i, const char *domain, const char *base)
 static int add_device(home *h, entity *e, int area, int slot)
 {
     const kind_info *ki = &kinds[e->k];
-    device *d = &h->dev[h->n_dev];
+    /* Counted at once so that home_free() releases a half-built device. */
+    device *d = &h->dev[h->n_dev++];
     memset(d, 0, sizeof *d);
+    e->device = h->n_dev - 1;
     d->id = malloc(33);
     if (d->id == NULL)
         return -1;
@@ -316,11 +320,12 @@ static int add_device(home *h, entity *e, int area, int slot)
     d->manufacturer = ki->manufacturer;
     d->model = ki->model;
     d->platform = ki->platform;
-    d->name = xprintf("%s %s %d", ki->manufacturer, ki->model, h->n_dev + 1);
+    d->name = xprintf("%s %s %d", ki->manufacturer, ki->model, h->n_dev);
     if (d->name == NULL)
         return -1;
     if (slot % 9 == 4)
-        d->name_by_user = xstrdup(slot % 2 ? "Device \"renamed\", =\\ #1 ☃ " : "Renamed device");
+        d->name_by_user =
+            xstrdup(slot % 2 ? "Device \"renamed\", =\\ #1 ☃ " : "Renamed device");
     else if (slot % 9 == 7)
         d->name_by_user = xstrdup(hostile[(size_t)slot % N_HOSTILE]);
     if ((slot % 9 == 4 || slot % 9 == 7) && d->name_by_user == NULL)
@@ -328,7 +333,6 @@ static int add_device(home *h, entity *e, int area, int slot)
     snprintf(d->identifier, sizeof d->identifier, "00:15:8d:00:%02x:%02x:%02x:%02x",
              (unsigned)(rnd(h) & 255), (unsigned)(rnd(h) & 255), (unsigned)(rnd(h) & 255),
              (unsigned)slot & 255);
-    e->device = h->n_dev++;
     return 0;
 }
 
@@ -365,8 +369,8 @@ static int setup_slot(home *h, int i, kind k, int persons, int *trackers)
         /* Helpers have no device; every other one is put in an area. */
         if (i % 2 == 0)
             e->area = (i / 2) % N_AREAS;
-        snprintf(base, sizeof base, "%s_%s", e->area >= 0 ? area_defs[e->area].id : "house",
-                 ki->suffix);
+        snprintf(base, sizeof base, "%s_%s",
+                 e->area >= 0 ? area_defs[e->area].id : "house", ki->suffix);
         if (name_entity(h, i, ki->domain, base) < 0)
             return -1;
         e->name = xstrdup(hostile[(size_t)i % N_HOSTILE]);
@@ -490,7 +494,8 @@ static void build_attrs(home *h, entity *e, jbuf *b)
         break;
     case K_PERSON: {
         char tracker[64], trackers[80];
-        snprintf(tracker, sizeof tracker, "device_tracker.%s_phone", person_ids[e->person]);
+        snprintf(tracker, sizeof tracker, "device_tracker.%s_phone",
+                 person_ids[e->person]);
         snprintf(trackers, sizeof trackers, "[\"%s\"]", tracker);
         kraw(b, "editable", "true");
         kstr(b, "id", person_ids[e->person]);
@@ -604,7 +609,10 @@ static void build_attrs(home *h, entity *e, jbuf *b)
         kraw(b, "preset_modes", "[\"away\",\"comfort\",\"eco\"]");
         knum(b, "current_temperature", (double)e->w / 10.0);
         knum(b, "temperature", (double)e->x / 2.0);
-        kstr(b, "hvac_action", e->pick == 0 ? "off" : e->w < e->x * 5 ? "heating" : "idle");
+        kstr(b, "hvac_action",
+             e->pick == 0      ? "off"
+             : e->w < e->x * 5 ? "heating"
+                               : "idle");
         kstr(b, "preset_mode", e->y == 0 ? "away" : e->y == 1 ? "comfort" : "eco");
         kstr(b, "friendly_name", e->name);
         kint(b, "supported_features", 401);
@@ -642,7 +650,10 @@ static void build_state(const home *h, const entity *e, char *buf, size_t len)
         snprintf(buf, len, "%s", weather_conditions[e->pick]);
         break;
     case K_PERSON:
-        snprintf(buf, len, "%s", e->pick == 0 ? "home" : e->pick == 1 ? "not_home" : "Work");
+        snprintf(buf, len, "%s",
+                 e->pick == 0   ? "home"
+                 : e->pick == 1 ? "not_home"
+                                : "Work");
         break;
     case K_TEMP:
     case K_HUMIDITY:
@@ -650,7 +661,8 @@ static void build_state(const home *h, const entity *e, char *buf, size_t len)
         snprintf(buf, len, "%lld.%lld", (long long)(e->v / 10), (long long)(e->v % 10));
         break;
     case K_ENERGY:
-        snprintf(buf, len, "%lld.%03lld", (long long)(e->v / 1000), (long long)(e->v % 1000));
+        snprintf(buf, len, "%lld.%03lld", (long long)(e->v / 1000),
+                 (long long)(e->v % 1000));
         break;
     case K_LUX:
         snprintf(buf, len, "%lld", (long long)e->v);
@@ -737,18 +749,24 @@ static int write_state(home *h, entity *e, int64_t us, bool user_action, char *c
 {
     char st[300];
     if (e->down != 0)
-        snprintf(st, sizeof st, "%s", e->down == DOWN_UNKNOWN ? "unknown" : "unavailable");
+        snprintf(st, sizeof st, "%s",
+                 e->down == DOWN_UNKNOWN ? "unknown" : "unavailable");
     else
         build_state(h, e, st, sizeof st);
-    build_attrs(h, e, &h->scratch);
     rstr *attrs;
-    if (e->attrs != NULL && e->attrs->len == h->scratch.len &&
-        memcmp(e->attrs->data, h->scratch.data, h->scratch.len) == 0) {
-        jbuf_reset(&h->scratch);
+    if (e->attrs != NULL && !e->attrs_dirty) {
         attrs = rstr_ref(e->attrs);
     } else {
-        attrs = take(&h->scratch);
+        build_attrs(h, e, &h->scratch);
+        if (e->attrs != NULL && e->attrs->len == h->scratch.len &&
+            memcmp(e->attrs->data, h->scratch.data, h->scratch.len) == 0) {
+            jbuf_reset(&h->scratch);
+            attrs = rstr_ref(e->attrs);
+        } else {
+            attrs = take(&h->scratch);
+        }
     }
+    e->attrs_dirty = false;
     if (attrs == NULL)
         return -1;
     bool changed = e->state == NULL || strcmp(e->state->data, st) != 0;
@@ -1043,6 +1061,9 @@ static bool mutate(home *h, entity *e)
         e->down = rnd_pct(h, 30) ? DOWN_UNKNOWN : DOWN_UNAVAILABLE;
         return false;
     }
+    /* These kinds carry values in their attributes. */
+    e->attrs_dirty = e->k == K_WEATHER || e->k == K_PERSON || e->k == K_LIGHT ||
+                     e->k == K_TRACKER || e->k == K_CLIMATE;
     switch (e->k) {
     case K_WEATHER:
         if (rnd_pct(h, 30))
@@ -1101,8 +1122,10 @@ static bool mutate(home *h, entity *e)
     case K_HOSTILE:
         /* N_HOSTILE stands for the 255-character state. */
         e->pick = (e->pick + 1 + rnd_below(h, N_HOSTILE)) % (N_HOSTILE + 1);
-        if (e->k == K_HOSTILE && rnd_pct(h, 10))
+        if (e->k == K_HOSTILE && rnd_pct(h, 10)) {
             e->w++;
+            e->attrs_dirty = true;
+        }
         return e->k == K_TEXT;
     case K_CLIMATE:
         if (rnd_pct(h, 20))
@@ -1135,9 +1158,18 @@ static int pick_entity(home *h)
     }
 }
 
+/* The next last_updated: the clock, but strictly after the previous one.
+ * When the clock crossed a whole second since the previous event, the event
+ * is stamped exactly on that second: HA does that about once in a million
+ * events, and isoformat() then writes no fraction at all, a form consumers
+ * must meet in tests too. */
 static int64_t next_us(home *h, int64_t now_us)
 {
-    h->last_us = now_us > h->last_us ? now_us : h->last_us + 1;
+    int64_t second = now_us - now_us % 1000000;
+    if (second > h->last_us && second <= now_us)
+        h->last_us = second;
+    else
+        h->last_us = now_us > h->last_us ? now_us : h->last_us + 1;
     return h->last_us;
 }
 
@@ -1147,8 +1179,9 @@ static rstr *registry_event(home *h, const entity *e, int64_t us)
     jbuf *b = &h->scratch2;
     char ctx[27];
     make_ulid(h, us, ctx);
-    jbuf_puts(b, "{\"event_type\":\"entity_registry_updated\",\"data\":{\"action\":\"create\","
-                 "\"entity_id\":");
+    jbuf_puts(
+        b, "{\"event_type\":\"entity_registry_updated\",\"data\":{\"action\":\"create\","
+           "\"entity_id\":");
     jbuf_put_jcstr(b, e->entity_id);
     jbuf_puts(b, "},\"origin\":\"LOCAL\",\"time_fired\":\"");
     jbuf_put_iso(b, us);
@@ -1240,22 +1273,22 @@ void home_states_json(const home *h, jbuf *b)
 void home_config_json(const home *h, jbuf *b)
 {
     (void)h;
-    jbuf_puts(b,
-              "{\"latitude\":52.3731,\"longitude\":4.8922,\"elevation\":2,"
-              "\"unit_system\":{\"length\":\"km\",\"accumulated_precipitation\":\"mm\","
-              "\"area\":\"m²\",\"mass\":\"g\",\"pressure\":\"Pa\",\"temperature\":\"°C\","
-              "\"volume\":\"L\",\"wind_speed\":\"m/s\"},"
-              "\"location_name\":\"Home \\\"Sweet\\\" Home, é\",\"time_zone\":\"UTC\","
-              "\"components\":[\"api\",\"binary_sensor\",\"climate\",\"device_tracker\","
-              "\"history\",\"http\",\"input_text\",\"light\",\"met\",\"person\","
-              "\"recorder\",\"sensor\",\"switch\",\"weather\",\"websocket_api\",\"zha\"],"
-              "\"config_dir\":\"/config\",\"whitelist_external_dirs\":[\"/media\","
-              "\"/config/www\"],\"allowlist_external_dirs\":[\"/media\",\"/config/www\"],"
-              "\"allowlist_external_urls\":[],\"version\":\"" HASIM_HA_VERSION "\","
-              "\"config_source\":\"storage\",\"recovery_mode\":false,\"state\":\"RUNNING\","
-              "\"external_url\":null,\"internal_url\":null,\"currency\":\"EUR\","
-              "\"country\":\"NL\",\"language\":\"en\",\"safe_mode\":false,\"debug\":false,"
-              "\"radius\":100}");
+    jbuf_puts(
+        b, "{\"latitude\":52.3731,\"longitude\":4.8922,\"elevation\":2,"
+           "\"unit_system\":{\"length\":\"km\",\"accumulated_precipitation\":\"mm\","
+           "\"area\":\"m²\",\"mass\":\"g\",\"pressure\":\"Pa\",\"temperature\":\"°C\","
+           "\"volume\":\"L\",\"wind_speed\":\"m/s\"},"
+           "\"location_name\":\"Home \\\"Sweet\\\" Home, é\",\"time_zone\":\"UTC\","
+           "\"components\":[\"api\",\"binary_sensor\",\"climate\",\"device_tracker\","
+           "\"history\",\"http\",\"input_text\",\"light\",\"met\",\"person\","
+           "\"recorder\",\"sensor\",\"switch\",\"weather\",\"websocket_api\",\"zha\"],"
+           "\"config_dir\":\"/config\",\"whitelist_external_dirs\":[\"/media\","
+           "\"/config/www\"],\"allowlist_external_dirs\":[\"/media\",\"/config/www\"],"
+           "\"allowlist_external_urls\":[],\"version\":\"" HASIM_HA_VERSION "\","
+           "\"config_source\":\"storage\",\"recovery_mode\":false,\"state\":\"RUNNING\","
+           "\"external_url\":null,\"internal_url\":null,\"currency\":\"EUR\","
+           "\"country\":\"NL\",\"language\":\"en\",\"safe_mode\":false,\"debug\":false,"
+           "\"radius\":100}");
 }
 
 void home_areas_json(const home *h, jbuf *b)
@@ -1280,8 +1313,8 @@ void home_areas_json(const home *h, jbuf *b)
 
 static int entry_for(const char *platform)
 {
-    static const char *const platforms[] = {"met", "zha", "shelly", "hue", "tplink",
-                                            "mobile_app", "netatmo", "rest"};
+    static const char *const platforms[] = {"met",    "zha",        "shelly",  "hue",
+                                            "tplink", "mobile_app", "netatmo", "rest"};
     for (int i = 0; i < 8; i++)
         if (strcmp(platforms[i], platform) == 0)
             return i;
@@ -1330,7 +1363,9 @@ void home_devices_json(const home *h, jbuf *b)
         jbuf_put_jcstr(b, d->name);
         jbuf_puts(b, ",\"primary_config_entry\":");
         jbuf_put_jcstr(b, entry);
-        jbuf_puts(b, ",\"serial_number\":null,\"sw_version\":\"1.2.3\",\"via_device_id\":null}");
+        jbuf_puts(
+            b,
+            ",\"serial_number\":null,\"sw_version\":\"1.2.3\",\"via_device_id\":null}");
     }
     jbuf_putc(b, ']');
 }

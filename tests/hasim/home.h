@@ -33,9 +33,9 @@ typedef struct {
  * owned by the home; take a reference to keep them. */
 typedef struct {
     const char *entity_id;
-    size_t domain_len;  /* entity_id[0..domain_len) is the domain */
-    rstr *state;        /* raw state text (not JSON-escaped) */
-    rstr *attrs;        /* attributes as a JSON object text */
+    size_t domain_len; /* entity_id[0..domain_len) is the domain */
+    rstr *state;       /* raw state text (not JSON-escaped) */
+    rstr *attrs;       /* attributes as a JSON object text */
     int64_t last_changed_us;
     int64_t last_updated_us;
 } home_state;
@@ -43,10 +43,10 @@ typedef struct {
 /* What one generator step produced. The rstr are new references owned by the
  * caller, who must rstr_unref them. */
 typedef struct {
-    int entity;            /* index of the entity that changed */
-    rstr *event;           /* the state_changed event object, as HA sends it */
-    rstr *registry_event;  /* an entity_registry_updated event fired just before,
-                              when a new entity appeared; else NULL */
+    int entity;           /* index of the entity that changed */
+    rstr *event;          /* the state_changed event object, as HA sends it */
+    rstr *registry_event; /* an entity_registry_updated event fired just before,
+                             when a new entity appeared; else NULL */
 } home_change;
 
 /* Builds the home and sets every initially present entity's first state at
@@ -71,11 +71,11 @@ int64_t home_last_us(const home *h);
 int home_step(home *h, int64_t now_us, home_change *out);
 
 /* Append result payloads (the value of "result") to b. */
-void home_states_json(const home *h, jbuf *b);          /* get_states */
-void home_config_json(const home *h, jbuf *b);          /* get_config */
-void home_areas_json(const home *h, jbuf *b);           /* config/area_registry/list */
-void home_devices_json(const home *h, jbuf *b);         /* config/device_registry/list */
-void home_entities_json(const home *h, jbuf *b);        /* config/entity_registry/list */
+void home_states_json(const home *h, jbuf *b);   /* get_states */
+void home_config_json(const home *h, jbuf *b);   /* get_config */
+void home_areas_json(const home *h, jbuf *b);    /* config/area_registry/list */
+void home_devices_json(const home *h, jbuf *b);  /* config/device_registry/list */
+void home_entities_json(const home *h, jbuf *b); /* config/entity_registry/list */
 
 /* True when entity_id matches HA's valid_entity_id(). */
 bool home_valid_entity_id(const char *entity_id);

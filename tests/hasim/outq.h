@@ -12,7 +12,7 @@ typedef struct outq_item {
     bool alone;            /* send in a frame of its own, never coalesced */
     bool is_event;         /* an event message (counts for the fault options) */
     size_t len;
-    char data[];           /* the message text, len bytes and a NUL */
+    char data[]; /* the message text, len bytes and a NUL */
 } outq_item;
 
 typedef struct {

@@ -26,10 +26,11 @@
 /* aiohttp's default max_msg_size. */
 #define MAX_INCOMING (4u * 1024 * 1024)
 #define AUTH_TIMEOUT_US (INT64_C(10) * 1000000)
-/* At --rate 0 the stream waits while a subscriber has this many messages
- * queued, so that no subscriber trips HA's pending-message limits. */
-#define FAST_HIGH_WATER 900
-#define FAST_BATCH 512
+/* At --rate 0 the stream never lets a subscriber's queue grow past this, so
+ * that no subscriber trips HA's pending-message limits; without subscribers
+ * it emits FAST_BATCH events per loop pass. */
+#define FAST_HIGH_WATER 1000
+#define FAST_BATCH 2048
 
 typedef struct sub {
     struct sub *next;
@@ -42,7 +43,6 @@ typedef enum { PHASE_AUTH, PHASE_COMMAND, PHASE_CLOSING } phase;
 /* Per-connection state; lws allocates it zeroed and frees it. */
 typedef struct conn {
     struct conn *next, *prev;
-    server *srv;
     struct lws *wsi;
     bool inited;
     phase ph;
@@ -58,6 +58,9 @@ typedef struct conn {
     int64_t stalled_until;
     int64_t peak_since;
     bool close_after_flush; /* send what is queued, then close normally */
+    int64_t last_rx;        /* when the client last sent anything */
+    bool want_ping;         /* a heartbeat ping is due */
+    int64_t ping_sent;      /* when the unanswered ping went out, or 0 */
     lws_sorted_usec_list_t sul_wake;
     lws_sorted_usec_list_t sul_auth;
 } conn;
@@ -144,8 +147,10 @@ static void send_result_raw(conn *c, int64_t id, const char *raw, size_t raw_len
                             int64_t not_before)
 {
     char head[64];
-    int hl = snprintf(head, sizeof head, "{\"id\":%lld,\"type\":\"result\",\"success\":true,"
-                                         "\"result\":", (long long)id);
+    int hl = snprintf(head, sizeof head,
+                      "{\"id\":%lld,\"type\":\"result\",\"success\":true,"
+                      "\"result\":",
+                      (long long)id);
     const char *parts[3] = {head, raw, "}"};
     size_t lens[3] = {(size_t)hl, raw_len, 1};
     conn_sendv(c, parts, lens, 3, not_before, false);
@@ -201,8 +206,9 @@ static void broadcast(server *s, const char *event_type, const rstr *event)
             if (strcmp(u->event_type, "*") != 0 && strcmp(u->event_type, event_type) != 0)
                 continue;
             char head[48];
-            int hl = snprintf(head, sizeof head, "{\"id\":%lld,\"type\":\"event\",\"event\":",
-                              (long long)u->id);
+            int hl =
+                snprintf(head, sizeof head,
+                         "{\"id\":%lld,\"type\":\"event\",\"event\":", (long long)u->id);
             const char *parts[3] = {head, event->data, "}"};
             size_t lens[3] = {(size_t)hl, event->len, 1};
             conn_sendv(c, parts, lens, 3, 0, true);
@@ -260,12 +266,14 @@ static int emit_one(server *s)
     return rc;
 }
 
-static bool backpressured(const server *s)
+/* The longest queue of a subscribed connection, or -1 without any. */
+static long longest_queue(const server *s)
 {
+    long longest = -1;
     for (const conn *c = s->conns; c != NULL; c = c->next)
-        if (c->ph == PHASE_COMMAND && c->subs != NULL && c->q.count > FAST_HIGH_WATER)
-            return true;
-    return false;
+        if (c->ph == PHASE_COMMAND && c->subs != NULL && (long)c->q.count > longest)
+            longest = (long)c->q.count;
+    return longest;
 }
 
 static void gen_tick(lws_sorted_usec_list_t *sul)
@@ -283,12 +291,10 @@ static void gen_tick(lws_sorted_usec_list_t *sul)
             budget = 5000;
         double interval = 1e6 / s->o.rate;
         next = (lws_usec_t)(interval < 1000 ? 1000 : interval > 50000 ? 50000 : interval);
-    } else if (backpressured(s)) {
-        budget = 0;
-        next = 1000;
     } else {
-        budget = FAST_BATCH;
-        next = 1;
+        long q = longest_queue(s);
+        budget = q < 0 ? FAST_BATCH : FAST_HIGH_WATER - q;
+        next = budget > 0 ? 1 : 200;
     }
     for (int64_t i = 0; i < budget; i++) {
         if (s->o.events > 0 && s->emitted >= s->o.events)
@@ -304,7 +310,8 @@ static void gen_tick(lws_sorted_usec_list_t *sul)
         s->done = true;
         fprintf(s->out, "DONE=%lld\n", (long long)s->emitted);
         fflush(s->out);
-        hs_info(COMPONENT, "all %lld events emitted; still serving", (long long)s->emitted);
+        hs_info(COMPONENT, "all %lld events emitted; still serving",
+                (long long)s->emitted);
         return;
     }
     lws_sul_schedule(s->ctx, 0, &s->sul_gen, gen_tick, next);
@@ -322,10 +329,30 @@ static void house_tick(lws_sorted_usec_list_t *sul)
 {
     server *s = lws_container_of(sul, server, sul_house);
     int64_t now = mono_us();
+    int64_t hb = s->o.heartbeat_s * 1000000;
     for (conn *c = s->conns; c != NULL; c = c->next) {
-        if (c->peak_since != 0 && now - c->peak_since >= PENDING_MSG_PEAK_TIME_US &&
-            c->q.count >= PENDING_MSG_PEAK)
-            conn_kill(c, "client unable to keep up with pending messages (peak)");
+        if (c->ph == PHASE_CLOSING)
+            continue;
+        /* http.py _check_write_peak: still PENDING_MSG_PEAK behind when the
+         * timer fires closes the client; otherwise the timer is done. */
+        if (c->peak_since != 0 && now - c->peak_since >= PENDING_MSG_PEAK_TIME_US) {
+            c->peak_since = 0;
+            if (c->q.count >= PENDING_MSG_PEAK) {
+                conn_kill(c, "client unable to keep up with pending messages (peak)");
+                continue;
+            }
+        }
+        /* aiohttp's heartbeat: a ping after heartbeat seconds of silence,
+         * and the connection is dropped when no pong comes within half of
+         * that. */
+        if (hb <= 0)
+            continue;
+        if (c->ping_sent != 0 && now - c->ping_sent >= hb / 2) {
+            conn_kill(c, "no pong to the heartbeat ping");
+        } else if (c->ping_sent == 0 && !c->want_ping && now - c->last_rx >= hb) {
+            c->want_ping = true;
+            lws_callback_on_writable(c->wsi);
+        }
     }
     lws_sul_schedule(s->ctx, 0, &s->sul_house, house_tick, 100000);
 }
@@ -389,17 +416,21 @@ static bool field_ok(ftype t, const json_t *v)
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
+        {
             if (!json_is_integer(x))
                 return false;
+        }
         return true;
     }
     }
     return false;
 }
 
-static const char *const type_words[] = {
-    [F_STR] = "expected str", [F_POS_INT] = "expected int", [F_BOOL] = "expected bool",
-    [F_STR_LIST] = "expected a list", [F_FEATURES] = "expected a dictionary"};
+static const char *const type_words[] = {[F_STR] = "expected str",
+                                         [F_POS_INT] = "expected int",
+                                         [F_BOOL] = "expected bool",
+                                         [F_STR_LIST] = "expected a list",
+                                         [F_FEATURES] = "expected a dictionary"};
 
 /* Checks msg against the command's fields (plus "id" and "type"). Returns
  * true, or false with HA's humanized message in err. */
@@ -407,7 +438,8 @@ static bool validate(const json_t *msg, const field *fields, jbuf *err)
 {
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)msg, key, val) {
+    json_object_foreach((json_t *)msg, key, val)
+    {
         if (strcmp(key, "id") == 0 || strcmp(key, "type") == 0)
             continue;
         const field *f = fields;
@@ -462,7 +494,8 @@ static void cmd_ping(server *s, conn *c, const json_t *msg, int64_t id)
 static void cmd_supported_features(server *s, conn *c, const json_t *msg, int64_t id)
 {
     (void)s;
-    c->coalesce = json_object_get(json_object_get(msg, "features"), "coalesce_messages") != NULL;
+    c->coalesce =
+        json_object_get(json_object_get(msg, "features"), "coalesce_messages") != NULL;
     send_result_null(c, id);
 }
 
@@ -478,8 +511,11 @@ static void cmd_subscribe_events(server *s, conn *c, const json_t *msg, int64_t 
         return;
     }
     u->id = id;
-    u->next = c->subs;
-    c->subs = u;
+    /* Listeners fire in the order they subscribed. */
+    sub **tail = &c->subs;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = u;
     send_result_null(c, id);
     if (s->o.start_on_subscribe &&
         (strcmp(u->event_type, "*") == 0 || strcmp(u->event_type, "state_changed") == 0))
@@ -507,7 +543,8 @@ static void cmd_get_states(server *s, conn *c, const json_t *msg, int64_t id)
 {
     (void)msg;
     home_states_json(s->home, &s->scratch);
-    int64_t nb = s->o.slow_get_states_ms > 0 ? mono_us() + s->o.slow_get_states_ms * 1000 : 0;
+    int64_t nb =
+        s->o.slow_get_states_ms > 0 ? mono_us() + s->o.slow_get_states_ms * 1000 : 0;
     send_scratch_result(s, c, id, nb);
 }
 
@@ -650,7 +687,8 @@ static void cmd_history(server *s, conn *c, const json_t *msg, int64_t id)
 static const field f_none[] = {{NULL, F_STR, false}};
 static const field f_features[] = {{"features", F_FEATURES, true}, {NULL, F_STR, false}};
 static const field f_subscribe[] = {{"event_type", F_STR, false}, {NULL, F_STR, false}};
-static const field f_unsubscribe[] = {{"subscription", F_POS_INT, true}, {NULL, F_STR, false}};
+static const field f_unsubscribe[] = {{"subscription", F_POS_INT, true},
+                                      {NULL, F_STR, false}};
 static const field f_history[] = {
     {"start_time", F_STR, true},
     {"end_time", F_STR, false},
@@ -702,7 +740,10 @@ static void handle_command(server *s, conn *c, const json_t *msg)
         char *idj = NULL;
         if (json_is_object(msg))
             idj = idv != NULL ? json_dumps(idv, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        send_error_idjson(c, idj != NULL ? idj : json_is_object(msg) ? "null" : "0",
+        send_error_idjson(c,
+                          idj != NULL           ? idj
+                          : json_is_object(msg) ? "null"
+                                                : "0",
                           "invalid_format", "Message incorrectly formatted.");
         free(idj);
         return;
@@ -748,7 +789,8 @@ static void handle_auth(server *s, conn *c, const json_t *msg)
         const char *key;
         json_t *val;
         ok_format = true;
-        json_object_foreach((json_t *)msg, key, val) {
+        json_object_foreach((json_t *)msg, key, val)
+        {
             if (strcmp(key, "type") != 0 && strcmp(key, "access_token") != 0 &&
                 strcmp(key, "api_password") != 0) {
                 jbuf_puts(&err, "extra keys not allowed @ data['");
@@ -770,8 +812,10 @@ static void handle_auth(server *s, conn *c, const json_t *msg)
         if (ok_format && t == NULL) {
             jbuf_puts(&err, "required key not provided @ data['type']. Got None");
             ok_format = false;
-        } else if (ok_format && !(json_is_string(t) && strcmp(json_string_value(t), "auth") == 0)) {
-            jbuf_puts(&err, "value must be one of ['auth'] for dictionary value @ data['type']. Got ");
+        } else if (ok_format &&
+                   !(json_is_string(t) && strcmp(json_string_value(t), "auth") == 0)) {
+            jbuf_puts(&err, "value must be one of ['auth'] for dictionary value @ "
+                            "data['type']. Got ");
             py_repr(t, &err);
             ok_format = false;
         } else if (ok_format && json_object_get(msg, "access_token") != NULL &&
@@ -808,12 +852,14 @@ static void handle_auth(server *s, conn *c, const json_t *msg)
             good = false;
         }
         if (good) {
-            jbuf_puts(&out, "{\"type\":\"auth_ok\",\"ha_version\":\"" HASIM_HA_VERSION "\"}");
+            jbuf_puts(&out,
+                      "{\"type\":\"auth_ok\",\"ha_version\":\"" HASIM_HA_VERSION "\"}");
             c->ph = PHASE_COMMAND;
             lws_sul_cancel(&c->sul_auth);
         } else {
-            jbuf_puts(&out, "{\"type\":\"auth_invalid\",\"message\":\"Invalid access token or "
-                            "password\"}");
+            jbuf_puts(&out,
+                      "{\"type\":\"auth_invalid\",\"message\":\"Invalid access token or "
+                      "password\"}");
         }
     }
     if (!jbuf_failed(&out))
@@ -884,7 +930,8 @@ static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     conn *c = lws_container_of(sul, conn, sul_auth);
     if (c->ph == PHASE_AUTH) {
-        hs_warn(COMPONENT, "disconnecting: did not receive auth message within 10 seconds");
+        hs_warn(COMPONENT,
+                "disconnecting: did not receive auth message within 10 seconds");
         c->ph = PHASE_CLOSING;
         c->close_after_flush = true;
         lws_callback_on_writable(c->wsi);
@@ -914,19 +961,22 @@ static int after_events(server *s, conn *c, int64_t before)
     if (now_sent == before)
         return 0;
     if (s->o.drop_after > 0 && now_sent % s->o.drop_after == 0) {
-        hs_info(COMPONENT, "dropping connection after %lld events (fault)", (long long)now_sent);
+        hs_info(COMPONENT, "dropping connection after %lld events (fault)",
+                (long long)now_sent);
         return -1;
     }
     if (s->o.bad_frame_every > 0 && now_sent % s->o.bad_frame_every == 0) {
-        static const char bad[] = "{\"id\":1,\"type\":\"event\",\"event\":{\"event_type\":"
-                                  "\"state_changed\",\"data\":{\"entity_id\":\"sensor.hasim_"
-                                  "bad_frame\",\"old_st";
+        static const char bad[] =
+            "{\"id\":1,\"type\":\"event\",\"event\":{\"event_type\":"
+            "\"state_changed\",\"data\":{\"entity_id\":\"sensor.hasim_"
+            "bad_frame\",\"old_st";
         if (outq_push_front(&c->q, bad, sizeof bad - 1, true) < 0)
             return -1;
     }
     if (s->o.stall_ms > 0 && s->o.stall_every > 0 && now_sent % s->o.stall_every == 0) {
         c->stalled_until = mono_us() + s->o.stall_ms * 1000;
-        lws_sul_schedule(s->ctx, 0, &c->sul_wake, wake_cb, (lws_usec_t)s->o.stall_ms * 1000);
+        lws_sul_schedule(s->ctx, 0, &c->sul_wake, wake_cb,
+                         (lws_usec_t)s->o.stall_ms * 1000);
     }
     return 0;
 }
@@ -938,6 +988,16 @@ static int on_writeable(server *s, conn *c)
     int64_t now = mono_us();
     if (c->stalled_until != 0 && now < c->stalled_until)
         return 0;
+    if (c->want_ping) {
+        unsigned char ping[LWS_PRE + 4];
+        memcpy(ping + LWS_PRE, "hbt!", 4);
+        if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+            return -1;
+        c->want_ping = false;
+        c->ping_sent = now;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     for (int frames = 0; frames < 16; frames++) {
         if (c->q.head == NULL) {
             if (c->close_after_flush) {
@@ -990,7 +1050,7 @@ static int on_writeable(server *s, conn *c)
             return -1;
         int w = lws_write(c->wsi, (unsigned char *)f->data, f->len, LWS_WRITE_TEXT);
         if (w < (int)f->len) {
-            hs_warn(COMPONENT, "write to client failed");
+            hs_info(COMPONENT, "write to client failed (client gone)");
             return -1;
         }
         if (after_events(s, c, before) < 0)
@@ -1030,8 +1090,8 @@ static void conn_cleanup(server *s, conn *c)
     c->wsi = NULL;
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                    void *in, size_t len)
 {
     const struct lws_protocols *proto = lws_get_protocol(wsi);
     server *s = proto != NULL ? proto->user : NULL;
@@ -1049,10 +1109,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_ESTABLISHED: {
         memset(c, 0, sizeof *c);
-        c->srv = s;
         c->wsi = wsi;
         c->inited = true;
         c->ph = PHASE_AUTH;
+        c->last_rx = mono_us();
         outq_init(&c->q);
         jbuf_init(&c->rx, 0);
         jbuf_init(&c->frame, LWS_PRE);
@@ -1061,15 +1121,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->conns->prev = c;
         s->conns = c;
         hs_info(COMPONENT, "client connected");
-        static const char req[] = "{\"type\":\"auth_required\",\"ha_version\":\"" HASIM_HA_VERSION
-                                  "\"}";
+        static const char req[] =
+            "{\"type\":\"auth_required\",\"ha_version\":\"" HASIM_HA_VERSION "\"}";
         conn_send(c, req, sizeof req - 1);
         lws_sul_schedule(s->ctx, 0, &c->sul_auth, auth_timeout_cb, AUTH_TIMEOUT_US);
         return 0;
     }
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c->inited) {
+            c->ping_sent = 0;
+            c->last_rx = mono_us();
+        }
+        return 0;
     case LWS_CALLBACK_RECEIVE:
         if (!c->inited)
             return -1;
+        c->last_rx = mono_us();
         if (lws_is_first_fragment(wsi)) {
             jbuf_reset(&c->rx);
             c->rx_binary = lws_frame_is_binary(wsi);
@@ -1153,8 +1220,10 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen)
         s->o.coalesce_max = 1;
 
     int64_t now = wall_us();
-    home_opts ho = {.seed = opts->seed, .entities = opts->entities,
-                    .late_entities = opts->late_entities, .large_kb = opts->huge_states_kb};
+    home_opts ho = {.seed = opts->seed,
+                    .entities = opts->entities,
+                    .late_entities = opts->late_entities,
+                    .large_kb = opts->huge_states_kb};
     s->home = home_new(&ho, now, err, errlen);
     if (s->home == NULL) {
         server_free(s);
@@ -1219,8 +1288,8 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen)
         server_free(s);
         return NULL;
     }
-    hs_info(COMPONENT, "listening on ws://%s:%d%s with %d entities", opts->host, port, WS_PATH,
-            home_count(s->home));
+    hs_info(COMPONENT, "listening on ws://%s:%d%s with %d entities", opts->host, port,
+            WS_PATH, home_count(s->home));
     fprintf(out, "LISTENING=%d\n", port);
     fflush(out);
 

@@ -10,17 +10,17 @@
 
 typedef struct {
     const char *host;
-    int port;                 /* 0 picks a free port */
+    int port; /* 0 picks a free port */
     const char *token;
     int entities;
-    int late_entities;        /* -1 = default */
-    int64_t events;           /* 0 = unlimited */
-    double rate;              /* events per second, 0 = as fast as possible */
+    int late_entities; /* -1 = default */
+    int64_t events;    /* 0 = unlimited */
+    double rate;       /* events per second, 0 = as fast as possible */
     uint64_t seed;
-    const char *events_log;   /* NULL = none */
-    const char *port_file;    /* NULL = none */
+    const char *events_log; /* NULL = none */
+    const char *port_file;  /* NULL = none */
     bool start_on_subscribe;
-    int64_t drop_after;       /* 0 = off */
+    int64_t drop_after; /* 0 = off */
     int64_t stall_ms;
     int64_t stall_every;
     int64_t bad_frame_every;
@@ -30,7 +30,8 @@ typedef struct {
     int64_t recorder_commit_ms;
     int coalesce_max;
     int64_t history_max;
-    bool strict_history;      /* history_during_period requires entity_ids */
+    int64_t heartbeat_s; /* ping after this much client silence, 0 = off */
+    bool strict_history; /* history_during_period requires entity_ids */
 } hasim_opts;
 
 typedef struct server server;
