@@ -25,6 +25,7 @@ struct enricher_config {
     int64_t presence_poll_s;
     char *presence_state_file;
     char *units; /* "native" or "metric" */
+    int64_t stats_interval_s; /* 0: no homestream_stats records */
 };
 
 extern const hs_cfg_var config_vars[];

@@ -1,5 +1,6 @@
 /* main.c - homestream-enricher: ha.events.raw -> ha.events.enriched, adding
  * time_ns, value, unit, device_class, presence and weather. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "hs_admin.h"
 #include "hs_config.h"
 #include "hs_log.h"
+#include "hs_statsrec.h"
 #include "hs_time.h"
 #include "pipeline.h"
 #include "poller.h"
@@ -36,6 +38,7 @@ typedef struct {
     pipeline *pipe;
     poller *poller;
     int64_t started_ms;
+    int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
 } app;
 
 static json_t *on_health(void *ud)
@@ -162,11 +165,35 @@ static int on_config_put(void *ud, json_t *body, char *err, size_t errlen)
     return rc;
 }
 
+/* Puts the stage's own statistics, built from what GET /stats and
+ * GET /health return, on TOPIC_ENRICHED every STATS_INTERVAL_S
+ * (hs_statsrec.h). */
+static void publish_stats(app *a, int64_t now)
+{
+    if (a->next_stats_ms == 0 || now < a->next_stats_ms)
+        return;
+    a->next_stats_ms = now + a->cfg->stats_interval_s * 1000;
+    json_t *stats = on_stats(a);
+    json_t *health = on_health(a);
+    json_t *rec = stats != NULL && health != NULL
+                      ? hs_statsrec_build("enricher", a->cfg->common.site,
+                                          hs_now_wall_ns(), stats, health)
+                      : NULL;
+    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (text == NULL || pipeline_publish_stats(a->pipe, text) != 0)
+        hs_warn("main", "out of memory building the homestream_stats record");
+    json_decref(rec);
+    json_decref(stats);
+    json_decref(health);
+}
+
 static int run(struct enricher_config *cfg)
 {
     int exit_code = 0;
     char err[512];
     app a = {.cfg = cfg, .started_ms = hs_now_mono_ms()};
+    a.next_stats_ms =
+        cfg->stats_interval_s > 0 ? a.started_ms + cfg->stats_interval_s * 1000 : 0;
     hs_admin *admin = NULL;
     pthread_mutex_init(&a.cfg_lock, NULL);
 
@@ -228,11 +255,11 @@ static int run(struct enricher_config *cfg)
     }
     hs_info("main",
             "enricher started: %s -> %s (DLQ %s), group %s, weather %s, presence URL %s, "
-            "units %s, admin %s",
+            "units %s, admin %s, STATS_INTERVAL_S %" PRId64,
             cfg->common.topic_raw, cfg->common.topic_enriched, cfg->common.topic_dlq,
             cfg->kafka_group, config_weather_provider_name(kind),
             cfg->presence_url ? "on" : "off", cfg->units,
-            admin ? cfg->common.admin_addr : "off");
+            admin ? cfg->common.admin_addr : "off", cfg->stats_interval_s);
 
     while (!stop_requested) {
         if (pipeline_step(a.pipe, 100) != 0) {
@@ -240,6 +267,7 @@ static int run(struct enricher_config *cfg)
             exit_code = 1;
             break;
         }
+        publish_stats(&a, hs_now_mono_ms());
     }
     hs_info("main", "shutting down");
 
@@ -248,8 +276,7 @@ out:
     if (a.pipe) {
         int left = pipeline_close(a.pipe, SHUTDOWN_BUDGET_MS);
         if (left > 0)
-            hs_warn("main", "%d messages left undelivered; they will be consumed again",
-                    left);
+            hs_warn("main", "%d messages left undelivered at shutdown", left);
     }
     poller_free(a.poller);
     pipeline_free(a.pipe);

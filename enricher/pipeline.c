@@ -43,7 +43,7 @@ typedef struct {
     int pending; /* outputs not yet delivered */
 } input_ref;
 
-typedef enum { OUT_ENRICHED, OUT_DLQ, OUT_PRESENCE, OUT_WEATHER } out_kind;
+typedef enum { OUT_ENRICHED, OUT_DLQ, OUT_PRESENCE, OUT_WEATHER, OUT_STATS } out_kind;
 
 /* One produced message. Owns a copy of key and payload so it can be produced
  * again after a failed delivery. */
@@ -85,6 +85,7 @@ struct pipeline {
     bool paused;
 
     out_msg *retry_head, *retry_tail;
+    uint64_t inflight_own;     /* outputs in flight that no input waits for */
     uint64_t failed_since_log; /* delivery failures not yet logged */
     int64_t last_fail_log_ms;
     presence *presence;
@@ -98,7 +99,7 @@ struct pipeline {
     atomic_bool fatal; /* the producer hit a fatal error */
 
     _Atomic uint64_t events_in, events_out, errors, dlq, presence_records,
-        weather_records, retries, inflight, kafka_errors, offsets_stored;
+        weather_records, stats_records, retries, inflight, kafka_errors, offsets_stored;
     _Atomic int64_t last_event_ns;       /* time_ns of the last event enriched; 0 none */
     _Atomic int64_t last_kafka_error_ms; /* monotonic; 0 none */
     _Atomic int64_t last_delivery_ms;    /* monotonic; 0 none */
@@ -179,6 +180,8 @@ static void out_release(pipeline *p, out_msg *o, bool delivered)
     input_ref *in = o->in;
     out_free(o);
     dec(&p->inflight);
+    if (!in)
+        p->inflight_own--;
     if (in && --in->pending == 0) {
         if (delivered)
             input_done(p, in);
@@ -295,6 +298,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         case OUT_WEATHER:
             inc(&p->weather_records);
             break;
+        case OUT_STATS:
+            inc(&p->stats_records);
+            break;
         }
         out_release(p, o, true);
         return;
@@ -351,6 +357,8 @@ static int emit(pipeline *p, input_ref *in, out_kind kind, const char *key, char
     }
     if (in)
         in->pending++;
+    else
+        p->inflight_own++;
     inc(&p->inflight);
     out_produce(p, o);
     return 0;
@@ -413,6 +421,11 @@ static int emit_own(pipeline *p, input_ref *in, const char *event_type, int64_t 
     json_decref(rec);
     return emit(p, in, strcmp(event_type, "presence") == 0 ? OUT_PRESENCE : OUT_WEATHER,
                 p->site, text, NULL, 0);
+}
+
+int pipeline_publish_stats(pipeline *p, char *text)
+{
+    return emit(p, NULL, OUT_STATS, "enricher", text, NULL, 0);
 }
 
 /* Sends the raw payload to the DLQ with reason, cut to fit when it is too
@@ -861,6 +874,7 @@ int pipeline_close(pipeline *p, int timeout_ms)
         }
     }
     int left = (int)ld(&p->inflight);
+    int left_own = (int)p->inflight_own;
     p->closed = true;
     if (p->consumer) {
         pthread_mutex_lock(&p->consumer_lock);
@@ -880,11 +894,16 @@ int pipeline_close(pipeline *p, int timeout_ms)
         out_release(p, o, false);
     }
     p->retry_tail = NULL;
-    if (left > 0)
+    if (left > left_own)
         hs_warn(COMPONENT,
                 "%d messages undelivered at shutdown; their offsets were not "
                 "stored, so they are consumed again on restart",
-                left);
+                left - left_own);
+    if (left_own > 0)
+        hs_warn(COMPONENT,
+                "%d presence, weather or stats records that no input waits for were "
+                "undelivered at shutdown and are lost",
+                left_own);
     return left;
 }
 
@@ -961,6 +980,8 @@ void pipeline_stats(pipeline *p, json_t *obj)
                         json_integer((json_int_t)ld(&p->presence_records)));
     json_object_set_new(obj, "weather_records_total",
                         json_integer((json_int_t)ld(&p->weather_records)));
+    json_object_set_new(obj, "stats_records_total",
+                        json_integer((json_int_t)ld(&p->stats_records)));
     json_object_set_new(obj, "retries_total", json_integer((json_int_t)ld(&p->retries)));
     json_object_set_new(obj, "kafka_errors_total",
                         json_integer((json_int_t)ld(&p->kafka_errors)));

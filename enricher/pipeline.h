@@ -72,9 +72,19 @@ int pipeline_close(pipeline *p, int timeout_ms);
  * Accepts NULL and half-built pipelines. */
 void pipeline_free(pipeline *p);
 
+/* Queues text, a homestream_stats record (hs_statsrec.h), for topic_enriched
+ * keyed by "enricher". Takes ownership of text (malloc'd, NUL-terminated) in
+ * every case, NULL included. No input waits for the record, so its delivery
+ * report stores no offset; a failed delivery counts in errors_total and
+ * retries_total and is produced again like the presence and weather records
+ * (one that Kafka refuses for good is dropped with an error log), and
+ * stats_records_total counts the delivered ones. Call it from the thread of
+ * pipeline_step(). Returns 0, or -1 when out of memory. */
+int pipeline_publish_stats(pipeline *p, char *text);
+
 /* Adds the stage counters to obj: events_in_total, events_out_total,
  * errors_total, dlq_total, last_event_time, presence_records_total,
- * weather_records_total, retries_total, kafka_errors_total,
+ * weather_records_total, stats_records_total, retries_total, kafka_errors_total,
  * offsets_stored_total, inflight, events_in_per_s and events_out_per_s
  * (over the last 5 s), consumer_lag (sum of high watermark - position over
  * the assigned partitions, null when unknown). */

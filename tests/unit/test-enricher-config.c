@@ -108,6 +108,24 @@ static const config_case cases[] = {
      0,
      WEATHER_NONE,
      "PRESENCE_URL"},
+    {"stats interval at its maximum",
+     {"STATS_INTERVAL_S=3600", NULL},
+     0,
+     0,
+     WEATHER_NONE,
+     NULL},
+    {"stats interval out of range",
+     {"STATS_INTERVAL_S=3601", NULL},
+     -1,
+     0,
+     WEATHER_NONE,
+     "STATS_INTERVAL_S"},
+    {"negative stats interval",
+     {"STATS_INTERVAL_S=-1", NULL},
+     -1,
+     0,
+     WEATHER_NONE,
+     "STATS_INTERVAL_S"},
 };
 
 START_TEST(test_config)
@@ -145,6 +163,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.units, "native");
     ck_assert_ptr_null(cfg.weather_provider);
     ck_assert_ptr_null(cfg.presence_url);
+    ck_assert_int_eq(cfg.stats_interval_s, 0);
     hs_cfg_free(config_vars, config_nvars, &cfg);
 }
 END_TEST
