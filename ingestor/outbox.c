@@ -42,7 +42,7 @@ struct outbox {
 
     /* Read by the admin thread. */
     _Atomic uint64_t events_out, dlq_out, produce_errors, queue_full, delivery_failed,
-        requeued, not_kept, spooled, replayed, errors;
+        requeued, not_kept, spooled, replayed, errors, dlq_made;
     _Atomic uint64_t parked, parked_bytes, spool_corrupt;
     _Atomic int64_t last_ok_ms, last_fail_ms, pending_since_ms, last_not_kept_ms;
     _Atomic int unreachable;
@@ -179,6 +179,7 @@ static int try_produce(outbox *o, int tag, uint64_t seq, const void *key, size_t
                                           payload, len, HS_KAFKA_DLQ_MAX_BYTES)
                 : NULL;
         if (rec != NULL) {
+            add(&o->dlq_made, 1);
             emit(o, TAG_DLQ, 0, o->dlq_key, strlen(o->dlq_key), rec, strlen(rec));
             free(rec);
         }
@@ -517,6 +518,11 @@ uint64_t outbox_events_out(const outbox *o)
 uint64_t outbox_errors(const outbox *o)
 {
     return get(&o->errors);
+}
+
+uint64_t outbox_dlq_made(const outbox *o)
+{
+    return get(&o->dlq_made);
 }
 
 static const char *state_name(outbox *o, int64_t now)

@@ -80,6 +80,10 @@ uint64_t outbox_events_out(const outbox *o);
 /* Errors of any kind counted by the outbox. Thread-safe. */
 uint64_t outbox_errors(const outbox *o);
 
+/* Dead letters the outbox made itself (events larger than Kafka accepts,
+ * sent to the DLQ cut to fit). Thread-safe. */
+uint64_t outbox_dlq_made(const outbox *o);
+
 /* The "kafka" object of /stats. Thread-safe. */
 json_t *outbox_stats_json(outbox *o, int64_t now_ms);
 
