@@ -38,7 +38,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid homestream --no-create-home \
         --home-dir /var/lib/homestream --shell /usr/sbin/nologin homestream \
     && install -d -o homestream -g homestream -m 0750 \
-        /var/lib/homestream /var/lib/homestream/spool
+        /var/lib/homestream /var/lib/homestream/spool /var/lib/homestream/enricher
 COPY --from=build /out/usr/local/bin/homestream-ingestor \
                   /out/usr/local/bin/homestream-enricher \
                   /out/usr/local/bin/homestream-writer /usr/local/bin/

@@ -45,10 +45,10 @@ const hs_cfg_var config_vars[] = {
     {"UNITS", HS_CFG_ENUM, "native", 0, -1, "native|metric", 0, offsetof(CFG, units),
      "metric converts °F to °C, mph to km/h and inHg to hPa in value/unit and weather; "
      "native keeps units as given."},
-    {"STATS_INTERVAL_S", HS_CFG_INT, "0", 0, 3600, NULL, 0,
+    {"STATS_INTERVAL_S", HS_CFG_INT, "10", 0, 3600, NULL, 0,
      offsetof(CFG, stats_interval_s),
-     "Seconds between homestream_stats records on TOPIC_ENRICHED (see hs_statsrec.h); "
-     "0 disables them."},
+     "Seconds between the stage's own statistics records on TOPIC_ENRICHED "
+     "(measurement homestream in InfluxDB); 0 disables them."},
 };
 
 const size_t config_nvars = sizeof config_vars / sizeof config_vars[0];

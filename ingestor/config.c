@@ -56,10 +56,10 @@ const hs_cfg_var ingestor_config_vars[] = {
     {"MEMQ_MAX_EVENTS", HS_CFG_INT, "100000", 1, 100000000, NULL, 0,
      offsetof(struct ingestor_config, memq_max_events),
      "Events held in memory while the Kafka producer cannot take them."},
-    {"STATS_INTERVAL_S", HS_CFG_INT, "0", 0, 3600, NULL, 0,
+    {"STATS_INTERVAL_S", HS_CFG_INT, "10", 0, 3600, NULL, 0,
      offsetof(struct ingestor_config, stats_interval_s),
-     "Seconds between homestream_stats records on TOPIC_ENRICHED (see hs_statsrec.h); "
-     "0 disables them."},
+     "Seconds between the stage's own statistics records on TOPIC_ENRICHED "
+     "(measurement homestream in InfluxDB); 0 disables them."},
 };
 
 const size_t ingestor_config_nvars =

@@ -215,7 +215,7 @@ class Variables(unittest.TestCase):
                 with self.subTest(stage=stage, variable=name):
                     self.assertTrue(re.search(r"\b%s\b" % name, self.env_example),
                                     "%s is not mentioned in .env.example" % name)
-                    if name not in ("ADMIN_ADDR", "SPOOL_DIR", "KAFKA_GROUP") and \
+                    if name not in ("ADMIN_ADDR", "SPOOL_DIR", "PRESENCE_STATE_FILE", "KAFKA_GROUP") and \
                             name not in SECRET_FILES[stage]:
                         self.assertIn(name, assigned, "no %s= line" % name)
 

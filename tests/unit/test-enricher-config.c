@@ -163,7 +163,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.units, "native");
     ck_assert_ptr_null(cfg.weather_provider);
     ck_assert_ptr_null(cfg.presence_url);
-    ck_assert_int_eq(cfg.stats_interval_s, 0);
+    ck_assert_int_eq(cfg.stats_interval_s, 10);
     hs_cfg_free(config_vars, config_nvars, &cfg);
 }
 END_TEST
