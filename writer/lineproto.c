@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "hs_event.h"
+#include "hs_statsrec.h"
 #include "hs_time.h"
 
 /* ---- buffer ------------------------------------------------------------ */
@@ -992,6 +993,53 @@ static int encode_ha_presence(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     return rc;
 }
 
+/* A homestream_stats record (hs_statsrec.h), in either schema: measurement
+ * homestream, tags stage and site, one float field per number in "stats".
+ * Entries that are not numbers, and keys influxd cannot store (empty), are
+ * left out and counted; "time", which influxd refuses, becomes "time_" as
+ * for attributes (a "time_" already there keeps the first one). */
+static int encode_stats(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+                        int64_t time_ns)
+{
+    json_t *stats = json_object_get(msg, "stats");
+    if (!json_is_object(stats)) {
+        c->info->skip_reason = "homestream_stats record without stats";
+        return 0;
+    }
+    fieldset fs = {0};
+    const char *key;
+    json_t *v;
+    json_object_foreach(stats, key, v)
+    {
+        if (key[0] == '\0' || !json_is_number(v)) {
+            fs.dropped++;
+            continue;
+        }
+        const char *k = strcmp(key, "time") == 0 ? "time_" : key;
+        if (fieldset_find(&fs, k) != NULL) {
+            fs.dropped++; /* "time" next to "time_": the first is kept */
+            continue;
+        }
+        fieldset_float(&fs, k, json_number_value(v));
+    }
+    int rc = 0;
+    if (fs.oom) {
+        rc = -1;
+    } else if (fs.n == 0) {
+        c->info->skip_reason = "homestream_stats record without numbers";
+    } else {
+        tag tags[] = {{"stage", get_str(msg, "stage")}, {"site", get_str(msg, "site")}};
+        rc = write_line(out, "homestream", tags, 2, &fs, time_ns);
+        if (rc == 0)
+            c->info->points = 1;
+    }
+    c->info->dropped_fields += fs.dropped;
+    fieldset_fini(&fs);
+    if (rc < 0)
+        snprintf(c->err, c->errlen, "out of memory");
+    return rc;
+}
+
 static void add_json_text(fieldset *fs, const char *key, const json_t *v)
 {
     char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -1080,7 +1128,9 @@ int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_bu
     enc_ctx c = {opts, info, err, errlen};
     size_t start = out->len;
     int rc;
-    if (opts->schema == LINEPROTO_SCHEMA_EVENTS)
+    if (strcmp(event_type, HS_STATSREC_EVENT_TYPE) == 0)
+        rc = encode_stats(msg, &c, out, time_ns);
+    else if (opts->schema == LINEPROTO_SCHEMA_EVENTS)
         rc = encode_events(msg, &c, out, time_ns, event_type);
     else if (strcmp(event_type, "state_changed") == 0)
         rc = encode_ha_state(msg, &c, out, time_ns);

@@ -109,10 +109,12 @@ typedef struct {
 } lineproto_info;
 
 /* Appends the line for one enriched message (see writer/README.md for the
- * mapping), ending in '\n', to out. A message that maps to no point (an
- * entity removal in the ha schema, a weather record without observation, an
- * event type the schema does not write) appends nothing, returns 0 and sets
- * info->skip_reason. Returns -1 with a reason in err when the message is
+ * mapping), ending in '\n', to out. A homestream_stats record
+ * (hs_statsrec.h) becomes measurement "homestream" in both schemas. A
+ * message that maps to no point (an entity removal in the ha schema, a
+ * weather record without observation, a homestream_stats record without
+ * numbers, an event type the schema does not write) appends nothing, returns
+ * 0 and sets info->skip_reason. Returns -1 with a reason in err when the message is
  * malformed (no usable time, a state that is not a string, no entity_id on
  * a state_changed event) or memory runs out; out is then unchanged. */
 int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,

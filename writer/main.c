@@ -154,8 +154,14 @@ static int run_replay(wconfig *cfg)
     char err[256];
     int rc = replay_dlq_run(cfg, &stop_flag, 15000, &res, err, sizeof err);
     printf("{\"read\":%" PRIu64 ",\"replayed\":%" PRIu64 ",\"skipped\":%" PRIu64
-           ",\"invalid\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
-           res.read, res.replayed, res.skipped, res.invalid, res.failed);
+           ",\"truncated\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
+           res.read, res.replayed, res.skipped, res.truncated, res.invalid, res.failed);
+    if (res.truncated > 0)
+        fprintf(stderr,
+                PROG
+                ": --replay-dlq: skipped %" PRIu64
+                " records whose payload the DLQ holds only in part (payload_truncated)\n",
+                res.truncated);
     if (rc < 0)
         fprintf(stderr, PROG ": --replay-dlq: %s\n", err);
     return rc < 0 ? 1 : 0;

@@ -83,6 +83,10 @@ int replay_extract(const void *record, size_t len, const char *stage, char **pay
         json_decref(r);
         return 1;
     }
+    if (json_is_true(json_object_get(r, "payload_truncated"))) {
+        json_decref(r);
+        return 2;
+    }
     int rc = -1;
     json_t *p = json_object_get(r, "payload");
     json_t *p64 = json_object_get(r, "payload_base64");
@@ -205,6 +209,14 @@ static void handle_record(replay_ctx *c, rd_kafka_t *producer, const wconfig *cf
             c->res->skipped++;
         else
             c->res->invalid++;
+        if (rc == 2) {
+            c->res->truncated++;
+            hs_warn(COMPONENT,
+                    "DLQ record %" PRId32 "@%" PRId64
+                    " holds only the first part of its payload; skipped, it cannot be "
+                    "replayed",
+                    m->partition, m->offset);
+        }
         finish(c, m->partition, m->offset);
         return;
     }

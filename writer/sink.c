@@ -18,6 +18,7 @@
 #include "hs_log.h"
 #include "hs_offtrack.h"
 #include "hs_recent.h"
+#include "hs_statsrec.h"
 #include "hs_time.h"
 #include "influx.h"
 #include "latency.h"
@@ -46,6 +47,8 @@ typedef struct {
     atomic_uint_fast64_t errors;
     atomic_uint_fast64_t dlq;
     atomic_uint_fast64_t dlq_failed;
+    atomic_uint_fast64_t stats_records;        /* homestream_stats delivered */
+    atomic_uint_fast64_t stats_records_failed; /* not built, produced or delivered */
     atomic_uint_fast64_t batches;
     atomic_uint_fast64_t bytes;
     atomic_uint_fast64_t retries;
@@ -112,6 +115,10 @@ struct sink {
     lineproto_buf scratch;
     int64_t start_ms;
     atomic_int dlq_inflight;
+    int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
+    /* Its address is the msg_opaque of homestream_stats records, so the
+     * producer's delivery report tells them from DLQ records. */
+    char stats_marker;
     sink_counters c;
 
     pthread_mutex_t lock; /* guards the fields below */
@@ -175,9 +182,34 @@ static void mark_one_done(sink *s, int32_t partition, int64_t offset)
 
 /* ---- DLQ --------------------------------------------------------------- */
 
+/* The delivery report of a homestream_stats record: counted, never an
+ * offset or a DLQ reference. */
+static void stats_report(sink *s, const rd_kafka_message_t *msg)
+{
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        inc(&s->c.stats_records, 1);
+        return;
+    }
+    if (atomic_load(&s->closing)) {
+        hs_debug(COMPONENT, "homestream_stats record dropped at shutdown: %s",
+                 rd_kafka_err2str(msg->err));
+        return;
+    }
+    inc(&s->c.stats_records_failed, 1);
+    inc(&s->c.errors, 1);
+    hs_warn(COMPONENT, "homestream_stats record not delivered to %s: %s", s->topic_in,
+            rd_kafka_err2str(msg->err));
+}
+
+/* The producer's delivery report: msg_opaque is a dlq_ref for DLQ records,
+ * &s->stats_marker for homestream_stats records. */
 static void dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     sink *s = opaque;
+    if (msg->_private == &s->stats_marker) {
+        stats_report(s, msg);
+        return;
+    }
     dlq_ref *ref = msg->_private;
     if (ref == NULL)
         return;
@@ -219,7 +251,8 @@ static void dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaq
 static void dlq_send(sink *s, int32_t partition, int64_t offset, const void *key,
                      size_t keylen, const void *payload, size_t len, const char *reason)
 {
-    char *rec = hs_kafka_dlq_record("writer", reason, payload ? payload : "", len);
+    char *rec = hs_kafka_dlq_record_max("writer", reason, payload ? payload : "", len,
+                                        HS_KAFKA_DLQ_MAX_BYTES);
     dlq_ref *ref = malloc(sizeof *ref);
     int rc = -1;
     if (rec != NULL && ref != NULL) {
@@ -710,6 +743,39 @@ static void refresh_lag(sink *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Puts the writer's own statistics, built from what GET /stats and
+ * GET /health return, on TOPIC_ENRICHED keyed "writer" every
+ * STATS_INTERVAL_S (hs_statsrec.h). Never blocks: a full producer queue
+ * counts the record as failed. */
+static void publish_stats(sink *s, int64_t now)
+{
+    if (s->next_stats_ms == 0 || now < s->next_stats_ms)
+        return;
+    s->next_stats_ms = now + s->cfg->stats_interval_s * 1000;
+    json_t *stats = sink_stats(s);
+    json_t *health = sink_health(s);
+    json_t *rec = stats != NULL && health != NULL
+                      ? hs_statsrec_build("writer", s->cfg->common.site, hs_now_wall_ns(),
+                                          stats, health)
+                      : NULL;
+    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    int rc = -1;
+    if (text != NULL)
+        rc = hs_kafka_produce(s->producer, s->topic_in, "writer", 6, text, strlen(text),
+                              &s->stats_marker, 0);
+    if (rc != 0) {
+        inc(&s->c.stats_records_failed, 1);
+        inc(&s->c.errors, 1);
+        hs_warn(COMPONENT, "cannot produce the homestream_stats record: %s",
+                text == NULL ? "out of memory"
+                             : rd_kafka_err2str((rd_kafka_resp_err_t)rc));
+    }
+    free(text);
+    json_decref(rec);
+    json_decref(stats);
+    json_decref(health);
+}
+
 void sink_step(sink *s, int max_wait_ms)
 {
     if (s->closed)
@@ -718,6 +784,7 @@ void sink_step(sink *s, int max_wait_ms)
     drive_writes(s, MAX_WRITES_PER_STEP);
     int64_t now = hs_now_mono_ms();
     update_pause(s, now);
+    publish_stats(s, now);
     if (now >= s->next_lag_ms) {
         refresh_lag(s);
         s->next_lag_ms = now + LAG_REFRESH_MS;
@@ -766,6 +833,8 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     pthread_mutex_init(&s->lock, NULL);
     s->cfg = cfg;
     s->start_ms = hs_now_mono_ms();
+    s->next_stats_ms =
+        cfg->stats_interval_s > 0 ? s->start_ms + cfg->stats_interval_s * 1000 : 0;
     s->rng = (uint32_t)hs_now_wall_ns() ^ 0xA5A5A5A5u;
     if (s->rng == 0)
         s->rng = 1;
@@ -1004,6 +1073,10 @@ json_t *sink_stats(sink *s)
                         json_integer((json_int_t)get(&s->c.dropped_fields)));
     json_object_set_new(o, "dlq_failed_total",
                         json_integer((json_int_t)get(&s->c.dlq_failed)));
+    json_object_set_new(o, "stats_records_total",
+                        json_integer((json_int_t)get(&s->c.stats_records)));
+    json_object_set_new(o, "stats_records_failed_total",
+                        json_integer((json_int_t)get(&s->c.stats_records_failed)));
     json_object_set_new(o, "held_points",
                         json_integer((json_int_t)get(&s->c.held_points)));
     json_object_set_new(o, "batch_points",

@@ -59,6 +59,10 @@ const hs_cfg_var wconfig_vars[] = {
      offsetof(wconfig, flush_interval_ms),
      "Longest a point waits for its batch to fill while events keep arriving; the batch "
      "is written at once whenever the consumer has nothing more queued."},
+    {"STATS_INTERVAL_S", HS_CFG_INT, "10", 0, 3600, NULL, 0,
+     offsetof(wconfig, stats_interval_s),
+     "Seconds between the stage's own statistics records on TOPIC_ENRICHED "
+     "(measurement homestream in InfluxDB); 0 disables them."},
 };
 
 const size_t wconfig_nvars = sizeof wconfig_vars / sizeof wconfig_vars[0];

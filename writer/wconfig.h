@@ -29,6 +29,7 @@ typedef struct {
     int64_t batch_max_points;
     int64_t batch_max_bytes;
     int64_t flush_interval_ms;
+    int64_t stats_interval_s; /* 0: no homestream_stats records */
 } wconfig;
 
 /* The table (hs_config.h) and its length. */

@@ -15,14 +15,18 @@
  *     outside quoted strings;
  *   - measurement, tag keys and tag values are what the input implies once
  *     made storable (invalid UTF-8 and NUL to U+FFFD, CR/LF in names to the
- *     two characters \r and \n, a trailing backslash to U+29F5);
+ *     two characters \r and \n, a trailing backslash to U+29F5, a leading
+ *     '#' in a measurement to \# and a leading tab to the two characters \t,
+ *     as writer/README.md documents);
  *   - the tag set is exactly the one of the schema, sorted, without empty
  *     values; the timestamp is the message's time;
  *   - the field set parses with scanFields' rules and with walkFields' rules
  *     into the same number of fields, every key non-empty and distinct, every
  *     value a finite float, a boolean or a quoted string, and no more fields
  *     than the input can give;
- *   - a state kept as text comes back byte for byte (made storable).
+ *   - a state kept as text comes back byte for byte (made storable);
+ *   - a homestream_stats record is measurement homestream in both schemas,
+ *     tagged site and stage, with float fields only.
  * Separately, lineproto_append_double writes a float that reads back to the
  * same double. */
 #include <inttypes.h>
@@ -132,6 +136,8 @@ static str storable(lineproto_part part, const char *p, size_t n)
             str_add(&out, "\xE2\xA7\xB5", 3);
         else if (part == LINEPROTO_MEASUREMENT && s[i] == '#' && i == 0)
             str_add(&out, "\\#", 2);
+        else if (part == LINEPROTO_MEASUREMENT && s[i] == '\t' && i == 0)
+            str_add(&out, "\\t", 2);
         else
             str_add(&out, p + i, 1);
         i++;
@@ -552,6 +558,22 @@ static void check_events(const json_t *msg, const char *event_type, const lp_poi
     FUZZ_CHECK(pt->nfields <= 8, "%zu fields in the events schema", pt->nfields);
 }
 
+/* A homestream_stats record, in either schema: measurement homestream, tags
+ * site and stage, only floats, at most one field per entry of "stats". */
+static void check_stats(const json_t *msg, const lp_point *pt)
+{
+    want_tag want[] = {{"site", get_str(msg, "site")}, {"stage", get_str(msg, "stage")}};
+    check_tags(pt, want, 2);
+    check_measurement(pt, "homestream");
+    const json_t *stats = json_object_get(msg, "stats");
+    FUZZ_CHECK(json_is_object(stats), "a homestream point without stats");
+    FUZZ_CHECK(pt->nfields <= json_object_size(stats), "%zu fields from %zu stats",
+               pt->nfields, json_object_size(stats));
+    for (size_t i = 0; i < pt->nfields; i++)
+        FUZZ_CHECK(pt->fields[i].type == 'f', "stat %s is not a float",
+                   pt->fields[i].key.p);
+}
+
 static int64_t expected_time(const json_t *msg)
 {
     const json_t *t = json_object_get(msg, "time_ns");
@@ -596,7 +618,9 @@ static void check_line(const json_t *msg, const lineproto_opts *o, const char *l
     FUZZ_CHECK(pt.time == expected_time(msg), "timestamp %" PRId64, pt.time);
 
     const char *event_type = get_str(msg, "event_type");
-    if (o->schema == LINEPROTO_SCHEMA_EVENTS) {
+    if (strcmp(event_type, "homestream_stats") == 0) {
+        check_stats(msg, &pt);
+    } else if (o->schema == LINEPROTO_SCHEMA_EVENTS) {
         check_events(msg, event_type, &pt);
     } else if (strcmp(event_type, "state_changed") == 0) {
         check_ha_state(msg, o, &pt);

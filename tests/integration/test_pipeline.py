@@ -36,7 +36,10 @@ def landed(pipe):
 
 
 def test_pipeline_delivers_every_event_exactly_once():
-    pipe = harness.Pipeline("pipeline", events=EVENTS, rate=0, entities=60)
+    every_second = {"STATS_INTERVAL_S": "1"}
+    pipe = harness.Pipeline("pipeline", events=EVENTS, rate=0, entities=60,
+                            stage_env={"ingestor": every_second, "enricher": every_second,
+                                       "writer": every_second})
     try:
         pipe.start()
         done = pipe.hasim.wait_done(timeout=180)
@@ -97,6 +100,13 @@ def test_pipeline_delivers_every_event_exactly_once():
             assert len(recent) >= 500, "%s shows only %d recent messages" % (stage, len(recent))
             for msg in recent:
                 schemacheck.validate(kind, msg)
+
+        # Each stage's own stats reach InfluxDB as measurement homestream.
+        def stats_points():
+            rows = pipe.influx.series('SELECT last("events_out_total") FROM "homestream" '
+                                      'GROUP BY "stage"', pipe.DB)
+            return {tags.get("stage") for _, tags, _ in rows} >= {"ingestor", "enricher", "writer"}
+        harness.wait_until(stats_points, 30, "homestream stats points from every stage")
 
         stats = pipe.stages["writer"].json("/stats")
         assert stats["dlq_total"] == 0, "writer sent points to the DLQ: %r" % stats

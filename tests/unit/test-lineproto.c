@@ -1,8 +1,9 @@
 /* test-lineproto.c - unit tests for the writer's line-protocol encoder:
  * the escaping table, float formatting, Python's float(), HA's event_to_json
- * mapping on real-shaped events, the events schema, and the property that
- * no input adds, splits or merges a line (checked with a reference parser
- * that follows influxd 1.6's scanner). */
+ * mapping on real-shaped events, the events schema, homestream_stats
+ * records in both schemas, and the property that no input adds, splits or
+ * merges a line (checked with a reference parser that follows influxd 1.6's
+ * scanner). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "hs_statsrec.h"
 #include "lineproto.h"
 
 /* ---- the escaping table ------------------------------------------------ */
@@ -639,6 +641,156 @@ START_TEST(test_events_schema)
 }
 END_TEST
 
+/* ---- homestream_stats records (hs_statsrec.h), both schemas ------------ */
+
+#define STATS_HEAD                                                                       \
+    "{\"schema\":1,\"event_type\":\"homestream_stats\",\"site\":\"home\","               \
+    "\"stage\":\"writer\",\"entity_id\":null,\"time_ns\":" T ","
+
+typedef struct {
+    const char *name;
+    const char *msg;
+    const char *line; /* NULL: no point; "!": an error */
+    unsigned dropped;
+} stats_case;
+
+static const stats_case stats_cases[] = {
+    {"the writer's record as hs_statsrec_build makes it",
+     STATS_HEAD "\"stats\":{\"events_in_total\":120.0,\"events_out_total\":118.0,"
+                "\"errors_total\":0.0,\"dlq_total\":2.0,\"consumer_lag\":3.0,"
+                "\"write_latency_p50_ms\":4.5,\"write_latency_p99_ms\":31.25,"
+                "\"health\":1.0,\"breaker_influxdb_state\":2.0}}",
+     "homestream,site=home,stage=writer events_in_total=120,events_out_total=118,"
+     "errors_total=0,dlq_total=2,consumer_lag=3,write_latency_p50_ms=4.5,"
+     "write_latency_p99_ms=31.25,health=1,breaker_influxdb_state=2 " T "\n",
+     0},
+    {"integers and large numbers are floats too",
+     STATS_HEAD "\"stats\":{\"n\":-5,\"big\":1e20,\"small\":0.000125}}",
+     "homestream,site=home,stage=writer n=-5,big=1e+20,small=0.000125 " T "\n", 0},
+    {"keys are escaped like any field key, tag values like any tag",
+     "{\"schema\":1,\"event_type\":\"homestream_stats\",\"site\":\"my home\","
+     "\"stage\":\"a,b=c\",\"entity_id\":null,\"time_ns\":" T ",\"stats\":{"
+     "\"a b\":1,\"c,d\":2,\"e=f\":3,\"g\\\\\":4,\"h\\n\":5,\"i\\\\,j\":6}}",
+     "homestream,site=my\\ home,stage=a\\,b\\=c a\\ b=1,c\\,d=2,e\\=f=3,g" RSO "=4,"
+     "h\\n=5,i\\\\\\,j=6 " T "\n",
+     0},
+    {"entries that are not numbers, and an empty key, are left out and counted",
+     STATS_HEAD "\"stats\":{\"a\":\"1\",\"b\":true,\"c\":null,\"d\":[1],\"e\":{},"
+                "\"\":1,\"f\":2}}",
+     "homestream,site=home,stage=writer f=2 " T "\n", 6},
+    {"a key named time becomes time_ (influxd refuses it); the first time_ wins",
+     STATS_HEAD "\"stats\":{\"time\":1,\"time_\":2,\"x\":3}}",
+     "homestream,site=home,stage=writer time_=1,x=3 " T "\n", 1},
+    {"keys stored alike after replacement are written once",
+     STATS_HEAD "\"stats\":{\"a\\n\":1,\"a\\\\n\":2}}",
+     "homestream,site=home,stage=writer a\\n=1 " T "\n", 1},
+    {"no stage or site: those tags are left out",
+     "{\"schema\":1,\"event_type\":\"homestream_stats\",\"site\":\"\",\"time_ns\":" T
+     ",\"stats\":{\"health\":0}}",
+     "homestream health=0 " T "\n", 0},
+    {"no numbers at all: no point", STATS_HEAD "\"stats\":{\"a\":\"x\"}}", NULL, 1},
+    {"empty stats: no point", STATS_HEAD "\"stats\":{}}", NULL, 0},
+    {"stats missing: no point", STATS_HEAD "\"x\":1}", NULL, 0},
+    {"stats not an object: no point", STATS_HEAD "\"stats\":[1,2]}", NULL, 0},
+    {"no time: error",
+     "{\"schema\":1,\"event_type\":\"homestream_stats\",\"site\":\"home\","
+     "\"stage\":\"writer\",\"stats\":{\"health\":0}}",
+     "!", 0},
+};
+
+#define NSTATS ((int)(sizeof stats_cases / sizeof stats_cases[0]))
+
+/* Each case runs in the ha schema (_i < NSTATS) and in the events schema,
+ * which must give the same line. */
+START_TEST(test_stats_record)
+{
+    const stats_case *c = &stats_cases[_i % NSTATS];
+    lineproto_opts o;
+    opts_for(&o, NULL, "ignored", NULL);
+    if (_i >= NSTATS)
+        o.schema = LINEPROTO_SCHEMA_EVENTS;
+    const char *schema = _i >= NSTATS ? "events" : "ha";
+    json_error_t jerr;
+    json_t *msg = json_loads(c->msg, 0, &jerr);
+    ck_assert_msg(msg != NULL, "%s: bad test JSON: %s", c->name, jerr.text);
+    lineproto_buf b;
+    lineproto_buf_init(&b);
+    ck_assert_int_eq(lineproto_buf_append(&b, "prev\n", 5), 0);
+    lineproto_info info;
+    char err[256] = "";
+    int rc = lineproto_encode(msg, &o, &b, &info, err, sizeof err);
+    if (c->line != NULL && strcmp(c->line, "!") == 0) {
+        ck_assert_msg(rc == -1 && err[0] != '\0', "%s (%s): expected an error", c->name,
+                      schema);
+        ck_assert_str_eq(b.data, "prev\n");
+    } else if (c->line == NULL) {
+        ck_assert_msg(rc == 0, "%s (%s): %s", c->name, schema, err);
+        ck_assert_uint_eq(info.points, 0);
+        ck_assert_ptr_nonnull(info.skip_reason);
+        ck_assert_str_eq(b.data, "prev\n");
+        ck_assert_uint_eq(info.dropped_fields, c->dropped);
+    } else {
+        ck_assert_msg(rc == 0, "%s (%s): %s", c->name, schema, err);
+        ck_assert_uint_eq(info.points, 1);
+        ck_assert_msg(strcmp(b.data + 5, c->line) == 0, "%s (%s):\n got  %s want %s",
+                      c->name, schema, b.data + 5, c->line);
+        ck_assert_uint_eq(info.dropped_fields, c->dropped);
+    }
+    lineproto_buf_fini(&b);
+    json_decref(msg);
+}
+END_TEST
+
+/* The record hs_statsrec_build makes from the writer's /stats and /health
+ * carries the fields the Pipeline dashboard reads (docs/dashboards.md). */
+START_TEST(test_stats_record_from_statsrec)
+{
+    json_t *stats = json_loads(
+        "{\"stage\":\"writer\",\"events_in_total\":10,\"events_out_total\":9,"
+        "\"errors_total\":1,\"dlq_total\":1,\"consumer_lag\":{\"0\":4},"
+        "\"consumer_lag_total\":4,\"write_latency_ms\":{\"p50\":2.5,\"p90\":5,"
+        "\"p99\":8,\"samples\":3},\"breakers\":{\"influxdb\":{\"state\":\"half-open\"}}}",
+        0, NULL);
+    json_t *health =
+        json_loads("{\"status\":\"degraded\",\"stage\":\"writer\"}", 0, NULL);
+    ck_assert_ptr_nonnull(stats);
+    ck_assert_ptr_nonnull(health);
+    json_t *rec = hs_statsrec_build("writer", "home", 1763765318123456000, stats, health);
+    ck_assert_ptr_nonnull(rec);
+    static const char *const want[] = {
+        "homestream,site=home,stage=writer ",
+        "events_in_total=10",
+        "events_out_total=9",
+        "errors_total=1",
+        "dlq_total=1",
+        "consumer_lag=4",
+        "write_latency_p50_ms=2.5",
+        "write_latency_p99_ms=8",
+        "health=1",
+        "breaker_influxdb_state=2",
+        " " T "\n",
+    };
+    for (int schema = 0; schema < 2; schema++) {
+        lineproto_opts o;
+        opts_for(&o, NULL, NULL, NULL);
+        o.schema = schema ? LINEPROTO_SCHEMA_EVENTS : LINEPROTO_SCHEMA_HA;
+        lineproto_buf b;
+        lineproto_buf_init(&b);
+        lineproto_info info;
+        char err[128];
+        ck_assert_int_eq(lineproto_encode(rec, &o, &b, &info, err, sizeof err), 0);
+        ck_assert_uint_eq(info.points, 1);
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            ck_assert_msg(strstr(b.data, want[i]) != NULL, "%s missing in %s", want[i],
+                          b.data);
+        lineproto_buf_fini(&b);
+    }
+    json_decref(rec);
+    json_decref(stats);
+    json_decref(health);
+}
+END_TEST
+
 START_TEST(test_scrub_nul_escapes)
 {
     static const struct {
@@ -1044,6 +1196,8 @@ static Suite *lineproto_suite(void)
     tcase_add_loop_test(tm, test_ha_schema, 0,
                         (int)(sizeof ha_cases / sizeof ha_cases[0]));
     tcase_add_test(tm, test_events_schema);
+    tcase_add_loop_test(tm, test_stats_record, 0, 2 * NSTATS);
+    tcase_add_test(tm, test_stats_record_from_statsrec);
     tcase_add_test(tm, test_parse_names);
     tcase_add_test(tm, test_scrub_nul_escapes);
     suite_add_tcase(s, tm);

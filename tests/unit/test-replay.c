@@ -1,5 +1,6 @@
 /* test-replay.c - unit tests for --replay-dlq's record reader: which DLQ
- * records are the writer's and what their original payload was. */
+ * records are the writer's, which can be replayed (not those whose payload
+ * was truncated), and what their original payload was. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,55 @@ START_TEST(test_base64_padding)
 }
 END_TEST
 
+/* A record hs_kafka_dlq_record_max had to cut holds only the first part of
+ * its payload: replaying it would put a broken message on the topic. */
+START_TEST(test_truncated_skipped)
+{
+    size_t big = 8000;
+    char *orig = malloc(big + 1);
+    ck_assert_ptr_nonnull(orig);
+    memset(orig, 'a', big);
+    orig[big] = '\0';
+    char bin[600];
+    memset(bin, 0xff, sizeof bin); /* invalid UTF-8: cut as payload_base64 */
+    const struct {
+        const char *payload;
+        size_t len;
+    } cases[] = {{orig, big}, {bin, sizeof bin}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *rec = hs_kafka_dlq_record_max("writer", "InfluxDB rejected the point",
+                                            cases[i].payload, cases[i].len, 500);
+        ck_assert_ptr_nonnull(rec);
+        ck_assert_ptr_nonnull(strstr(rec, "\"payload_truncated\":true"));
+        char *p = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(replay_extract(rec, strlen(rec), "writer", &p, &n), 2);
+        ck_assert_ptr_null(p);
+        /* Another stage's truncated record is still just another stage's. */
+        ck_assert_int_eq(replay_extract(rec, strlen(rec), "enricher", &p, &n), 1);
+        ck_assert_ptr_null(p);
+        free(rec);
+    }
+    /* A record that fits is whole, and a false flag changes nothing. */
+    char *rec = hs_kafka_dlq_record_max("writer", "x", orig, 100, 500);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_ptr_null(strstr(rec, "payload_truncated"));
+    char *p = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(replay_extract(rec, strlen(rec), "writer", &p, &n), 0);
+    ck_assert_uint_eq(n, 100);
+    free(p);
+    free(rec);
+    const char *flag_false =
+        "{\"stage\":\"writer\",\"payload\":\"{}\",\"payload_truncated\":false}";
+    p = NULL;
+    ck_assert_int_eq(replay_extract(flag_false, strlen(flag_false), "writer", &p, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    free(p);
+    free(orig);
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
     Suite *s = suite_create("replay");
@@ -103,6 +153,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, test_other_stage);
     tcase_add_test(tc, test_not_a_record);
     tcase_add_test(tc, test_base64_padding);
+    tcase_add_test(tc, test_truncated_skipped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -45,6 +45,7 @@ START_TEST(test_defaults_v1)
     ck_assert_int_eq(cfg.batch_max_points, 5000);
     ck_assert_int_eq(cfg.batch_max_bytes, 1048576);
     ck_assert_int_eq(cfg.flush_interval_ms, 100);
+    ck_assert_int_eq(cfg.stats_interval_s, 10); /* homestream_stats every 10 s */
     ck_assert(!cfg.influx_gzip);
     hs_cfg_free(wconfig_vars, wconfig_nvars, &cfg);
 }
@@ -68,6 +69,9 @@ static const struct {
     {{"INFLUX_API_VERSION", "1", "INFLUX_URL", "ftp://x", NULL}, "INFLUX_URL"},
     {{"INFLUX_API_VERSION", "1", "INFLUX_MEASUREMENT_ATTR", "domain", NULL},
      "INFLUX_MEASUREMENT_ATTR"},
+    {{"INFLUX_API_VERSION", "1", "STATS_INTERVAL_S", "60", NULL}, NULL},
+    {{"INFLUX_API_VERSION", "1", "STATS_INTERVAL_S", "3601", NULL}, "STATS_INTERVAL_S"},
+    {{"INFLUX_API_VERSION", "1", "STATS_INTERVAL_S", "-1", NULL}, "STATS_INTERVAL_S"},
 };
 
 START_TEST(test_validation)
