@@ -175,16 +175,10 @@ static void publish_stats(app *a, int64_t now)
     a->next_stats_ms = now + a->cfg->stats_interval_s * 1000;
     json_t *stats = on_stats(a);
     json_t *health = on_health(a);
-    json_t *rec = stats != NULL && health != NULL
-                      ? hs_statsrec_build("enricher", a->cfg->common.site,
-                                          hs_now_wall_ns(), stats, health)
-                      : NULL;
-    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    char *text = hs_statsrec_text("enricher", a->cfg->common.site, hs_now_wall_ns(), stats,
+                                  health);
     if (text == NULL || pipeline_publish_stats(a->pipe, text) != 0)
         hs_warn("main", "out of memory building the homestream_stats record");
-    json_decref(rec);
-    json_decref(stats);
-    json_decref(health);
 }
 
 static int run(struct enricher_config *cfg)

@@ -552,19 +552,13 @@ static void publish_stats(ingest *in, int64_t now)
     in->next_stats_ms = now + in->cfg->stats_interval_s * 1000;
     json_t *stats = ingest_stats_view(in);
     json_t *health = ingest_health_view(in);
-    json_t *rec = stats != NULL && health != NULL
-                      ? hs_statsrec_build("ingestor", in->cfg->common.site,
-                                          hs_now_wall_ns(), stats, health)
-                      : NULL;
-    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    char *text = hs_statsrec_text("ingestor", in->cfg->common.site, hs_now_wall_ns(), stats,
+                                  health);
     if (text != NULL)
         outbox_stats(in->out, text, strlen(text));
     else
         hs_warn("ingest", "out of memory building the homestream_stats record");
     free(text);
-    json_decref(rec);
-    json_decref(stats);
-    json_decref(health);
 }
 
 static void maybe_connect(ingest *in, int64_t now)

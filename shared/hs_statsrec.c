@@ -126,3 +126,16 @@ fail:
     json_decref(fields);
     return NULL;
 }
+
+char *hs_statsrec_text(const char *stage, const char *site, int64_t now_ns, json_t *stats,
+                       json_t *health)
+{
+    json_t *rec = stats != NULL && health != NULL
+                      ? hs_statsrec_build(stage, site, now_ns, stats, health)
+                      : NULL;
+    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    json_decref(stats);
+    json_decref(health);
+    return text;
+}

@@ -23,4 +23,12 @@
 json_t *hs_statsrec_build(const char *stage, const char *site, int64_t now_ns,
                           const json_t *stats, const json_t *health);
 
+/* Builds the record as hs_statsrec_build does and returns it as compact JSON
+ * text, which the caller frees with free(). Takes ownership of stats and
+ * health, either of which may be NULL (then no record is made); both are
+ * released before returning. Returns NULL when stats or health is NULL or
+ * when out of memory. */
+char *hs_statsrec_text(const char *stage, const char *site, int64_t now_ns, json_t *stats,
+                       json_t *health);
+
 #endif

@@ -931,6 +931,31 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     return 0;
 }
 
+/* Writes the one point of an enricher-made record (weather, presence) from
+ * fs, which it finalises, and adds fs's dropped fields to c->info. A record
+ * with no fields is skipped with empty_reason and returns 0; otherwise
+ * returns write_line's result, and -1 with c->err set when out of memory. */
+static int write_own_point(enc_ctx *c, lineproto_buf *out, const char *measurement,
+                           tag *tags, size_t ntags, fieldset *fs, int64_t time_ns,
+                           const char *empty_reason)
+{
+    int rc = 0;
+    if (fs->n == 0) {
+        c->info->skip_reason = empty_reason;
+    } else if (!fs->oom) {
+        rc = write_line(out, measurement, tags, ntags, fs, time_ns);
+        if (rc == 0)
+            c->info->points = 1;
+    } else {
+        rc = -1;
+    }
+    c->info->dropped_fields += fs->dropped;
+    fieldset_fini(fs);
+    if (rc < 0)
+        snprintf(c->err, c->errlen, "out of memory");
+    return rc;
+}
+
 static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out,
                              int64_t time_ns)
 {
@@ -945,23 +970,9 @@ static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     add_extra_number(&fs, "pressure", json_object_get(w, "pressure"));
     add_extra_string(&fs, "condition", json_object_get(w, "condition"));
     add_extra_number(&fs, "age_s", json_object_get(w, "age_s"));
-    int rc = 0;
-    if (fs.n == 0) {
-        c->info->skip_reason = "weather record without values";
-    } else if (!fs.oom) {
-        tag tags[] = {{"site", get_str(msg, "site")},
-                      {"provider", get_str(w, "provider")}};
-        rc = write_line(out, "weather", tags, 2, &fs, time_ns);
-        if (rc == 0)
-            c->info->points = 1;
-    } else {
-        rc = -1;
-    }
-    c->info->dropped_fields += fs.dropped;
-    fieldset_fini(&fs);
-    if (rc < 0)
-        snprintf(c->err, c->errlen, "out of memory");
-    return rc;
+    tag tags[] = {{"site", get_str(msg, "site")}, {"provider", get_str(w, "provider")}};
+    return write_own_point(c, out, "weather", tags, 2, &fs, time_ns,
+                           "weather record without values");
 }
 
 static int encode_ha_presence(const json_t *msg, enc_ctx *c, lineproto_buf *out,
@@ -975,22 +986,9 @@ static int encode_ha_presence(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     fieldset fs = {0};
     add_extra_bool(&fs, "anyone_home", json_object_get(p, "anyone_home"));
     add_extra_number(&fs, "people_home", json_object_get(p, "people_home"));
-    int rc = 0;
-    if (fs.n == 0) {
-        c->info->skip_reason = "presence record without values";
-    } else if (!fs.oom) {
-        tag tags[] = {{"site", get_str(msg, "site")}};
-        rc = write_line(out, "presence", tags, 1, &fs, time_ns);
-        if (rc == 0)
-            c->info->points = 1;
-    } else {
-        rc = -1;
-    }
-    c->info->dropped_fields += fs.dropped;
-    fieldset_fini(&fs);
-    if (rc < 0)
-        snprintf(c->err, c->errlen, "out of memory");
-    return rc;
+    tag tags[] = {{"site", get_str(msg, "site")}};
+    return write_own_point(c, out, "presence", tags, 1, &fs, time_ns,
+                           "presence record without values");
 }
 
 /* A homestream_stats record (hs_statsrec.h), in either schema: measurement

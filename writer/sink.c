@@ -754,11 +754,8 @@ static void publish_stats(sink *s, int64_t now)
     s->next_stats_ms = now + s->cfg->stats_interval_s * 1000;
     json_t *stats = sink_stats(s);
     json_t *health = sink_health(s);
-    json_t *rec = stats != NULL && health != NULL
-                      ? hs_statsrec_build("writer", s->cfg->common.site, hs_now_wall_ns(),
-                                          stats, health)
-                      : NULL;
-    char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    char *text = hs_statsrec_text("writer", s->cfg->common.site, hs_now_wall_ns(), stats,
+                                  health);
     int rc = -1;
     if (text != NULL)
         rc = hs_kafka_produce(s->producer, s->topic_in, "writer", 6, text, strlen(text),
@@ -771,9 +768,6 @@ static void publish_stats(sink *s, int64_t now)
                              : rd_kafka_err2str((rd_kafka_resp_err_t)rc));
     }
     free(text);
-    json_decref(rec);
-    json_decref(stats);
-    json_decref(health);
 }
 
 void sink_step(sink *s, int max_wait_ms)

@@ -528,6 +528,14 @@ static const ha_case ha_cases[] = {
      "{\"schema\":1,\"site\":\"home\",\"event_type\":\"weather\",\"time_ns\":" T
      ",\"weather\":null}",
      NULL, 0},
+    {"weather record without values: no point", NULL, NULL, NULL,
+     "{\"schema\":1,\"site\":\"home\",\"event_type\":\"weather\",\"time_ns\":" T
+     ",\"weather\":{\"provider\":\"open-meteo\",\"temperature\":null}}",
+     NULL, 0},
+    {"presence record without values: no point", NULL, NULL, NULL,
+     "{\"schema\":1,\"site\":\"home\",\"event_type\":\"presence\",\"time_ns\":" T
+     ",\"presence\":{\"people\":[]}}",
+     NULL, 0},
     {"entity removed: no point", NULL, NULL, NULL,
      "{" BASE "\"entity_id\":\"sensor.t\",\"new_state\":null}", NULL, 0},
     {"other event types: no point", NULL, NULL, NULL,

@@ -75,12 +75,33 @@ START_TEST(test_envelope)
 }
 END_TEST
 
+/* hs_statsrec_text: the same record as compact JSON; stats and health are
+ * consumed, and a missing one gives no record. */
+START_TEST(test_text)
+{
+    json_t *stats = json_pack("{s:i}", "events_in_total", 5);
+    json_t *health = json_pack("{s:s}", "status", "degraded");
+    ck_assert_ptr_nonnull(stats);
+    ck_assert_ptr_nonnull(health);
+    char *text = hs_statsrec_text("ingestor", "home", 7, stats, health);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, "{\"schema\":1,\"event_type\":\"homestream_stats\",\"site\":"
+                           "\"home\",\"stage\":\"ingestor\",\"entity_id\":null,"
+                           "\"time_ns\":7,\"stats\":{\"events_in_total\":5.0,\"health\":1.0}}");
+    free(text);
+
+    ck_assert_ptr_null(hs_statsrec_text("ingestor", "home", 7, NULL, json_object()));
+    ck_assert_ptr_null(hs_statsrec_text("ingestor", "home", 7, json_object(), NULL));
+}
+END_TEST
+
 static Suite *statsrec_suite(void)
 {
     Suite *s = suite_create("statsrec");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_fields, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, test_envelope);
+    tcase_add_test(tc, test_text);
     suite_add_tcase(s, tc);
     return s;
 }
