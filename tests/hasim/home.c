@@ -175,6 +175,11 @@ struct home {
     int64_t steps;
     jbuf scratch;
     jbuf scratch2;
+    /* Open-addressing set of the entity ids given so far (borrowed from
+     * ent[]), so naming 100k entities stays linear. */
+    const char **ids;
+    int *next_suffix; /* per slot of a base id: the next _N suffix to try */
+    size_t ids_cap;   /* a power of two, at least twice h->n */
 };
 
 /* ---- randomness ---------------------------------------------------------- */
@@ -281,12 +286,26 @@ static kind slot_kind(int i, int *persons)
     return k;
 }
 
-static bool entity_id_taken(const home *h, int upto, const char *id)
+static size_t id_hash(const char *id)
 {
-    for (int i = 0; i < upto; i++)
-        if (strcmp(h->ent[i].entity_id, id) == 0)
-            return true;
-    return false;
+    uint64_t x = UINT64_C(1469598103934665603);
+    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++)
+        x = (x ^ *p) * UINT64_C(1099511628211);
+    return (size_t)x;
+}
+
+/* The slot of id in the set: where it is, or the empty one it would take. */
+static size_t id_slot(const home *h, const char *id)
+{
+    size_t i = id_hash(id) & (h->ids_cap - 1);
+    while (h->ids[i] != NULL && strcmp(h->ids[i], id) != 0)
+        i = (i + 1) & (h->ids_cap - 1);
+    return i;
+}
+
+static bool entity_id_taken(const home *h, const char *id)
+{
+    return h->ids[id_slot(h, id)] != NULL;
 }
 
 /* Gives slot i its entity_id, unique like HA's (suffix _2, _3, ...). */
@@ -294,13 +313,21 @@ static int name_entity(home *h, int i, const char *domain, const char *base)
 {
     entity *e = &h->ent[i];
     char *id = xprintf("%s.%s", domain, base);
-    for (int n = 2; id != NULL && entity_id_taken(h, i, id); n++) {
-        free(id);
-        id = xprintf("%s.%s_%d", domain, base, n);
+    if (id != NULL && entity_id_taken(h, id)) {
+        /* The base id is taken: continue its suffixes where the last one
+         * with this base stopped. */
+        size_t base_slot = id_slot(h, id);
+        int n = h->next_suffix[base_slot] > 2 ? h->next_suffix[base_slot] : 2;
+        do {
+            free(id);
+            id = xprintf("%s.%s_%d", domain, base, n++);
+        } while (id != NULL && entity_id_taken(h, id));
+        h->next_suffix[base_slot] = n;
     }
     if (id == NULL)
         return -1;
     e->entity_id = id;
+    h->ids[id_slot(h, id)] = id;
     e->domain_len = strlen(domain);
     return 0;
 }
@@ -901,6 +928,8 @@ void home_free(home *h)
             free(h->dev[i].name_by_user);
         }
     free(h->dev);
+    free(h->ids);
+    free(h->next_suffix);
     free(h->long_text);
     free(h->max_state);
     jbuf_fini(&h->scratch);
@@ -945,7 +974,12 @@ home *home_new(const home_opts *opts, int64_t now_us, char *err, size_t errlen)
     h->n = opts->entities + (opts->large_kb > 0 ? 1 : 0);
     h->ent = calloc((size_t)h->n, sizeof *h->ent);
     h->dev = calloc((size_t)h->n, sizeof *h->dev);
-    if (h->ent == NULL || h->dev == NULL || build_texts(h) < 0) {
+    for (h->ids_cap = 16; h->ids_cap < 2 * (size_t)h->n; h->ids_cap *= 2)
+        ;
+    h->ids = calloc(h->ids_cap, sizeof *h->ids);
+    h->next_suffix = calloc(h->ids_cap, sizeof *h->next_suffix);
+    if (h->ent == NULL || h->dev == NULL || h->ids == NULL || h->next_suffix == NULL ||
+        build_texts(h) < 0) {
         snprintf(err, errlen, "out of memory");
         home_free(h);
         return NULL;
