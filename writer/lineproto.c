@@ -186,7 +186,9 @@ int lineproto_append_double(lineproto_buf *b, double v)
         return -2;
     char tmp[48];
     /* Integers print as such, without the search below. */
-    if (v == (double)(long long)v && fabs(v) < 1e15 && !(v == 0 && signbit(v))) {
+    /* The range test comes first: casting a double beyond long long's range
+     * is undefined behaviour (found by fuzz-lineproto). */
+    if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
         snprintf(tmp, sizeof tmp, "%lld", (long long)v);
         return buf_puts(b, tmp);
     }
