@@ -4,20 +4,6 @@
 set -eu
 build=${1:?usage: $0 <build dir> [events]}
 events=${2:-10000}
-tmp=$(mktemp -d)
-"$build/tests/devbroker/homestream-devbroker" --bootstrap-file "$tmp/boot" \
-    --topic bench.pass:3 --topic bench.enriched:3 --topic bench.dlq:3 \
-    >"$tmp/devbroker.out" 2>"$tmp/devbroker.err" &
-broker=$!
-trap 'kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
-i=0
-while [ ! -s "$tmp/boot" ]; do
-    i=$((i + 1))
-    if [ "$i" -gt 100 ]; then
-        echo "devbroker did not start:" >&2
-        cat "$tmp/devbroker.err" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-KAFKA_BROKERS=$(sed 's/^BOOTSTRAP=//' "$tmp/boot") "$build/enricher/enricher-bench" "$events"
+exec "$(dirname "$0")/with-devbroker.sh" "$build" \
+    --topic bench.pass:3 --topic bench.enriched:3 --topic bench.dlq:3 -- \
+    "$build/enricher/enricher-bench" "$events"
