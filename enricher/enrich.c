@@ -121,7 +121,7 @@ static json_t *ref_or_null(json_t *v)
     return v ? json_incref(v) : json_null();
 }
 
-json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen)
+json_t *enrich_fields(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen)
 {
     int64_t time_ns = 0;
     if (!json_is_object(raw)) {
@@ -150,8 +150,7 @@ json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t
         }
     }
 
-    /* A shallow copy: the members are shared, only the top level is new. */
-    json_t *out = json_copy((json_t *)raw);
+    json_t *out = json_object();
     if (!out || !value || !unit) {
         json_decref(out);
         json_decref(value);
@@ -173,6 +172,86 @@ json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t
         return NULL;
     }
     return out;
+}
+
+/* A shallow copy of raw: the members are shared, only the top level is new;
+ * json_object_update replaces a member raw already has in place. */
+json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen)
+{
+    json_t *fields = enrich_fields(raw, ctx, err, errlen);
+    if (!fields)
+        return NULL;
+    json_t *out = json_copy((json_t *)raw);
+    if (!out || json_object_update(out, fields) != 0) {
+        json_decref(out);
+        json_decref(fields);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_decref(fields);
+    return out;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The whole message dumped, for what enrich_text cannot splice. */
+static char *dump_merged(const json_t *raw, const json_t *fields, size_t *len)
+{
+    json_t *out = json_copy((json_t *)raw);
+    char *text = NULL;
+    if (out && json_object_update(out, (json_t *)fields) == 0)
+        text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    if (text)
+        *len = strlen(text);
+    return text;
+}
+
+char *enrich_text(const char *raw_text, size_t raw_len, const json_t *raw,
+                  const json_t *fields, size_t *len)
+{
+    const char *key;
+    const json_t *v;
+    bool clash = !json_is_object(raw) || !json_is_object(fields);
+    json_object_foreach((json_t *)fields, key, v)
+    {
+        (void)v;
+        if (clash || json_object_get(raw, key) != NULL) {
+            clash = true;
+            break;
+        }
+    }
+    /* The closing brace of raw_text: only whitespace may follow it. */
+    size_t end = raw_len;
+    while (end > 0 && is_space(raw_text[end - 1]))
+        end--;
+    if (clash || end < 2 || raw_text[end - 1] != '}' || json_object_size(fields) == 0)
+        return dump_merged(raw, fields, len);
+
+    char *add = json_dumps(fields, JSON_COMPACT);
+    if (!add)
+        return NULL;
+    size_t add_len = strlen(add); /* "{...}": its members are add[1 .. add_len-1) */
+    size_t head = end - 1;        /* raw_text without its closing brace */
+    bool comma = json_object_size(raw) > 0;
+    char *text = malloc(head + comma + add_len - 1 + 1);
+    if (!text) {
+        free(add);
+        return NULL;
+    }
+    memcpy(text, raw_text, head);
+    size_t n = head;
+    if (comma)
+        text[n++] = ',';
+    memcpy(text + n, add + 1, add_len - 1); /* the members and the closing brace */
+    n += add_len - 1;
+    text[n] = '\0';
+    free(add);
+    *len = n;
+    return text;
 }
 
 json_t *enrich_own_record(const char *site, const char *event_type, int64_t time_ns,

@@ -56,6 +56,25 @@ int enrich_time_ns(const json_t *raw, int64_t *out, char *err, size_t errlen);
  * memory runs out. */
 json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen);
 
+/* The members enrich_event adds to raw, alone, in the order it adds them:
+ * {"time_ns","value","unit","device_class","presence","weather"}. Same
+ * arguments and failures as enrich_event. Returns a new object. */
+json_t *enrich_fields(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen);
+
+/* The enriched message as compact-enough JSON text: the same JSON value as
+ * json_dumps(enrich_event(raw, ...), JSON_COMPACT), made without dumping raw
+ * again. raw_text[0..raw_len) is the text raw was parsed from (by json_loadb
+ * with JSON_REJECT_DUPLICATES, so it is one object, whitespace around it at
+ * most) and fields what enrich_fields returned for it. When raw has none of
+ * fields' keys, the result is raw_text up to its closing brace, then fields'
+ * members, then the brace: raw's members keep their bytes (its spacing and
+ * escapes included). Otherwise (an input that already carries "value",
+ * say) fields replace raw's members as in enrich_event, and the whole
+ * message is dumped. Returns a malloc'd NUL-terminated text and its length
+ * in *len, or NULL when out of memory. */
+char *enrich_text(const char *raw_text, size_t raw_len, const json_t *raw,
+                  const json_t *fields, size_t *len);
+
 /* Builds one of the enricher's own records: {"schema":1,"site","event_type",
  * "entity_id":null,"time_fired","time_ns", <event_type>: body}, where
  * event_type is "presence" or "weather" and body is referenced, not copied.

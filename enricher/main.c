@@ -14,6 +14,7 @@
 #include "hs_admin.h"
 #include "hs_config.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "hs_statsrec.h"
 #include "hs_time.h"
 #include "pipeline.h"
@@ -281,6 +282,7 @@ out:
 
 int main(int argc, char **argv)
 {
+    (void)hs_mem_tune(); /* before any thread starts; see hs_mem.h */
     struct enricher_config cfg = {0};
     static const char summary[] =
         "Consumes Home Assistant events from TOPIC_RAW, adds time_ns, value, unit, "

@@ -17,6 +17,7 @@
 #include "hs_event.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "hs_offtrack.h"
 #include "hs_recent.h"
 #include "hs_time.h"
@@ -34,6 +35,7 @@
 #define PROBE_TIMEOUT_MS 500
 #define STALL_MS 30000    /* no delivery report for this long with outputs in flight */
 #define CLOSE_MIN_MS 1000 /* least time given to the consumer's close */
+#define IDLE_TRIM_MS 2000 /* quiet time after which freed memory goes back */
 
 /* One consumed message whose offset waits for its outputs. */
 typedef struct {
@@ -105,6 +107,8 @@ struct pipeline {
     _Atomic int64_t last_delivery_ms;    /* monotonic; 0 none */
     _Atomic int kafka_unreachable;       /* the last metadata probe failed */
     int64_t next_probe_ms;
+    int64_t last_message_ms; /* monotonic time of the last message consumed */
+    bool trim_due;           /* messages were handled since the last trim */
 
     /* Rates over the last RATE_WINDOW_MS, in milli-events per second. */
     _Atomic uint64_t in_rate_milli, out_rate_milli;
@@ -417,8 +421,9 @@ static int emit_own(pipeline *p, input_ref *in, const char *event_type, int64_t 
     if (!rec)
         return -1;
     char *text = json_dumps(rec, JSON_COMPACT);
-    hs_recent_push(p->recent, NULL, rec);
     json_decref(rec);
+    if (text)
+        hs_recent_push_text(p->recent, NULL, text, strlen(text));
     return emit(p, in, strcmp(event_type, "presence") == 0 ? OUT_PRESENCE : OUT_WEATHER,
                 p->site, text, NULL, 0);
 }
@@ -591,19 +596,23 @@ static int handle(pipeline *p, const rd_kafka_message_t *m)
     }
     json_t *snap = presence_snapshot(p->presence);
     enrich_ctx ctx = {.presence = snap, .weather = weather, .metric = p->metric};
-    json_t *out = enrich_event(raw, &ctx, err, sizeof err);
+    json_t *fields = enrich_fields(raw, &ctx, err, sizeof err);
     json_decref(snap);
     json_decref(weather);
-    if (!out) {
+    if (!fields) {
         rc = to_dlq(p, in, m, err);
         goto done;
     }
     atomic_store_explicit(&p->last_event_ns,
-                          (int64_t)json_integer_value(json_object_get(out, "time_ns")),
+                          (int64_t)json_integer_value(json_object_get(fields, "time_ns")),
                           memory_order_relaxed);
-    char *text = json_dumps(out, JSON_COMPACT);
-    hs_recent_push(p->recent, entity_id, out);
-    json_decref(out);
+    /* The raw text with the new members spliced in: dumping the whole
+     * message again was a third of the enricher's work. */
+    size_t text_len = 0;
+    char *text = enrich_text(m->payload, m->len, raw, fields, &text_len);
+    json_decref(fields);
+    if (text)
+        hs_recent_push_text(p->recent, entity_id, text, text_len);
     rc = emit(p, in, OUT_ENRICHED, entity_id ? entity_id : p->site, text, m->payload,
               m->len);
 
@@ -712,6 +721,17 @@ static void update_rates(pipeline *p, int64_t now)
     p->rate_since_ms = now;
 }
 
+/* Once the input has been quiet for IDLE_TRIM_MS after a burst, gives the
+ * memory the burst freed back to the system (hs_mem_trim), so the idle
+ * enricher does not keep the high-water mark of its heap. */
+static void trim_when_idle(pipeline *p)
+{
+    if (p->trim_due && hs_now_mono_ms() - p->last_message_ms >= IDLE_TRIM_MS) {
+        p->trim_due = false;
+        hs_mem_trim();
+    }
+}
+
 int pipeline_step(pipeline *p, int timeout_ms)
 {
     if (p->fatal)
@@ -737,8 +757,13 @@ int pipeline_step(pipeline *p, int timeout_ms)
     for (int i = 0; i < BATCH_MAX; i++) {
         rd_kafka_message_t *m =
             rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
-        if (!m)
+        if (!m) {
+            if (i == 0)
+                trim_when_idle(p);
             break;
+        }
+        p->last_message_ms = hs_now_mono_ms();
+        p->trim_due = true;
         int rc = 0;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "hs_config.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "ingest.h"
 
 /* The one mutable global: set by the signal handler, read by the loop. */
@@ -23,6 +24,7 @@ static const char summary[] =
 
 int main(int argc, char **argv)
 {
+    (void)hs_mem_tune(); /* before any thread starts; see hs_mem.h */
     struct ingestor_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     int args = hs_cfg_handle_args(argc, argv, "homestream-ingestor", summary,

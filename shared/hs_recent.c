@@ -1,16 +1,20 @@
 /* hs_recent.c - a fixed ring of the last N events a stage handled.
  *
- * The ring shares the events with the stage (json_incref), so a stage must
- * not modify an event after pushing it: the admin thread may be dumping it. */
+ * Each slot is one allocation: the event's text, a NUL, then the entity id
+ * and its NUL when there is one. A listing copies the slots it wants while
+ * holding the lock and parses them after releasing it, so the stage thread
+ * never waits for the parsing. */
 #include "hs_recent.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    char *entity_id; /* NULL when the event had none */
-    json_t *event;   /* one reference held by the ring */
+    char *buf;   /* text, '\0', entity id, '\0'; NULL when the slot is empty */
+    size_t len;  /* length of the text */
+    bool has_id; /* an entity id follows the text */
 } entry;
 
 struct hs_recent {
@@ -37,68 +41,113 @@ hs_recent *hs_recent_new(size_t capacity)
     return r;
 }
 
-static void entry_clear(entry *e)
-{
-    free(e->entity_id);
-    json_decref(e->event);
-    e->entity_id = NULL;
-    e->event = NULL;
-}
-
 void hs_recent_free(hs_recent *r)
 {
     if (r == NULL)
         return;
     for (size_t i = 0; i < r->capacity; i++)
-        entry_clear(&r->ring[i]);
+        free(r->ring[i].buf);
     pthread_mutex_destroy(&r->lock);
     free(r->ring);
     free(r);
 }
 
-/* When the entity id cannot be copied (out of memory) the event is not kept:
- * a listing must never show an event under the wrong filter. */
-void hs_recent_push(hs_recent *r, const char *entity_id, json_t *event)
+/* The entity id stored after the text of e, or NULL. */
+static const char *entry_id(const entry *e)
 {
-    if (r == NULL || event == NULL || r->capacity == 0)
+    return e->has_id ? e->buf + e->len + 1 : NULL;
+}
+
+/* When the slot cannot be allocated (out of memory) the event is not kept. */
+void hs_recent_push_text(hs_recent *r, const char *entity_id, const char *text,
+                         size_t len)
+{
+    if (r == NULL || text == NULL || r->capacity == 0)
         return;
-    char *id = NULL;
-    if (entity_id != NULL && (id = strdup(entity_id)) == NULL)
+    size_t idlen = entity_id != NULL ? strlen(entity_id) + 1 : 0;
+    char *buf = malloc(len + 1 + idlen);
+    if (buf == NULL)
         return;
-    json_incref(event);
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (entity_id != NULL)
+        memcpy(buf + len + 1, entity_id, idlen);
     pthread_mutex_lock(&r->lock);
-    entry old = r->ring[r->next];
-    r->ring[r->next].entity_id = id;
-    r->ring[r->next].event = event;
+    char *old = r->ring[r->next].buf;
+    r->ring[r->next] = (entry){.buf = buf, .len = len, .has_id = entity_id != NULL};
     r->next = (r->next + 1) % r->capacity;
     if (r->count < r->capacity)
         r->count++;
     pthread_mutex_unlock(&r->lock);
-    entry_clear(&old);
+    free(old);
 }
 
-/* A limit below 1 means the whole ring. Returns NULL only when out of
- * memory. */
-json_t *hs_recent_list(hs_recent *r, int limit, const char *entity_id)
+void hs_recent_push(hs_recent *r, const char *entity_id, json_t *event)
 {
-    json_t *arr = json_array();
-    if (arr == NULL || r == NULL)
-        return arr;
-    size_t want = limit < 1 || (size_t)limit > r->capacity ? r->capacity : (size_t)limit;
+    if (r == NULL || event == NULL || r->capacity == 0)
+        return;
+    char *text = json_dumps(event, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return;
+    hs_recent_push_text(r, entity_id, text, strlen(text));
+    free(text);
+}
+
+/* Copies of the texts of the newest matching slots, at most want of them,
+ * newest first, into texts (want slots) with their lengths in lens. Returns
+ * how many, or -1 when out of memory (nothing is left allocated). */
+static long copy_matching(hs_recent *r, size_t want, const char *entity_id, char **texts,
+                          size_t *lens)
+{
+    long got = 0;
     pthread_mutex_lock(&r->lock);
-    size_t got = 0;
-    for (size_t i = 0; i < r->count && got < want; i++) {
+    for (size_t i = 0; i < r->count && (size_t)got < want; i++) {
         const entry *e = &r->ring[(r->next + r->capacity - 1 - i) % r->capacity];
-        if (entity_id != NULL &&
-            (e->entity_id == NULL || strcmp(e->entity_id, entity_id) != 0))
+        const char *id = entry_id(e);
+        if (entity_id != NULL && (id == NULL || strcmp(id, entity_id) != 0))
             continue;
-        if (json_array_append(arr, e->event) < 0) {
+        char *copy = malloc(e->len + 1);
+        if (copy == NULL) {
             pthread_mutex_unlock(&r->lock);
-            json_decref(arr);
-            return NULL;
+            while (got > 0)
+                free(texts[--got]);
+            return -1;
         }
+        memcpy(copy, e->buf, e->len + 1);
+        texts[got] = copy;
+        lens[got] = e->len;
         got++;
     }
     pthread_mutex_unlock(&r->lock);
+    return got;
+}
+
+/* A limit below 1 means the whole ring. */
+json_t *hs_recent_list(hs_recent *r, int limit, const char *entity_id)
+{
+    json_t *arr = json_array();
+    if (arr == NULL || r == NULL || r->capacity == 0)
+        return arr;
+    size_t want = limit < 1 || (size_t)limit > r->capacity ? r->capacity : (size_t)limit;
+    char **texts = malloc(want * sizeof *texts);
+    size_t *lens = malloc(want * sizeof *lens);
+    long got = texts != NULL && lens != NULL
+                   ? copy_matching(r, want, entity_id, texts, lens)
+                   : -1;
+    bool failed = got < 0;
+    for (long i = 0; i < got; i++) {
+        json_t *ev =
+            failed ? NULL
+                   : json_loadb(texts[i], lens[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (ev != NULL && json_array_append_new(arr, ev) < 0)
+            failed = true;
+        free(texts[i]);
+    }
+    free(texts);
+    free(lens);
+    if (failed) {
+        json_decref(arr);
+        return NULL;
+    }
     return arr;
 }

@@ -13,6 +13,7 @@
 #include "hs_admin.h"
 #include "hs_config.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "hs_time.h"
 #include "replay.h"
 #include "sink.h"
@@ -169,6 +170,7 @@ static int run_replay(wconfig *cfg)
 
 int main(int argc, char **argv)
 {
+    (void)hs_mem_tune(); /* before any thread starts; see hs_mem.h */
     wconfig cfg;
     memset(&cfg, 0, sizeof cfg);
     bool replay = argc > 1 && strcmp(argv[1], "--replay-dlq") == 0;

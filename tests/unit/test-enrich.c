@@ -219,6 +219,90 @@ START_TEST(test_enrich_event)
 }
 END_TEST
 
+/* enrich_text of raw's own text gives the message enrich_event builds: the
+ * same value, members in the same order. */
+static void expect_text_matches(const char *name, const char *raw_text, size_t raw_len)
+{
+    json_error_t e;
+    json_t *raw =
+        json_loadb(raw_text, raw_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    ck_assert_msg(raw != NULL, "%s: bad test JSON: %s", name, e.text);
+    json_t *presence = load("{\"anyone_home\":true,\"people_home\":1,\"people\":[\"a\"]}");
+    enrich_ctx ctx = {.presence = presence};
+    char err[256] = "";
+    json_t *fields = enrich_fields(raw, &ctx, err, sizeof err);
+    json_t *out = enrich_event(raw, &ctx, err, sizeof err);
+    ck_assert_msg(fields && out, "%s: %s", name, err);
+    size_t len = 0;
+    char *text = enrich_text(raw_text, raw_len, raw, fields, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(len, strlen(text));
+    json_t *back = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    ck_assert_msg(back != NULL, "%s: not JSON: %s: %s", name, e.text, text);
+    char *want = json_dumps(out, JSON_COMPACT);
+    char *got = json_dumps(back, JSON_COMPACT);
+    ck_assert_msg(strcmp(want, got) == 0, "%s:\n got %s\nwant %s", name, got, want);
+    free(want);
+    free(got);
+    free(text);
+    json_decref(back);
+    json_decref(out);
+    json_decref(fields);
+    json_decref(presence);
+    json_decref(raw);
+}
+
+START_TEST(test_enrich_text_cases)
+{
+    const event_case *c = &event_cases[_i];
+    if (c->expect)
+        expect_text_matches(c->name, c->raw, strlen(c->raw));
+}
+END_TEST
+
+#define NEW_STATE                                                                        \
+    "\"new_state\":{\"state\":\"on\",\"attributes\":{},\"last_changed\":"                \
+    "\"2026-11-21T22:48:38+00:00\",\"last_updated\":\"2026-11-21T22:48:38+00:00\"}"
+
+/* Spacing and escapes of the raw text, and a raw message that already has a
+ * member enrich adds (replaced in place, so the whole message is dumped). */
+static const char *const text_cases[] = {
+    RAW_HEAD NEW_STATE "}",
+    " \n" RAW_HEAD NEW_STATE "} \r\n\t",
+    "{ \"schema\" : 1 ,\n \"entity_id\" : \"light.\\u00e9\\u0000x\\\"\" , " NEW_STATE " }",
+    RAW_HEAD "\"value\":\"old\",\"unit\":null," NEW_STATE "}",
+    RAW_HEAD NEW_STATE ",\"weather\":{\"stale\":true}}",
+};
+
+START_TEST(test_enrich_text_spacing)
+{
+    expect_text_matches(text_cases[_i], text_cases[_i], strlen(text_cases[_i]));
+}
+END_TEST
+
+/* An empty raw object takes the members without a leading comma; fields
+ * with no members leave the message as raw's dump. */
+START_TEST(test_enrich_text_edges)
+{
+    json_t *raw = load("{}");
+    json_t *fields = load("{\"value\":1}");
+    size_t len = 0;
+    char *text = enrich_text("{ }", 3, raw, fields, &len);
+    ck_assert_str_eq(text, "{ \"value\":1}");
+    free(text);
+    json_t *none = json_object();
+    json_t *raw2 = load("{\"a\":1}");
+    text = enrich_text("{ \"a\" : 1 }", 11, raw2, none, &len);
+    ck_assert_str_eq(text, "{\"a\":1}");
+    ck_assert_uint_eq(len, 7);
+    free(text);
+    json_decref(none);
+    json_decref(raw2);
+    json_decref(fields);
+    json_decref(raw);
+}
+END_TEST
+
 START_TEST(test_enrich_null_ctx)
 {
     json_t *raw = load(RAW_HEAD "\"new_state\":{\"state\":\"on\","
@@ -326,6 +410,11 @@ static Suite *enrich_suite(void)
     tcase_add_test(tc, test_state_value_null);
     tcase_add_loop_test(tc, test_enrich_event, 0,
                         sizeof event_cases / sizeof event_cases[0]);
+    tcase_add_loop_test(tc, test_enrich_text_cases, 0,
+                        sizeof event_cases / sizeof event_cases[0]);
+    tcase_add_loop_test(tc, test_enrich_text_spacing, 0,
+                        sizeof text_cases / sizeof text_cases[0]);
+    tcase_add_test(tc, test_enrich_text_edges);
     tcase_add_test(tc, test_enrich_null_ctx);
     tcase_add_test(tc, test_enrich_not_object);
     tcase_add_test(tc, test_own_record);

@@ -80,26 +80,52 @@ START_TEST(test_no_entity)
 }
 END_TEST
 
-/* The listing shares the events: it stays valid after the ring moves on and
- * after the ring is freed. */
-START_TEST(test_references)
+/* The ring keeps a copy: the listing equals what was pushed, does not
+ * change when the caller changes its event afterwards, and stays valid after
+ * the ring moves on and after the ring is freed. */
+START_TEST(test_copies)
 {
     hs_recent *r = hs_recent_new(1);
-    json_t *ev = json_pack("{s:s}", "entity_id", "light.x");
+    json_t *ev = json_pack("{s:s,s:f,s:[i,b,n]}", "entity_id", "light.x", "v", 0.1, "a", 1,
+                           1);
     hs_recent_push(r, "light.x", ev);
-    ck_assert_int_eq(ev->refcount, 2);
+    ck_assert_int_eq(ev->refcount, 1);
     json_t *list = hs_recent_list(r, 1, NULL);
-    ck_assert_ptr_eq(json_array_get(list, 0), ev);
-    ck_assert_int_eq(ev->refcount, 3);
+    ck_assert_ptr_ne(json_array_get(list, 0), ev);
+    ck_assert(json_equal(json_array_get(list, 0), ev));
+    json_object_set_new(ev, "entity_id", json_string("light.changed"));
+    json_t *again = hs_recent_list(r, 1, "light.x");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(again, 0), "entity_id")),
+        "light.x");
+    json_decref(again);
     push(r, "light.y", 2); /* evicts ev */
-    ck_assert_int_eq(ev->refcount, 2);
     hs_recent_free(r);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_array_get(list, 0), "entity_id")),
         "light.x");
     json_decref(list);
-    ck_assert_int_eq(ev->refcount, 1);
     json_decref(ev);
+}
+END_TEST
+
+/* Texts are kept as given, NUL bytes inside strings included; a text that is
+ * not JSON is left out of a listing. */
+START_TEST(test_text)
+{
+    hs_recent *r = hs_recent_new(3);
+    static const char t1[] = "{\"n\":1,\"s\":\"a\\u0000b\"}";
+    hs_recent_push_text(r, "sensor.a", t1, sizeof t1 - 1);
+    hs_recent_push_text(r, "sensor.a", "{\"n\":2} trailing", 8); /* only {"n":2} */
+    hs_recent_push_text(r, "sensor.b", "not json", 8);
+    hs_recent_push_text(r, "sensor.b", NULL, 0); /* ignored */
+    static const int want[] = {2, 1};
+    json_t *list = hs_recent_list(r, 10, NULL);
+    ck_assert_ptr_nonnull(list);
+    ck_assert_uint_eq(json_string_length(json_object_get(json_array_get(list, 1), "s")), 3);
+    expect_list(list, want, 2);
+    expect_list(hs_recent_list(r, 10, "sensor.b"), NULL, 0);
+    hs_recent_free(r);
 }
 END_TEST
 
@@ -159,7 +185,8 @@ static Suite *recent_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_list, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, test_no_entity);
-    tcase_add_test(tc, test_references);
+    tcase_add_test(tc, test_copies);
+    tcase_add_test(tc, test_text);
     tcase_add_test(tc, test_edge_cases);
     tcase_add_test(tc, test_concurrent);
     suite_add_tcase(s, tc);

@@ -1,0 +1,29 @@
+/* hs_mem.h - how a stage asks glibc's malloc to keep its idle memory small.
+ *
+ * librdkafka runs several threads per client (main, one per broker, the
+ * consumer group's), and glibc gives threads that allocate at the same time
+ * arenas of their own, each keeping what was freed in it. glibc also raises
+ * its mmap and trim thresholds (up to 32 MB) after the first large buffer is
+ * freed, so freed memory of a burst (a fetch response, a backfill) stays in
+ * the heap for good. See docs/operations.md, "Memory". */
+#ifndef HS_MEM_H
+#define HS_MEM_H
+
+/* Limits malloc to HS_MEM_ARENA_MAX arenas and fixes the mmap and trim
+ * thresholds at HS_MEM_THRESHOLD bytes, so large buffers go back to the
+ * system when freed and the heap's top is trimmed. Call it first in main(),
+ * before any thread starts. When the operator tunes malloc through the
+ * environment (GLIBC_TUNABLES, MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_,
+ * MALLOC_MMAP_THRESHOLD_) it changes nothing. Returns 0, or -1 when glibc
+ * refused a setting (harmless: the stage runs with glibc's defaults). */
+int hs_mem_tune(void);
+
+/* Gives free memory inside the heap (not only at its top) back to the
+ * system: call it once when the stage has gone idle after work, never per
+ * message (it walks every free chunk of every arena). */
+void hs_mem_trim(void);
+
+#define HS_MEM_ARENA_MAX 2
+#define HS_MEM_THRESHOLD (128 * 1024)
+
+#endif
