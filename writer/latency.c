@@ -50,28 +50,54 @@ void latency_add(latency *l, double ms)
     pthread_mutex_unlock(&l->lock);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* The index (0-based) of the rank-p value among n, nearest-rank method. */
+static size_t rank_index(size_t n, double p)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double rank(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
     if (p <= 0)
-        return sorted[0];
+        return 0;
     size_t r = (size_t)ceil(p / 100.0 * (double)n);
     if (r < 1)
         r = 1;
     if (r > n)
         r = n;
-    return sorted[r - 1];
+    return r - 1;
 }
 
-/* Copies the window sorted into a new array; NULL when empty or OOM. */
-static double *sorted_copy(latency *l, size_t *n)
+/* Reorders a[0..n) so that a[k] holds the value a sorted copy would hold
+ * there, nothing before it is larger and nothing after it smaller (Hoare's
+ * selection, expected linear time). Returns a[k]. n > k. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
+        double pivot =
+            x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            double t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* a[lo..j] <= pivot <= a[j+1..hi] */
+        if (k <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+    return a[k];
+}
+
+/* Copies the window into a new array; NULL when empty or OOM. */
+static double *window_copy(latency *l, size_t *n)
 {
     pthread_mutex_lock(&l->lock);
     *n = l->count;
@@ -80,19 +106,16 @@ static double *sorted_copy(latency *l, size_t *n)
         memcpy(c, l->ring,
                *n * sizeof *c); /* the first count slots are the filled ones */
     pthread_mutex_unlock(&l->lock);
-    if (c == NULL) {
+    if (c == NULL)
         *n = 0;
-        return NULL;
-    }
-    qsort(c, *n, sizeof *c, cmp_double);
     return c;
 }
 
 double latency_percentile(latency *l, double p, size_t *count)
 {
     size_t n;
-    double *s = sorted_copy(l, &n);
-    double v = rank(s, n, p);
+    double *s = window_copy(l, &n);
+    double v = n ? select_kth(s, n, rank_index(n, p)) : 0;
     free(s);
     if (count != NULL)
         *count = n;
@@ -102,10 +125,16 @@ double latency_percentile(latency *l, double p, size_t *count)
 size_t latency_summary(latency *l, double *p50, double *p90, double *p99)
 {
     size_t n;
-    double *s = sorted_copy(l, &n);
-    *p50 = rank(s, n, 50);
-    *p90 = rank(s, n, 90);
-    *p99 = rank(s, n, 99);
+    double *s = window_copy(l, &n);
+    *p50 = *p90 = *p99 = 0;
+    if (n > 0) {
+        /* Largest rank first: each smaller one then lies in the prefix
+         * before it. */
+        size_t k99 = rank_index(n, 99), k90 = rank_index(n, 90), k50 = rank_index(n, 50);
+        *p99 = select_kth(s, n, k99);
+        *p90 = select_kth(s, k99 + 1, k90);
+        *p50 = select_kth(s, k90 + 1, k50);
+    }
     free(s);
     return n;
 }

@@ -12,6 +12,7 @@
 #include "hs_event.h"
 #include "hs_statsrec.h"
 #include "hs_time.h"
+#include "msgjson.h"
 
 /* ---- buffer ------------------------------------------------------------ */
 
@@ -118,6 +119,16 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n, size_t i)
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";        /* U+FFFD */
 static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
 
+/* True for the ASCII bytes that a part may need to change (see
+ * lineproto_append_escaped); every other ASCII byte is copied as is. */
+static bool ascii_special(unsigned char c, lineproto_part part)
+{
+    if (part == LINEPROTO_STRING)
+        return c == '"' || c == '\\' || c == 0;
+    return c == ',' || c == ' ' || c == '=' || c == '\\' || c == '\n' || c == '\r' ||
+           c == '#' || c == '\t' || c == 0;
+}
+
 int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
                              size_t n)
 {
@@ -125,59 +136,102 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
     /* Worst case: every byte becomes three. */
     if (n > SIZE_MAX / 3 || lineproto_buf_reserve(b, n * 3) < 0)
         return -1;
+    char *o = b->data + b->len;
     size_t i = 0;
     while (i < n) {
         unsigned char c = u[i];
-        int rc = 0;
+        if (c < 0x80 && !ascii_special(c, part)) {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
         if (c >= 0x80) {
             size_t len = utf8_seq_len(u, n, i);
             if (len == 0) {
-                rc = buf_puts(b, REPLACEMENT);
+                memcpy(o, REPLACEMENT, 3);
+                o += 3;
                 i++;
             } else {
-                rc = lineproto_buf_append(b, s + i, len);
+                memcpy(o, s + i, len);
+                o += len;
                 i += len;
             }
-            if (rc < 0)
-                return -1;
             continue;
         }
         if (c == 0) {
-            rc = buf_puts(b, REPLACEMENT);
+            memcpy(o, REPLACEMENT, 3);
+            o += 3;
         } else if (part == LINEPROTO_STRING) {
-            if (c == '"' || c == '\\')
-                rc = buf_putc(b, '\\');
-            if (rc == 0)
-                rc = buf_putc(b, (char)c);
+            *o++ = '\\'; /* '"' or '\\' */
+            *o++ = (char)c;
         } else if (c == '\n') {
-            rc = buf_puts(b, "\\n");
+            *o++ = '\\';
+            *o++ = 'n';
         } else if (c == '\r') {
-            rc = buf_puts(b, "\\r");
+            *o++ = '\\';
+            *o++ = 'r';
         } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
-            char esc[2] = {'\\', (char)c};
-            rc = lineproto_buf_append(b, esc, 2);
+            *o++ = '\\';
+            *o++ = (char)c;
         } else if (c == '\\' && i == n - 1) {
-            rc = buf_puts(b, REVERSE_SOLIDUS_OP);
+            memcpy(o, REVERSE_SOLIDUS_OP, 3);
+            o += 3;
         } else if (c == '\\' && part == LINEPROTO_FIELD_KEY &&
                    strchr(",= \\\n\r", (char)u[i + 1]) != NULL && u[i + 1] != 0) {
-            rc = buf_puts(b, "\\\\"); /* a harmless pair for influxd's scanner */
+            *o++ = '\\'; /* a harmless pair for influxd's scanner */
+            *o++ = '\\';
         } else if (c == '#' && i == 0 && part == LINEPROTO_MEASUREMENT) {
-            rc = buf_puts(b, "\\#");
+            *o++ = '\\';
+            *o++ = '#';
         } else if (c == '\t' && i == 0 && part == LINEPROTO_MEASUREMENT) {
-            rc = buf_puts(b, "\\t"); /* influxd skips whitespace at a line's start */
+            *o++ = '\\'; /* influxd skips whitespace at a line's start */
+            *o++ = 't';
         } else {
-            rc = buf_putc(b, (char)c);
+            *o++ = (char)c;
         }
-        if (rc < 0)
-            return -1;
         i++;
     }
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
     return 0;
 }
 
 static int append_escaped_str(lineproto_buf *b, lineproto_part part, const char *s)
 {
     return lineproto_append_escaped(b, part, s, strlen(s));
+}
+
+/* Writes the decimal digits of m, with a '.' before the last decimals of
+ * them (zeros padded in front as needed) and a '-' when neg, into out.
+ * Returns the length. out must hold 48 bytes; m < 10^19. */
+static size_t format_fixed(char *out, bool neg, unsigned long long m, int decimals)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m > 0);
+    while (n <= decimals)
+        digits[n++] = '0';
+    size_t len = 0;
+    if (neg)
+        out[len++] = '-';
+    for (int i = n - 1; i >= 0; i--) {
+        out[len++] = digits[i];
+        if (i == decimals && decimals > 0)
+            out[len++] = '.';
+    }
+    return len;
+}
+
+/* Appends an integer in decimal. Returns 0 or -1 when out of memory. */
+static int append_int(lineproto_buf *b, int64_t v)
+{
+    char tmp[48];
+    bool neg = v < 0;
+    unsigned long long m = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    return lineproto_buf_append(b, tmp, format_fixed(tmp, neg, m, 0));
 }
 
 int lineproto_append_double(lineproto_buf *b, double v)
@@ -188,9 +242,23 @@ int lineproto_append_double(lineproto_buf *b, double v)
     /* Integers print as such, without the search below. */
     /* The range test comes first: casting a double beyond long long's range
      * is undefined behaviour (found by fuzz-lineproto). */
-    if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
-        snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-        return buf_puts(b, tmp);
+    if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v)))
+        return append_int(b, (long long)v);
+    /* A value with at most 9 integer and 6 decimal digits (15 in all, so
+     * "%.15g" below would print exactly these digits, and without an
+     * exponent from 1e-5 up) is the decimal with the fewest decimals that
+     * reads back to it: m / 10^d, both exact doubles, divides with one
+     * correct rounding, as strtod reads the decimal text, so the test below
+     * is exact. */
+    if (fabs(v) < 1e9 && fabs(v) >= 1e-5) {
+        static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+        double a = fabs(v);
+        for (int d = 1; d <= 6; d++) {
+            double m = nearbyint(a * pow10[d]);
+            if (m / pow10[d] == a)
+                return lineproto_buf_append(
+                    b, tmp, format_fixed(tmp, v < 0, (unsigned long long)m, d));
+        }
     }
     /* %g drops trailing zeros, so the first precision that reads back gives
      * the shortest form; 15 digits suffice for most values. */
@@ -462,28 +530,49 @@ static int tag_cmp(const void *a, const void *b)
 
 /* ---- line assembly ----------------------------------------------------- */
 
-/* An escaped field key as influxd stores it: it reads a backslash and the
- * byte after it as a pair and turns "\\,", "\\=" and "\\ " into the bare
- * character. Returns a malloc'd string or NULL when out of memory. */
-static char *stored_field_key(const char *s, size_t n)
+/* The next byte of an escaped field key as influxd stores it: influxd reads
+ * a backslash and the byte after it as a pair and turns "\\,", "\\=" and
+ * "\\ " into the bare character, keeping other pairs. *i walks s[0..n);
+ * *pending holds the second byte of a kept pair. Returns the byte, or -1 at
+ * the end. */
+static int stored_key_byte(const char *s, size_t n, size_t *i, int *pending)
 {
-    char *k = malloc(n + 1);
-    if (k == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n) {
-            char x = s[++i];
-            if (x != ',' && x != '=' && x != ' ')
-                k[o++] = '\\';
-            k[o++] = x;
-        } else {
-            k[o++] = s[i];
-        }
+    if (*pending >= 0) {
+        int c = *pending;
+        *pending = -1;
+        return c;
     }
-    k[o] = '\0';
-    return k;
+    if (*i >= n)
+        return -1;
+    unsigned char c = (unsigned char)s[(*i)++];
+    if (c == '\\' && *i < n) {
+        unsigned char x = (unsigned char)s[(*i)++];
+        if (x == ',' || x == '=' || x == ' ')
+            return x;
+        *pending = x;
+    }
+    return c;
 }
+
+/* True when two escaped field keys are stored alike by influxd. */
+static bool stored_keys_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t i = 0, j = 0;
+    int pa = -1, pb = -1;
+    for (;;) {
+        int x = stored_key_byte(a, an, &i, &pa);
+        int y = stored_key_byte(b, bn, &j, &pb);
+        if (x != y)
+            return false;
+        if (x < 0)
+            return true;
+    }
+}
+
+typedef struct {
+    size_t off;
+    size_t len;
+} key_span;
 
 static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
                       size_t ntags, fieldset *fs, int64_t time_ns)
@@ -499,33 +588,36 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
         rc |= append_escaped_str(out, LINEPROTO_KEY, tags[i].value);
     }
     size_t written = 0;
-    char **keys = calloc(fs->n ? fs->n : 1, sizeof *keys);
-    if (keys == NULL)
-        rc = -1;
+    /* The escaped keys written so far, as spans of out (which may move). */
+    key_span local[32];
+    key_span *keys = local;
+    if (fs->n > sizeof local / sizeof local[0]) {
+        keys = malloc(fs->n * sizeof *keys);
+        if (keys == NULL)
+            rc = -1;
+    }
     for (size_t i = 0; i < fs->n && rc == 0; i++) {
         field *f = &fs->v[i];
         size_t before = out->len;
         rc |= buf_putc(out, written == 0 ? ' ' : ',');
         size_t kstart = out->len;
         rc |= append_escaped_str(out, LINEPROTO_FIELD_KEY, f->key);
-        char *stored =
-            rc == 0 ? stored_field_key(out->data + kstart, out->len - kstart) : NULL;
-        if (stored == NULL) {
-            rc = -1;
+        if (rc != 0)
             break;
-        }
+        size_t klen = out->len - kstart;
         bool dup = false;
         for (size_t k = 0; k < written && !dup; k++)
-            dup = strcmp(keys[k], stored) == 0;
+            dup = stored_keys_equal(out->data + keys[k].off, keys[k].len,
+                                    out->data + kstart, klen);
         if (dup) {
             /* Two keys InfluxDB would store alike (after the replacements
              * above): it would keep only the last, so keep only the first. */
-            free(stored);
             lineproto_buf_truncate(out, before);
             fs->dropped++;
             continue;
         }
-        keys[written] = stored;
+        keys[written].off = kstart;
+        keys[written].len = klen;
         rc |= buf_putc(out, '=');
         if (f->type == FIELD_FLOAT) {
             rc |= lineproto_append_double(out, f->num);
@@ -538,22 +630,88 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
         }
         written++;
     }
-    for (size_t k = 0; keys != NULL && k < written; k++)
-        free(keys[k]);
-    free(keys);
+    if (keys != local)
+        free(keys);
     if (rc == 0) {
-        char ts[32];
-        snprintf(ts, sizeof ts, " %" PRId64 "\n", time_ns);
-        rc = buf_puts(out, ts);
+        rc = buf_putc(out, ' ');
+        rc |= append_int(out, time_ns);
+        rc |= buf_putc(out, '\n');
     }
     return rc == 0 ? 0 : -1;
 }
 
 /* ---- message helpers --------------------------------------------------- */
 
-static const char *get_str(const json_t *obj, const char *key)
+static bool is_type(const msgjson_node *v, msgjson_type t)
 {
-    return json_string_value(json_object_get(obj, key));
+    return v != NULL && v->type == t;
+}
+
+static bool is_integer(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_INTEGER);
+}
+
+static bool is_number(const msgjson_node *v)
+{
+    return is_integer(v) || is_type(v, MSGJSON_REAL);
+}
+
+static bool is_boolean(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_TRUE) || is_type(v, MSGJSON_FALSE);
+}
+
+static bool is_true(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_TRUE);
+}
+
+static bool is_false(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_FALSE);
+}
+
+static bool is_string(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_STRING);
+}
+
+static bool is_object(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_OBJECT);
+}
+
+static bool is_null(const msgjson_node *v)
+{
+    return is_type(v, MSGJSON_NULL);
+}
+
+/* A number's value as a double (0 for anything else, as jansson's
+ * json_number_value). */
+static double number_value(const msgjson_node *v)
+{
+    if (is_integer(v))
+        return (double)v->u.i;
+    return is_type(v, MSGJSON_REAL) ? v->u.d : 0.0;
+}
+
+/* v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) prints it, malloc'd,
+ * or NULL when out of memory. */
+static char *dump_text(const msgjson_node *v)
+{
+    lineproto_buf b;
+    lineproto_buf_init(&b);
+    if (msgjson_dump(v, &b) < 0 || lineproto_buf_reserve(&b, 0) < 0) {
+        lineproto_buf_fini(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+static const char *get_str(const msgjson_node *obj, const char *key)
+{
+    return msgjson_str(msgjson_get(obj, key));
 }
 
 static bool nonempty(const char *s)
@@ -562,14 +720,14 @@ static bool nonempty(const char *s)
 }
 
 /* The point time: time_ns, else new_state.last_updated, else time_fired. */
-static int message_time(const json_t *msg, int64_t *out)
+static int message_time(const msgjson_node *msg, int64_t *out)
 {
-    json_t *t = json_object_get(msg, "time_ns");
-    if (json_is_integer(t)) {
-        *out = (int64_t)json_integer_value(t);
+    const msgjson_node *t = msgjson_get(msg, "time_ns");
+    if (is_integer(t)) {
+        *out = t->u.i;
         return 0;
     }
-    json_t *ns = json_object_get(msg, "new_state");
+    const msgjson_node *ns = msgjson_get(msg, "new_state");
     const char *lu = get_str(ns, "last_updated");
     if (lu != NULL && hs_time_parse_iso(lu, out) == 0)
         return 0;
@@ -582,37 +740,32 @@ static int message_time(const json_t *msg, int64_t *out)
 /* A JSON value as Python's str() shows it closely enough for HA's "_str"
  * fields: strings as they are, null as "None", other values as compact JSON
  * text. Returns a malloc'd string or NULL when out of memory. */
-static char *value_text(const json_t *v)
+static char *value_text(const msgjson_node *v)
 {
-    if (json_is_string(v))
-        return strdup(json_string_value(v));
-    if (json_is_null(v) || v == NULL)
+    if (is_string(v))
+        return strdup(msgjson_str(v));
+    if (is_null(v) || v == NULL)
         return strdup("None");
-    if (json_is_true(v))
+    if (is_true(v))
         return strdup("True");
-    if (json_is_false(v))
+    if (is_false(v))
         return strdup("False");
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return dump_text(v);
 }
 
 /* float(value) as Python applies it to a JSON value. */
-static bool value_as_float(const json_t *v, double *out)
+static bool value_as_float(const msgjson_node *v, double *out)
 {
-    if (json_is_integer(v)) {
-        *out = (double)json_integer_value(v);
+    if (is_number(v)) {
+        *out = number_value(v);
         return true;
     }
-    if (json_is_real(v)) {
-        *out = json_real_value(v);
+    if (is_boolean(v)) {
+        *out = is_true(v) ? 1.0 : 0.0;
         return true;
     }
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v) ? 1.0 : 0.0;
-        return true;
-    }
-    if (json_is_string(v))
-        return lineproto_parse_pyfloat(json_string_value(v), json_string_length(v),
-                                       out) == 0;
+    if (is_string(v))
+        return lineproto_parse_pyfloat(v->u.s, v->count, out) == 0;
     return false;
 }
 
@@ -654,7 +807,7 @@ static double digit_tail_value(const char *text)
 /* HA's attribute rule: float(value) under the key, else "<key>_str" with the
  * text (and the digits of a text like "12 km" under the key). A key already
  * among the fields, and the key "time", get a trailing '_' first. */
-static void add_attribute(fieldset *fs, const char *name, const json_t *value)
+static void add_attribute(fieldset *fs, const char *name, const msgjson_node *value)
 {
     if (name[0] == '\0') {
         fs->dropped++; /* InfluxDB refuses an empty field key */
@@ -693,32 +846,44 @@ static void add_attribute(fieldset *fs, const char *name, const json_t *value)
     free(key);
 }
 
+/* key = name, with a '_' appended when taken; as snprintf into 64 bytes. */
+static void extra_key(char key[64], const char *name, bool taken)
+{
+    size_t n = strlen(name);
+    if (n > 63)
+        n = 63;
+    memcpy(key, name, n);
+    if (taken && n < 63)
+        key[n++] = '_';
+    key[n] = '\0';
+}
+
 /* A homestream extra: same clash rule as attributes, typed as given. */
-static void add_extra_number(fieldset *fs, const char *name, const json_t *v)
+static void add_extra_number(fieldset *fs, const char *name, const msgjson_node *v)
 {
-    if (!json_is_number(v))
+    if (!is_number(v))
         return;
     char key[64];
-    snprintf(key, sizeof key, "%s%s", name, fieldset_find(fs, name) ? "_" : "");
-    fieldset_float(fs, key, json_number_value(v));
+    extra_key(key, name, fieldset_find(fs, name) != NULL);
+    fieldset_float(fs, key, number_value(v));
 }
 
-static void add_extra_string(fieldset *fs, const char *name, const json_t *v)
+static void add_extra_string(fieldset *fs, const char *name, const msgjson_node *v)
 {
-    if (!json_is_string(v))
+    if (!is_string(v))
         return;
     char key[64];
-    snprintf(key, sizeof key, "%s%s", name, fieldset_find(fs, name) ? "_" : "");
-    fieldset_string(fs, key, json_string_value(v));
+    extra_key(key, name, fieldset_find(fs, name) != NULL);
+    fieldset_string(fs, key, msgjson_str(v));
 }
 
-static void add_extra_bool(fieldset *fs, const char *name, const json_t *v)
+static void add_extra_bool(fieldset *fs, const char *name, const msgjson_node *v)
 {
-    if (!json_is_boolean(v))
+    if (!is_boolean(v))
         return;
     char key[64];
-    snprintf(key, sizeof key, "%s%s", name, fieldset_find(fs, name) ? "_" : "");
-    fieldset_bool(fs, key, json_is_true(v));
+    extra_key(key, name, fieldset_find(fs, name) != NULL);
+    fieldset_bool(fs, key, is_true(v));
 }
 
 /* HA's state_as_number word states (helpers/state.py). "unknown" is left
@@ -748,13 +913,13 @@ static bool kept_as_state(const char *s)
 
 /* Fills dom and *object_id from the message (its domain and object_id fields,
  * else split from entity_id). dom must hold 256 bytes. Returns 0 or -1. */
-static int entity_parts(const json_t *msg, const char *entity_id, char *dom,
+static int entity_parts(const msgjson_node *msg, const char *entity_id, char *dom,
                         const char **object_id)
 {
     const char *d = get_str(msg, "domain");
     const char *o = get_str(msg, "object_id");
     if (nonempty(d) && nonempty(o) && strlen(d) < 256) {
-        snprintf(dom, 256, "%s", d);
+        memcpy(dom, d, strlen(d) + 1);
         *object_id = o;
         return 0;
     }
@@ -774,11 +939,11 @@ typedef struct {
     size_t errlen;
 } enc_ctx;
 
-static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
                            int64_t time_ns)
 {
-    json_t *ns = json_object_get(msg, "new_state");
-    if (!json_is_object(ns)) {
+    const msgjson_node *ns = msgjson_get(msg, "new_state");
+    if (!is_object(ns)) {
         c->info->skip_reason = "no new_state (entity removed)";
         return 0;
     }
@@ -787,20 +952,20 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
         snprintf(c->err, c->errlen, "state_changed without entity_id");
         return -1;
     }
-    json_t *state_j = json_object_get(ns, "state");
-    if (!json_is_string(state_j)) {
+    const msgjson_node *state_j = msgjson_get(ns, "state");
+    if (!is_string(state_j)) {
         snprintf(c->err, c->errlen, "new_state.state is not a string");
         return -1;
     }
-    const char *state = json_string_value(state_j);
+    const char *state = msgjson_str(state_j);
     char domain[256];
     const char *object_id = NULL;
     if (entity_parts(msg, entity_id, domain, &object_id) < 0) {
         snprintf(c->err, c->errlen, "malformed entity_id");
         return -1;
     }
-    json_t *attrs = json_object_get(ns, "attributes");
-    if (!json_is_object(attrs))
+    const msgjson_node *attrs = msgjson_get(ns, "attributes");
+    if (!is_object(attrs))
         attrs = NULL;
 
     /* state / value, as HA's event_to_json decides them: a state Python's
@@ -809,22 +974,22 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
      * enricher's value too when it found one (its boolean-like words). */
     bool include_state = false, include_value = false;
     double value = 0, parsed;
-    json_t *enriched_value = json_object_get(msg, "value");
-    bool enriched = json_is_number(enriched_value);
+    const msgjson_node *enriched_value = msgjson_get(msg, "value");
+    bool enriched = is_number(enriched_value);
     if (kept_as_state(state)) {
         include_state = true;
     } else if (lineproto_parse_pyfloat(state, strlen(state), &parsed) == 0) {
         include_value = true;
-        value = enriched && isfinite(parsed) ? json_number_value(enriched_value) : parsed;
+        value = enriched && isfinite(parsed) ? number_value(enriched_value) : parsed;
     } else if (word_state(state, &value)) {
         include_state = include_value = true;
         if (enriched)
-            value = json_number_value(enriched_value);
+            value = number_value(enriched_value);
     } else {
         include_state = true;
         if (enriched) {
             include_value = true;
-            value = json_number_value(enriched_value);
+            value = number_value(enriched_value);
         }
     }
 
@@ -839,8 +1004,8 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
         if (o->measurement_attr == LINEPROTO_MATTR_ENTITY_ID) {
             measurement = entity_id;
         } else if (o->measurement_attr == LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS) {
-            json_t *dc = json_object_get(attrs, "device_class");
-            if (dc == NULL || json_is_null(dc)) {
+            const msgjson_node *dc = msgjson_get(attrs, "device_class");
+            if (dc == NULL || is_null(dc)) {
                 measurement = domain;
             } else {
                 char *t = value_text(dc);
@@ -864,10 +1029,10 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
             if (o->measurement_attr == LINEPROTO_MATTR_UNIT && nonempty(unit)) {
                 measurement = unit;
             } else {
-                json_t *m = json_object_get(attrs, attr_name);
-                if (json_is_string(m)) {
-                    measurement = json_string_value(m);
-                } else if (m != NULL && !json_is_null(m)) {
+                const msgjson_node *m = msgjson_get(attrs, attr_name);
+                if (is_string(m)) {
+                    measurement = msgjson_str(m);
+                } else if (m != NULL && !is_null(m)) {
                     owned = value_text(m);
                     measurement = owned;
                 }
@@ -886,28 +1051,27 @@ static int encode_ha_state(const json_t *msg, enc_ctx *c, lineproto_buf *out,
         fieldset_string(&fs, "state", state);
     if (include_value)
         fieldset_float(&fs, "value", value);
-    const char *key;
-    json_t *v;
-    json_object_foreach(attrs, key, v)
-    {
+    for (const msgjson_node *kn = msgjson_first(attrs); kn != NULL;
+         kn = msgjson_next(attrs, kn)) {
+        const char *key = kn->u.s;
+        const msgjson_node *v = kn + 1;
         if (strcmp(key, "unit_of_measurement") == 0 && !include_uom)
             continue;
         if (strcmp(key, "device_class") == 0 && !include_dc)
             continue;
         add_attribute(&fs, key, v);
     }
-    json_t *weather = json_object_get(msg, "weather");
-    if (json_is_object(weather)) {
-        add_extra_number(&fs, "weather_temperature",
-                         json_object_get(weather, "temperature"));
-        add_extra_number(&fs, "weather_humidity", json_object_get(weather, "humidity"));
-        add_extra_number(&fs, "weather_pressure", json_object_get(weather, "pressure"));
-        add_extra_string(&fs, "weather_condition", json_object_get(weather, "condition"));
+    const msgjson_node *weather = msgjson_get(msg, "weather");
+    if (is_object(weather)) {
+        add_extra_number(&fs, "weather_temperature", msgjson_get(weather, "temperature"));
+        add_extra_number(&fs, "weather_humidity", msgjson_get(weather, "humidity"));
+        add_extra_number(&fs, "weather_pressure", msgjson_get(weather, "pressure"));
+        add_extra_string(&fs, "weather_condition", msgjson_get(weather, "condition"));
     }
-    json_t *presence = json_object_get(msg, "presence");
-    if (json_is_object(presence)) {
-        add_extra_bool(&fs, "anyone_home", json_object_get(presence, "anyone_home"));
-        add_extra_number(&fs, "people_home", json_object_get(presence, "people_home"));
+    const msgjson_node *presence = msgjson_get(msg, "presence");
+    if (is_object(presence)) {
+        add_extra_bool(&fs, "anyone_home", msgjson_get(presence, "anyone_home"));
+        add_extra_number(&fs, "people_home", msgjson_get(presence, "people_home"));
     }
     if (fs.n == 0)
         fieldset_string(&fs, "state", state); /* e.g. state "nan": keep the text */
@@ -958,36 +1122,36 @@ static int write_own_point(enc_ctx *c, lineproto_buf *out, const char *measureme
     return rc;
 }
 
-static int encode_ha_weather(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_weather(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
                              int64_t time_ns)
 {
-    json_t *w = json_object_get(msg, "weather");
-    if (!json_is_object(w)) {
+    const msgjson_node *w = msgjson_get(msg, "weather");
+    if (!is_object(w)) {
         c->info->skip_reason = "weather record without observation";
         return 0;
     }
     fieldset fs = {0};
-    add_extra_number(&fs, "temperature", json_object_get(w, "temperature"));
-    add_extra_number(&fs, "humidity", json_object_get(w, "humidity"));
-    add_extra_number(&fs, "pressure", json_object_get(w, "pressure"));
-    add_extra_string(&fs, "condition", json_object_get(w, "condition"));
-    add_extra_number(&fs, "age_s", json_object_get(w, "age_s"));
+    add_extra_number(&fs, "temperature", msgjson_get(w, "temperature"));
+    add_extra_number(&fs, "humidity", msgjson_get(w, "humidity"));
+    add_extra_number(&fs, "pressure", msgjson_get(w, "pressure"));
+    add_extra_string(&fs, "condition", msgjson_get(w, "condition"));
+    add_extra_number(&fs, "age_s", msgjson_get(w, "age_s"));
     tag tags[] = {{"site", get_str(msg, "site")}, {"provider", get_str(w, "provider")}};
     return write_own_point(c, out, "weather", tags, 2, &fs, time_ns,
                            "weather record without values");
 }
 
-static int encode_ha_presence(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_presence(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
                               int64_t time_ns)
 {
-    json_t *p = json_object_get(msg, "presence");
-    if (!json_is_object(p)) {
+    const msgjson_node *p = msgjson_get(msg, "presence");
+    if (!is_object(p)) {
         c->info->skip_reason = "presence record without snapshot";
         return 0;
     }
     fieldset fs = {0};
-    add_extra_bool(&fs, "anyone_home", json_object_get(p, "anyone_home"));
-    add_extra_number(&fs, "people_home", json_object_get(p, "people_home"));
+    add_extra_bool(&fs, "anyone_home", msgjson_get(p, "anyone_home"));
+    add_extra_number(&fs, "people_home", msgjson_get(p, "people_home"));
     tag tags[] = {{"site", get_str(msg, "site")}};
     return write_own_point(c, out, "presence", tags, 1, &fs, time_ns,
                            "presence record without values");
@@ -998,20 +1162,20 @@ static int encode_ha_presence(const json_t *msg, enc_ctx *c, lineproto_buf *out,
  * Entries that are not numbers, and keys influxd cannot store (empty), are
  * left out and counted; "time", which influxd refuses, becomes "time_" as
  * for attributes (a "time_" already there keeps the first one). */
-static int encode_stats(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_stats(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
                         int64_t time_ns)
 {
-    json_t *stats = json_object_get(msg, "stats");
-    if (!json_is_object(stats)) {
+    const msgjson_node *stats = msgjson_get(msg, "stats");
+    if (!is_object(stats)) {
         c->info->skip_reason = "homestream_stats record without stats";
         return 0;
     }
     fieldset fs = {0};
-    const char *key;
-    json_t *v;
-    json_object_foreach(stats, key, v)
-    {
-        if (key[0] == '\0' || !json_is_number(v)) {
+    for (const msgjson_node *kn = msgjson_first(stats); kn != NULL;
+         kn = msgjson_next(stats, kn)) {
+        const char *key = kn->u.s;
+        const msgjson_node *v = kn + 1;
+        if (key[0] == '\0' || !is_number(v)) {
             fs.dropped++;
             continue;
         }
@@ -1020,7 +1184,7 @@ static int encode_stats(const json_t *msg, enc_ctx *c, lineproto_buf *out,
             fs.dropped++; /* "time" next to "time_": the first is kept */
             continue;
         }
-        fieldset_float(&fs, k, json_number_value(v));
+        fieldset_float(&fs, k, number_value(v));
     }
     int rc = 0;
     if (fs.oom) {
@@ -1040,9 +1204,9 @@ static int encode_stats(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     return rc;
 }
 
-static void add_json_text(fieldset *fs, const char *key, const json_t *v)
+static void add_json_text(fieldset *fs, const char *key, const msgjson_node *v)
 {
-    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *t = dump_text(v);
     if (t == NULL) {
         fs->oom = true;
         return;
@@ -1051,7 +1215,7 @@ static void add_json_text(fieldset *fs, const char *key, const json_t *v)
     free(t);
 }
 
-static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_events(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
                          int64_t time_ns, const char *event_type)
 {
     const char *entity_id = get_str(msg, "entity_id");
@@ -1060,29 +1224,29 @@ static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     if (nonempty(entity_id) && entity_parts(msg, entity_id, domain, &object_id) < 0)
         domain[0] = '\0';
     fieldset fs = {0};
-    json_t *ns = json_object_get(msg, "new_state");
+    const msgjson_node *ns = msgjson_get(msg, "new_state");
     if (strcmp(event_type, "state_changed") == 0) {
-        if (json_is_object(ns)) {
-            add_extra_string(&fs, "state", json_object_get(ns, "state"));
-            json_t *attrs = json_object_get(ns, "attributes");
-            if (json_is_object(attrs))
+        if (is_object(ns)) {
+            add_extra_string(&fs, "state", msgjson_get(ns, "state"));
+            const msgjson_node *attrs = msgjson_get(ns, "attributes");
+            if (is_object(attrs))
                 add_json_text(&fs, "attributes", attrs);
         } else {
             fieldset_bool(&fs, "removed", true);
         }
-        json_t *old = json_object_get(msg, "old_state");
-        if (json_is_object(old))
-            add_extra_string(&fs, "old_state", json_object_get(old, "state"));
+        const msgjson_node *old = msgjson_get(msg, "old_state");
+        if (is_object(old))
+            add_extra_string(&fs, "old_state", msgjson_get(old, "state"));
     } else {
-        json_t *data = json_object_get(msg, "data");
+        const msgjson_node *data = msgjson_get(msg, "data");
         if (data == NULL)
-            data = json_object_get(msg, event_type);
+            data = msgjson_get(msg, event_type);
         if (data != NULL)
             add_json_text(&fs, "data", data);
     }
-    add_extra_number(&fs, "value", json_object_get(msg, "value"));
-    add_extra_string(&fs, "unit", json_object_get(msg, "unit"));
-    add_extra_bool(&fs, "backfill", json_object_get(msg, "backfill"));
+    add_extra_number(&fs, "value", msgjson_get(msg, "value"));
+    add_extra_string(&fs, "unit", msgjson_get(msg, "unit"));
+    add_extra_bool(&fs, "backfill", msgjson_get(msg, "backfill"));
     if (fs.n == 0)
         fieldset_string(&fs, "data", "{}");
     tag tags[] = {
@@ -1104,13 +1268,15 @@ static int encode_events(const json_t *msg, enc_ctx *c, lineproto_buf *out,
     return 0;
 }
 
-int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,
-                     lineproto_info *info, char *err, size_t errlen)
+int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
+                         lineproto_buf *out, lineproto_info *info, char *err,
+                         size_t errlen)
 {
     info->points = 0;
     info->dropped_fields = 0;
     info->skip_reason = NULL;
-    if (!json_is_object(msg)) {
+    const msgjson_node *msg = msgjson_root(doc);
+    if (!is_object(msg)) {
         snprintf(err, errlen, "message is not a JSON object");
         return -1;
     }
@@ -1147,6 +1313,25 @@ int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_bu
         info->points = 0;
     }
     return rc;
+}
+
+int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,
+                     lineproto_info *info, char *err, size_t errlen)
+{
+    info->points = 0;
+    info->dropped_fields = 0;
+    info->skip_reason = NULL;
+    msgjson_doc doc;
+    msgjson_init(&doc);
+    int rc = msgjson_from_json(&doc, msg);
+    if (rc == 0)
+        rc = lineproto_encode_doc(&doc, opts, out, info, err, errlen);
+    else if (rc == -1)
+        snprintf(err, errlen, "message is nested too deeply");
+    else
+        snprintf(err, errlen, "out of memory");
+    msgjson_fini(&doc);
+    return rc < 0 ? -1 : 0;
 }
 
 int lineproto_schema_parse(const char *name, lineproto_schema *out)

@@ -120,4 +120,12 @@ typedef struct {
 int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,
                      lineproto_info *info, char *err, size_t errlen);
 
+/* The same from a message read by msgjson_parse or msgjson_from_json
+ * (msgjson.h), with the same result for the same message: the writer's
+ * path, which builds no jansson tree. */
+struct msgjson_doc;
+int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *opts,
+                         lineproto_buf *out, lineproto_info *info, char *err,
+                         size_t errlen);
+
 #endif

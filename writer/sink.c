@@ -23,6 +23,7 @@
 #include "influx.h"
 #include "latency.h"
 #include "lineproto.h"
+#include "msgjson.h"
 #include "outcome.h"
 
 #define COMPONENT "sink"
@@ -30,6 +31,9 @@
 #define LATENCY_WINDOW 1024
 #define MAX_POLL_PER_STEP 2000
 #define MAX_WRITES_PER_STEP 64
+/* The JSON reader keeps its buffers between messages up to this size (a
+ * ~1.3 KB message takes a few KB); a larger message's are released. */
+#define DOC_KEEP_BYTES (256 * 1024)
 #define LAG_REFRESH_MS 1000
 #define PAUSE_REFRESH_MS 1000
 #define KAFKA_ERROR_DEGRADED_MS 30000
@@ -113,6 +117,8 @@ struct sink {
     bool closed;
     atomic_bool closing; /* DLQ reports free their refs without requeueing */
     lineproto_buf scratch;
+    msgjson_doc doc;           /* the message being encoded, reused */
+    lineproto_buf recent_text; /* a point for the recent ring, reused */
     int64_t start_ms;
     atomic_int dlq_inflight;
     int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
@@ -324,24 +330,41 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* Pushes the points of range r to the ring of recent points. The ring keeps
+ * the last RECENT_CAPACITY, so only the range's last RECENT_CAPACITY are
+ * pushed: the ring ends up the same, without serialising the others. */
 static void remember_written(sink *s, const batch *b, batch_range r)
 {
-    for (size_t i = r.lo; i < r.hi; i++) {
+    size_t lo = r.hi - r.lo > RECENT_CAPACITY ? r.hi - RECENT_CAPACITY : r.lo;
+    lineproto_buf *t = &s->recent_text;
+    for (size_t i = lo; i < r.hi; i++) {
         const batch_entry *e = &b->e[i];
-        json_t *ev = json_pack(
-            "{s:s#,s:i,s:I,s:s#}", "entity_id", e->key ? (const char *)e->key : "",
-            e->key ? e->key_len : 0, "partition", (int)e->partition, "offset",
-            (json_int_t)e->offset, "line", b->text.data + e->line_off,
-            e->line_len > 0 ? e->line_len - 1 : 0);
-        if (ev == NULL)
+        /* {"entity_id","partition","offset","line"}, as json_dumps would
+         * print it; a key that is not UTF-8 leaves the point out. */
+        char num[64];
+        lineproto_buf_truncate(t, 0);
+        int rc = lineproto_buf_append(t, "{\"entity_id\":", 13);
+        if (rc == 0)
+            rc = msgjson_dump_string(e->key ? (const char *)e->key : "",
+                                     e->key ? e->key_len : 0, t);
+        int nl = snprintf(num, sizeof num,
+                          ",\"partition\":%d,\"offset\":%" PRId64 ",\"line\":",
+                          (int)e->partition, e->offset);
+        if (rc == 0)
+            rc = lineproto_buf_append(t, num, (size_t)nl);
+        if (rc == 0)
+            rc = msgjson_dump_string(b->text.data + e->line_off,
+                                     e->line_len > 0 ? e->line_len - 1 : 0, t);
+        if (rc == 0)
+            rc = lineproto_buf_append(t, "}", 1);
+        if (rc < 0)
             continue;
         char key[256];
         size_t kl = e->key_len < sizeof key - 1 ? e->key_len : sizeof key - 1;
         if (e->key)
             memcpy(key, e->key, kl);
         key[e->key ? kl : 0] = '\0';
-        hs_recent_push(s->recent, key[0] ? key : NULL, ev);
-        json_decref(ev);
+        hs_recent_push_text(s->recent, key[0] ? key : NULL, t->data, t->len);
     }
 }
 
@@ -626,6 +649,49 @@ static void note_kafka_error(sink *s, const char *text)
         hs_warn(COMPONENT, "kafka: %s", text);
 }
 
+/* Reads m's JSON into s->doc: msgjson_parse on the payload; when it
+ * declines, on a copy with the payload's "\\u0000" escapes made U+FFFD (the
+ * DLQ keeps the original), then jansson for what msgjson still declines, so
+ * a text jansson refuses gets jansson's explanation in err. (msgjson_parse
+ * declines every text with a "\\u0000" escape in a string, so trying the
+ * payload first changes no result.) Returns 0, or -1 with err set. */
+static int read_message(sink *s, const rd_kafka_message_t *m, char *err, size_t errlen)
+{
+    const char *text = m->payload ? m->payload : "";
+    int rc = msgjson_parse(&s->doc, text, m->len);
+    if (rc == 0)
+        return 0;
+    char *copy = NULL;
+    if (rc == -1 && memmem(text, m->len, "\\u0000", 6) != NULL) {
+        copy = malloc(m->len);
+        if (copy == NULL) {
+            snprintf(err, errlen, "invalid JSON: out of memory");
+            return -1;
+        }
+        memcpy(copy, text, m->len);
+        lineproto_scrub_nul_escapes(copy, m->len);
+        text = copy;
+        rc = msgjson_parse(&s->doc, text, m->len);
+    }
+    if (rc == -1) {
+        json_error_t jerr;
+        json_t *msg = json_loadb(text, m->len, 0, &jerr);
+        if (msg == NULL) {
+            snprintf(err, errlen, "invalid JSON: %s (line %d, column %d)", jerr.text,
+                     jerr.line, jerr.column);
+        } else {
+            rc = msgjson_from_json(&s->doc, msg);
+            json_decref(msg);
+            if (rc == -1)
+                snprintf(err, errlen, "invalid JSON: nested too deeply");
+        }
+    }
+    if (rc == -2)
+        snprintf(err, errlen, "invalid JSON: out of memory");
+    free(copy);
+    return rc < 0 ? -1 : 0;
+}
+
 static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
 {
     if (m->err) {
@@ -646,36 +712,18 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
         }
     }
     char err[256];
-    json_error_t jerr;
-    json_t *msg;
-    if (m->payload != NULL && memmem(m->payload, m->len, "\\u0000", 6) != NULL) {
-        /* NUL escapes become U+FFFD on a copy; the DLQ keeps the original. */
-        char *copy = malloc(m->len);
-        if (copy != NULL) {
-            memcpy(copy, m->payload, m->len);
-            lineproto_scrub_nul_escapes(copy, m->len);
-        }
-        msg = copy ? json_loadb(copy, m->len, 0, &jerr) : NULL;
-        if (copy == NULL)
-            snprintf(jerr.text, sizeof jerr.text, "out of memory");
-        free(copy);
-    } else {
-        msg = json_loadb(m->payload ? m->payload : "", m->len, 0, &jerr);
-    }
-    if (msg == NULL) {
-        snprintf(err, sizeof err, "invalid JSON: %s (line %d, column %d)", jerr.text,
-                 jerr.line, jerr.column);
+    if (read_message(s, m, err, sizeof err) < 0) {
         inc(&s->c.invalid, 1);
         dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
         return;
     }
     lineproto_buf_truncate(&s->scratch, 0);
     lineproto_info info;
-    int rc = lineproto_encode(msg, &s->lp, &s->scratch, &info, err, sizeof err);
-    json_t *tns = json_object_get(msg, "time_ns");
-    if (json_is_integer(tns))
-        atomic_store(&s->c.last_event_ns, (int_fast64_t)json_integer_value(tns));
-    json_decref(msg);
+    int rc = lineproto_encode_doc(&s->doc, &s->lp, &s->scratch, &info, err, sizeof err);
+    const msgjson_node *tns = msgjson_get(msgjson_root(&s->doc), "time_ns");
+    if (tns != NULL && tns->type == MSGJSON_INTEGER)
+        atomic_store(&s->c.last_event_ns, (int_fast64_t)tns->u.i);
+    msgjson_trim(&s->doc, DOC_KEEP_BYTES);
     inc(&s->c.dropped_fields, info.dropped_fields);
     if (rc < 0) {
         inc(&s->c.invalid, 1);
@@ -834,6 +882,8 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
         s->rng = 1;
     atomic_store(&s->c.last_event_ns, INT64_MIN);
     lineproto_buf_init(&s->scratch);
+    msgjson_init(&s->doc);
+    lineproto_buf_init(&s->recent_text);
     batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
                         cfg->flush_interval_ms};
     batch_init(&s->acc, &lim);
@@ -1015,6 +1065,8 @@ void sink_free(sink *s)
     batch_fini(&s->acc);
     batch_fini(&s->out);
     lineproto_buf_fini(&s->scratch);
+    msgjson_fini(&s->doc);
+    lineproto_buf_fini(&s->recent_text);
     json_decref(s->lag);
     free(s->topic_in);
     free(s->topic_dlq);

@@ -28,7 +28,10 @@
  *   - a homestream_stats record is measurement homestream in both schemas,
  *     tagged site and stage, with float fields only.
  * Separately, lineproto_append_double writes a float that reads back to the
- * same double. */
+ * same double, and the writer's own path (writer/msgjson.h, jansson only for
+ * what it declines) gives the same result, line, counters and reason as the
+ * jansson-based encoder it replaced (tests/unit/lineproto-ref.c), for every
+ * option set. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -42,6 +45,7 @@
 #include "hs_event.h"
 #include "hs_time.h"
 #include "lineproto.h"
+#include "../unit/lineproto-ref.h"
 
 /* ---- a byte string ------------------------------------------------------ */
 
@@ -665,6 +669,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_double(data, size);
+    /* The writer reads messages with msgjson, not jansson: same output as
+     * the jansson-based reference encoder, for every input. */
+    char why[4096];
+    bool fast;
+    FUZZ_CHECK(lineproto_ref_check((const char *)data, size, &fast, why, sizeof why) == 0,
+               "writer path differs from the reference: %s", why);
     json_t *msg = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
     if (msg == NULL)
         return 0;

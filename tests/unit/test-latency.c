@@ -1,6 +1,8 @@
 /* test-latency.c - unit tests for the writer's latency window: nearest-rank
  * percentiles over the last N samples. */
 #include <check.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "latency.h"
@@ -65,6 +67,49 @@ START_TEST(test_few_samples)
 }
 END_TEST
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The percentiles are found by selection, not by sorting: they must still
+ * be exactly the nearest-rank values of a sorted copy, for any sizes and
+ * with many repeated values. */
+START_TEST(test_random_windows_match_sorting)
+{
+    uint32_t rng = 99991u;
+    static const double ps[] = {0, 1, 25, 50, 90, 99, 99.9, 100};
+    for (size_t round = 0; round < 300; round++) {
+        size_t window = 1 + round % 97 + (round % 7 == 0 ? 2000 : 0);
+        size_t adds = window + round % 13;
+        latency *l = latency_new(window);
+        double *kept = malloc(window * sizeof *kept);
+        ck_assert_ptr_nonnull(kept);
+        for (size_t i = 0; i < adds; i++) {
+            rng = rng * 1664525u + 1013904223u;
+            double v = (round % 3 == 0) ? (double)(rng >> 29) : (double)(rng >> 8) / 7.0;
+            latency_add(l, v);
+            kept[i % window] = v;
+        }
+        size_t n = adds < window ? adds : window;
+        qsort(kept, n, sizeof *kept, cmp_double);
+        for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+            size_t r = ps[k] <= 0 ? 1 : (size_t)ceil(ps[k] / 100.0 * (double)n);
+            r = r < 1 ? 1 : (r > n ? n : r);
+            ck_assert(latency_percentile(l, ps[k], NULL) == kept[r - 1]);
+        }
+        double p50, p90, p99;
+        ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), n);
+        ck_assert(p50 == latency_percentile(l, 50, NULL));
+        ck_assert(p90 == latency_percentile(l, 90, NULL));
+        ck_assert(p99 == latency_percentile(l, 99, NULL));
+        free(kept);
+        latency_free(l);
+    }
+}
+END_TEST
+
 static Suite *latency_suite(void)
 {
     Suite *s = suite_create("latency");
@@ -73,6 +118,7 @@ static Suite *latency_suite(void)
     tcase_add_test(tc, test_nearest_rank);
     tcase_add_test(tc, test_window_slides);
     tcase_add_test(tc, test_few_samples);
+    tcase_add_test(tc, test_random_windows_match_sorting);
     suite_add_tcase(s, tc);
     return s;
 }

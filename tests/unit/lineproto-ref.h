@@ -1,0 +1,30 @@
+/* lineproto-ref.h - the writer's jansson-based encoder, kept as a reference
+ * for the differential tests (test-lineproto.c, fuzz-lineproto.c). */
+#ifndef LINEPROTO_REF_H
+#define LINEPROTO_REF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lineproto.h"
+
+/* What lineproto_encode did before the writer read messages with msgjson:
+ * same contract, same result for the same message. */
+int lineproto_ref_encode(const json_t *msg, const lineproto_opts *opts,
+                         lineproto_buf *out, lineproto_info *info, char *err,
+                         size_t errlen);
+
+/* lineproto_append_double as it was (the same contract). */
+int lineproto_ref_append_double(lineproto_buf *b, double v);
+
+/* The differential property on one message text (n bytes), for every
+ * option set the tests use: the writer's path (writer/sink.c: "\u0000"
+ * escapes made U+FFFD, msgjson_parse, jansson for what it declines) and
+ * lineproto_ref_encode on json_loadb's tree give the same result, bytes,
+ * counters, skip reason and error; a text msgjson accepts is one jansson
+ * accepts, and msgjson_dump prints its root as json_dumps does. Returns 0
+ * (*fast tells whether msgjson_parse accepted the text), or -1 with what
+ * differs in why. */
+int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,608 @@
+/* test-msgjson.c - unit tests for the writer's JSON reader (writer/msgjson.h)
+ * and the differential property of its encoding path: for every message,
+ * the writer's path (msgjson, jansson only for what msgjson declines) gives
+ * the same line, result, counters and reason as the jansson-based encoder it
+ * replaced (tests/unit/lineproto-ref.c). Inputs: a table of RFC 8259 edge
+ * cases, generated hostile messages, the writer fuzz corpus and the
+ * benchmark's synthetic events. */
+#include <check.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lineproto-ref.h"
+#include "lineproto.h"
+#include "msgjson.h"
+#include "writer_gen.h"
+
+/* Runs the differential property on text and fails the test on any
+ * difference. Returns whether msgjson_parse accepted the text. */
+static bool check_same(const char *text, size_t n, const char *what)
+{
+    char why[4096];
+    bool fast = false;
+    int rc = lineproto_ref_check(text, n, &fast, why, sizeof why);
+    ck_assert_msg(rc == 0, "%s: %.*s\n%s", what, (int)(n > 600 ? 600 : n), text, why);
+    return fast;
+}
+
+/* ---- the reader on its own ---------------------------------------------- */
+
+START_TEST(test_access)
+{
+    static const char text[] = " {\"a\" : 1, \"b\":[true,false,null,-2.5e3,\"x\"],"
+                               "\"c\":{\"d\":\"\\u00e9\\ud83c\\udfe0\\n\"},\"\":0} ";
+    msgjson_doc d;
+    msgjson_init(&d);
+    ck_assert_int_eq(msgjson_parse(&d, text, sizeof text - 1), 0);
+    const msgjson_node *root = msgjson_root(&d);
+    ck_assert_int_eq(root->type, MSGJSON_OBJECT);
+    ck_assert_uint_eq(root->count, 4);
+    const msgjson_node *a = msgjson_get(root, "a");
+    ck_assert_int_eq(a->type, MSGJSON_INTEGER);
+    ck_assert_int_eq(a->u.i, 1);
+    const msgjson_node *b = msgjson_get(root, "b");
+    ck_assert_int_eq(b->type, MSGJSON_ARRAY);
+    ck_assert_uint_eq(b->count, 5);
+    ck_assert_int_eq(b[1].type, MSGJSON_TRUE);
+    ck_assert_int_eq(b[4].type, MSGJSON_REAL);
+    ck_assert(b[4].u.d == -2500.0);
+    ck_assert_str_eq(msgjson_str(&b[5]), "x");
+    const msgjson_node *dd = msgjson_get(msgjson_get(root, "c"), "d");
+    ck_assert_str_eq(msgjson_str(dd), "\xC3\xA9\xF0\x9F\x8F\xA0\n");
+    ck_assert_uint_eq(dd->count, 7);
+    ck_assert_ptr_null(msgjson_get(root, "missing"));
+    ck_assert_ptr_null(msgjson_get(a, "a"));
+    ck_assert_ptr_null(msgjson_get(NULL, "a"));
+    ck_assert_ptr_nonnull(msgjson_get(root, ""));
+    /* Members in document order. */
+    const char *want[] = {"a", "b", "c", ""};
+    size_t i = 0;
+    for (const msgjson_node *k = msgjson_first(root); k != NULL;
+         k = msgjson_next(root, k))
+        ck_assert_str_eq(msgjson_str(k), want[i++]);
+    ck_assert_uint_eq(i, 4);
+    lineproto_buf out;
+    lineproto_buf_init(&out);
+    ck_assert_int_eq(msgjson_dump(root, &out), 0);
+    ck_assert_str_eq(out.data, "{\"a\":1,\"b\":[true,false,null,-2500.0,\"x\"],"
+                               "\"c\":{\"d\":\"\xC3\xA9\xF0\x9F\x8F\xA0\\n\"},\"\":0}");
+    lineproto_buf_fini(&out);
+    /* The document is reused: a second, smaller text replaces the first. */
+    ck_assert_int_eq(msgjson_parse(&d, "{\"z\":\"y\"}", 9), 0);
+    ck_assert_str_eq(msgjson_str(msgjson_get(msgjson_root(&d), "z")), "y");
+    ck_assert_ptr_null(msgjson_get(msgjson_root(&d), "a"));
+    /* Trimming keeps small buffers and releases large ones. */
+    msgjson_trim(&d, 1 << 20);
+    ck_assert_ptr_nonnull(msgjson_root(&d));
+    msgjson_trim(&d, 0);
+    ck_assert_ptr_null(msgjson_root(&d));
+    ck_assert_int_eq(msgjson_parse(&d, "{\"z\":1}", 7), 0);
+    ck_assert_int_eq(msgjson_get(msgjson_root(&d), "z")->u.i, 1);
+    msgjson_fini(&d);
+    msgjson_fini(&d); /* a released document may be released again */
+}
+END_TEST
+
+typedef struct {
+    const char *text;
+    bool accepted;
+} parse_case;
+
+static const parse_case parse_cases[] = {
+    {"{}", true},
+    {" \t\r\n{ } \n", true},
+    {"{\"a\":-0}", true},
+    {"{\"a\":9223372036854775807,\"b\":-9223372036854775808}", true},
+    {"{\"a\":9223372036854775808}", false},  /* jansson: too big integer */
+    {"{\"a\":-9223372036854775809}", false}, /* too big negative integer */
+    {"{\"a\":1e400}", false},                /* real number overflow */
+    {"{\"a\":-1e400}", false},
+    {"{\"a\":1e-400}", true}, /* underflows to 0, as strtod and jansson */
+    {"{\"a\":01}", false},
+    {"{\"a\":1.}", false},
+    {"{\"a\":.5}", false},
+    {"{\"a\":+1}", false},
+    {"{\"a\":1e}", false},
+    {"{\"a\":-}", false},
+    {"{\"a\":1E+2}", true},
+    {"{\"a\":tru}", false},
+    {"{\"a\":truex}", false},
+    {"{\"a\":nul}", false},
+    {"{\"a\":NaN}", false},
+    {"{\"a\":Infinity}", false},
+    {"{\"a\":1,}", false},
+    {"{,}", false},
+    {"{\"a\"}", false},
+    {"{\"a\" 1}", false},
+    {"{'a':1}", false},
+    {"{a:1}", false},
+    {"{\"a\":1} x", false},
+    {"{\"a\":1}{}", false},
+    {"{\"a\":[1,]}", false},
+    {"{\"a\":[1 2]}", false},
+    {"", false},
+    {"   ", false},
+    {"[]", false},                /* valid, but left to jansson */
+    {"{\"a\":1,\"a\":2}", false}, /* valid, repeated key: left to jansson */
+    {"{\"a\":{\"b\":1,\"b\":1}}", false},
+    {"{\"a\":\"\\u0000\"}", false}, /* jansson refuses NUL */
+    {"{\"a\":\"\\ud800\"}", false}, /* lone high surrogate */
+    {"{\"a\":\"\\udc00\"}", false}, /* lone low surrogate */
+    {"{\"a\":\"\\ud800\\u0041\"}", false},
+    {"{\"a\":\"\\ud83c\\udfe0\"}", true},
+    {"{\"a\":\"\\uDBFF\\uDFFF\"}", true},
+    {"{\"a\":\"\\u12\"}", false},
+    {"{\"a\":\"\\u12g4\"}", false},
+    {"{\"a\":\"\\x\"}", false},
+    {"{\"a\":\"\\'\"}", false},
+    {"{\"a\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}", true},
+    {"{\"a\":\"tab\there\"}", false}, /* raw control character */
+    {"{\"a\":\"\x7f\"}", true},
+    {"{\"a\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x8F\xA0\"}", true},
+    {"{\"a\":\"\xFF\"}", false},
+    {"{\"a\":\"\xC3\"}", false},
+    {"{\"a\":\"\xC0\xAF\"}", false},         /* overlong */
+    {"{\"a\":\"\xED\xA0\x80\"}", false},     /* UTF-8 surrogate */
+    {"{\"a\":\"\xF4\x90\x80\x80\"}", false}, /* past U+10FFFF */
+    {"{\"\xC3\xA9\":1}", true},
+    {"\xEF\xBB\xBF{}", false}, /* a byte order mark */
+    {"{\"a\":\"unterminated}", false},
+    {"{\"a\":1", false},
+};
+
+START_TEST(test_parse_table)
+{
+    const parse_case *c = &parse_cases[_i];
+    msgjson_doc d;
+    msgjson_init(&d);
+    int rc = msgjson_parse(&d, c->text, strlen(c->text));
+    ck_assert_msg(rc == (c->accepted ? 0 : -1), "%s: %d", c->text, rc);
+    msgjson_fini(&d);
+    /* Whatever msgjson decides, the writer's result is the reference's. The
+     * writer reads "\u0000" as "\ufffd", which msgjson accepts. */
+    bool fast = check_same(c->text, strlen(c->text), "table");
+    ck_assert_int_eq(fast, c->accepted || strstr(c->text, "\\u0000") != NULL);
+}
+END_TEST
+
+START_TEST(test_nul_byte_and_nesting)
+{
+    static const char nul[] = "{\"a\":\"x\0y\"}";
+    check_same(nul, sizeof nul - 1, "raw NUL");
+    /* MSGJSON_MAX_DEPTH levels are read; one more is left to jansson, and
+     * past jansson's own limit both refuse. */
+    for (int depth = MSGJSON_MAX_DEPTH - 1; depth <= MSGJSON_MAX_DEPTH + 1; depth++) {
+        for (int leaf = 0; leaf < 2; leaf++) {
+            char text[1024] = "{\"event_type\":\"state_changed\",\"time_ns\":1,"
+                              "\"entity_id\":\"sensor.x\",\"new_state\":"
+                              "{\"state\":\"1\",\"attributes\":{\"deep\":";
+            size_t n = strlen(text);
+            for (int k = 0; k < depth - 3; k++)
+                text[n++] = '[';
+            text[n++] = leaf ? '1' : ' ';
+            for (int k = 0; k < depth - 3; k++)
+                text[n++] = ']';
+            memcpy(text + n, "}}}", 4);
+            n += 3;
+            bool fast = check_same(text, n, "nesting");
+            ck_assert_int_eq(fast, depth <= MSGJSON_MAX_DEPTH);
+        }
+    }
+    size_t deep = 5000;
+    char *text = malloc(2 * deep + 16);
+    ck_assert_ptr_nonnull(text);
+    size_t n = 0;
+    text[n++] = '{';
+    memcpy(text + n, "\"a\":", 4);
+    n += 4;
+    for (size_t k = 0; k < deep; k++)
+        text[n++] = '[';
+    for (size_t k = 0; k < deep; k++)
+        text[n++] = ']';
+    text[n++] = '}';
+    ck_assert(!check_same(text, n, "too deep for jansson"));
+    free(text);
+}
+END_TEST
+
+/* ---- generated hostile messages ------------------------------------------ */
+
+static uint32_t rng_state;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* Appends a JSON string's contents made of hostile atoms: line-protocol
+ * specials, JSON escapes (surrogate pairs, lone surrogates, \u0000), UTF-8,
+ * invalid bytes and raw control characters (rare, as they make the text
+ * invalid). */
+static void put_hostile(char **p)
+{
+    static const char *const atoms[] = {
+        "a",
+        "Z",
+        "0",
+        "9",
+        ",",
+        "=",
+        " ",
+        "\\\"",
+        "\\\\",
+        "\\n",
+        "\\r",
+        "\\t",
+        "#",
+        ".",
+        "_",
+        "\\/",
+        "\\b",
+        "\\f",
+        "\\u00e9",
+        "\\u20AC",
+        "\\ud83c\\udfe0",
+        "\\u0001",
+        "\\u001f",
+        "\\u0000",
+        "\\u005c",
+        "\\u0022",
+        "12",
+        "3.5",
+        "nan",
+        "1e999",
+        "on",
+        "\xC3\xA9",
+        "\xE2\x82\xAC",
+        "\xF0\x9F\x8F\xA0",
+        "\\\\,",
+        "\\\\ ",
+        "\\\\=",
+        "km",
+    };
+    static const char *const rare[] = {"\xFF",    "\xC3",    "\xED\xA0\x80", "\t",
+                                       "\\ud800", "\\udc00", "\\x"};
+    size_t parts = rnd() % 6;
+    for (size_t i = 0; i < parts; i++) {
+        const char *a = rnd() % 50 == 0 ? rare[rnd() % (sizeof rare / sizeof rare[0])]
+                                        : atoms[rnd() % (sizeof atoms / sizeof atoms[0])];
+        size_t al = strlen(a);
+        memcpy(*p, a, al);
+        *p += al;
+    }
+}
+
+static void put(char **p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+/* A JSON value of any kind, mostly what HA's attributes hold. */
+static void put_value(char **p, int depth)
+{
+    static const char *const scalars[] = {
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "21.5",
+        "0.1",
+        "1e20",
+        "1E-7",
+        "-0.0",
+        "1e16",
+        "123456789012345678",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "1e-400",
+        "2.5e+300",
+        "true",
+        "false",
+        "null",
+        "[]",
+        "{}",
+        "1.0",
+    };
+    uint32_t r = rnd() % 10;
+    if (r < 4) {
+        put(p, "\"");
+        put_hostile(p);
+        put(p, "\"");
+    } else if (r < 8 || depth > 3) {
+        put(p, scalars[rnd() % (sizeof scalars / sizeof scalars[0])]);
+    } else if (r == 8) {
+        put(p, "[");
+        size_t n = rnd() % 4;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                put(p, ",");
+            put_value(p, depth + 1);
+        }
+        put(p, "]");
+    } else {
+        put(p, "{");
+        size_t n = rnd() % 4;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                put(p, ",");
+            put(p, "\"");
+            put_hostile(p);
+            put(p, "\":");
+            put_value(p, depth + 1);
+        }
+        put(p, "}");
+    }
+}
+
+/* A message of one of the enricher's shapes with hostile contents. */
+static size_t hostile_message(char *buf)
+{
+    static const char *const types[] = {
+        "state_changed", "state_changed",    "state_changed", "weather",
+        "presence",      "homestream_stats", "call_service"};
+    static const char *const attr_names[] = {
+        "unit_of_measurement",
+        "device_class",
+        "friendly_name",
+        "state",
+        "time",
+        "value",
+        "state_",
+        "",
+        "x y",
+        "k=v",
+    };
+    char *p = buf;
+    put(&p, "{\"schema\":1,\"event_type\":\"");
+    put(&p, types[rnd() % (sizeof types / sizeof types[0])]);
+    put(&p, "\"");
+    if (rnd() % 8 != 0) {
+        put(&p, ",\"entity_id\":\"sensor.");
+        put_hostile(&p);
+        put(&p, "\"");
+    }
+    static const char *const times[] = {
+        ",\"time_ns\":1763765318123456000", ",\"time_ns\":-5", ",\"time_ns\":1.5",
+        ",\"time_fired\":\"2026-11-21T22:48:38.123456+00:00\"", ""};
+    put(&p, times[rnd() % (sizeof times / sizeof times[0])]);
+    static const char *const keys[] = {"site",      "area", "domain",
+                                       "object_id", "unit", "stage"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        if (rnd() % 3 == 0)
+            continue;
+        put(&p, ",\"");
+        put(&p, keys[k]);
+        put(&p, "\":");
+        if (rnd() % 6 == 0) {
+            put_value(&p, 3);
+        } else {
+            put(&p, "\"");
+            put_hostile(&p);
+            put(&p, "\"");
+        }
+    }
+    if (rnd() % 2)
+        put(&p, rnd() % 2 ? ",\"value\":21.5" : ",\"value\":3");
+    if (rnd() % 10 != 0) {
+        put(&p,
+            ",\"new_state\":{\"last_updated\":\"2026-11-21T22:48:38+00:00\",\"state\":");
+        if (rnd() % 10 == 0) {
+            put_value(&p, 3);
+        } else {
+            put(&p, "\"");
+            put_hostile(&p);
+            put(&p, "\"");
+        }
+        put(&p, ",\"attributes\":{");
+        size_t n = rnd() % 7;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                put(&p, ",");
+            put(&p, "\"");
+            if (rnd() % 2)
+                put(&p, attr_names[rnd() % (sizeof attr_names / sizeof attr_names[0])]);
+            else
+                put_hostile(&p);
+            put(&p, "\":");
+            put_value(&p, 0);
+        }
+        put(&p, "}}");
+    }
+    if (rnd() % 3 == 0) {
+        put(&p, ",\"weather\":{\"temperature\":");
+        put_value(&p, 3);
+        put(&p, ",\"condition\":");
+        put_value(&p, 3);
+        put(&p, ",\"provider\":\"met\"}");
+    }
+    if (rnd() % 3 == 0) {
+        put(&p, ",\"presence\":{\"anyone_home\":");
+        put_value(&p, 3);
+        put(&p, ",\"people_home\":");
+        put_value(&p, 3);
+        put(&p, "}");
+    }
+    if (rnd() % 3 == 0) {
+        put(&p, ",\"stats\":{\"a\":1,\"time\":");
+        put_value(&p, 3);
+        put(&p, ",\"");
+        put_hostile(&p);
+        put(&p, "\":");
+        put_value(&p, 3);
+        put(&p, "}");
+    }
+    if (rnd() % 8 == 0)
+        put(&p, ",\"data\":{\"domain\":\"light\",\"service_data\":[1,\"x\",null]}");
+    put(&p, "}");
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+START_TEST(test_hostile_messages)
+{
+    rng_state = 2463534242u + (uint32_t)_i * 7919u;
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    unsigned fast = 0, total = 800;
+    for (unsigned i = 0; i < total; i++) {
+        size_t n = hostile_message(buf);
+        fast += check_same(buf, n, "hostile") ? 1u : 0u;
+    }
+    /* Most generated messages are valid and take the fast path, so the
+     * comparison above is not only of the fallback with itself. */
+    ck_assert_uint_gt(fast, total / 3);
+    free(buf);
+}
+END_TEST
+
+/* ---- corpora ------------------------------------------------------------ */
+
+START_TEST(test_fuzz_corpus)
+{
+    DIR *dir = opendir(FUZZ_CORPUS_DIR);
+    ck_assert_msg(dir != NULL, "cannot open %s", FUZZ_CORPUS_DIR);
+    struct dirent *e;
+    unsigned files = 0, fast = 0;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", FUZZ_CORPUS_DIR, e->d_name);
+        FILE *f = fopen(path, "rb");
+        ck_assert_ptr_nonnull(f);
+        char *text = malloc(1 << 20);
+        ck_assert_ptr_nonnull(text);
+        size_t n = fread(text, 1, 1 << 20, f);
+        fclose(f);
+        fast += check_same(text, n, e->d_name) ? 1u : 0u;
+        free(text);
+        files++;
+    }
+    closedir(dir);
+    ck_assert_uint_ge(files, 20);
+    ck_assert_uint_ge(fast, files / 2);
+}
+END_TEST
+
+START_TEST(test_generated_events)
+{
+    writer_gen g;
+    writer_gen_init(&g, 50, 1763765318000000000);
+    for (int i = 0; i < 300; i++) {
+        char *text = writer_gen_next(&g);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_msg(check_same(text, strlen(text), "writer_gen"),
+                      "the benchmark's event took the slow path: %s", text);
+        free(text);
+    }
+}
+END_TEST
+
+/* lineproto_append_double's shortcut for short decimals prints what the
+ * former search printed, for decimals of every length around it, random
+ * doubles and the edges. */
+START_TEST(test_double_same_as_before)
+{
+    uint64_t x = 88172645463325252ull;
+    char txt[64];
+    for (int i = 0; i < 15000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        if (i % 4 == 3) {
+            memcpy(&v, &x, sizeof v); /* any bit pattern */
+        } else {
+            int decimals = (int)(x % 9);
+            long long m = (long long)((x >> 8) % 2000000000000ull) - 1000000000000ll;
+            if (i % 4 == 1)
+                m %= 100000;
+            snprintf(txt, sizeof txt, "%lld.%0*llde%d", m / 1000, 3, llabs(m % 1000),
+                     -decimals);
+            v = strtod(txt, NULL);
+        }
+        lineproto_buf a, b;
+        lineproto_buf_init(&a);
+        lineproto_buf_init(&b);
+        int ra = lineproto_append_double(&a, v);
+        int rb = lineproto_ref_append_double(&b, v);
+        ck_assert_int_eq(ra, rb);
+        if (ra == 0)
+            ck_assert_msg(strcmp(a.data, b.data) == 0, "%.17g: %s, before %s", v, a.data,
+                          b.data);
+        lineproto_buf_fini(&a);
+        lineproto_buf_fini(&b);
+    }
+    static const double edges[] = {0.1,
+                                   -0.1,
+                                   0.000001,
+                                   0.0000015,
+                                   999999999.999999,
+                                   1e9 - 0.5,
+                                   1e9 + 0.5,
+                                   -999999999.5,
+                                   123456789.123456,
+                                   5e-324,
+                                   -0.0,
+                                   0.0,
+                                   0.3,
+                                   2.675,
+                                   1e15 + 0.5,
+                                   4.35,
+                                   7e-6,
+                                   1e-5,
+                                   0.00001,
+                                   0.000015,
+                                   9.99999e-6,
+                                   -7e-6};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        lineproto_buf a, b;
+        lineproto_buf_init(&a);
+        lineproto_buf_init(&b);
+        ck_assert_int_eq(lineproto_append_double(&a, edges[i]), 0);
+        ck_assert_int_eq(lineproto_ref_append_double(&b, edges[i]), 0);
+        ck_assert_str_eq(a.data, b.data);
+        lineproto_buf_fini(&a);
+        lineproto_buf_fini(&b);
+    }
+}
+END_TEST
+
+static Suite *msgjson_suite(void)
+{
+    Suite *s = suite_create("msgjson");
+    TCase *tc = tcase_create("reader");
+    tcase_add_test(tc, test_access);
+    tcase_add_loop_test(tc, test_parse_table, 0,
+                        (int)(sizeof parse_cases / sizeof parse_cases[0]));
+    tcase_add_test(tc, test_nul_byte_and_nesting);
+    suite_add_tcase(s, tc);
+    TCase *td = tcase_create("differential");
+    tcase_set_timeout(td, 60);
+    tcase_add_loop_test(td, test_hostile_messages, 0, 4);
+    tcase_add_test(td, test_fuzz_corpus);
+    tcase_add_test(td, test_generated_events);
+    tcase_add_test(td, test_double_same_as_before);
+    suite_add_tcase(s, td);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(msgjson_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

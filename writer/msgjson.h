@@ -1,0 +1,115 @@
+/* msgjson.h - a strict, reusable reader of one enriched message's JSON text.
+ *
+ * msgjson_parse reads a JSON text (RFC 8259) into a flat array of nodes in
+ * document order, reusing the document's buffers from one message to the
+ * next, so reading a message allocates nothing once the buffers are large
+ * enough. It accepts a text only when jansson's json_loadb (flags 0) would
+ * accept it and build the same tree: same types (a number without '.', 'e'
+ * or 'E' is an integer), same values (strtod for reals), same strings (valid
+ * UTF-8 only, escapes and surrogate pairs decoded). It declines, rather than
+ * guesses, everything else and a few valid texts it leaves to jansson on
+ * purpose (a key repeated in one object, nesting deeper than
+ * MSGJSON_MAX_DEPTH, a top level that is not an object); the caller then
+ * falls back to jansson, which decides and explains. msgjson_from_json fills
+ * a document from a jansson tree instead, so both paths feed the same
+ * encoder.
+ *
+ * Layout: node 0 is the root. A container's members follow it directly; an
+ * object's members are pairs of a key node (MSGJSON_STRING) and a value
+ * node. Every node's span counts the nodes of its subtree, so a value is
+ * skipped in one step. Nodes point into the document: they stay valid until
+ * the document is read again or released. */
+#ifndef MSGJSON_H
+#define MSGJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lineproto.h"
+
+/* Deeper texts are declined (jansson allows JSON_PARSER_MAX_DEPTH). */
+#define MSGJSON_MAX_DEPTH 64
+
+typedef enum {
+    MSGJSON_NULL,
+    MSGJSON_TRUE,
+    MSGJSON_FALSE,
+    MSGJSON_INTEGER,
+    MSGJSON_REAL,
+    MSGJSON_STRING,
+    MSGJSON_ARRAY,
+    MSGJSON_OBJECT,
+} msgjson_type;
+
+typedef struct {
+    msgjson_type type;
+    uint32_t span;  /* nodes in this node's subtree, itself included */
+    uint32_t count; /* members of a container, bytes of a string */
+    union {
+        int64_t i;     /* MSGJSON_INTEGER */
+        double d;      /* MSGJSON_REAL */
+        size_t off;    /* MSGJSON_STRING while reading: offset in str */
+        const char *s; /* MSGJSON_STRING once read: NUL-terminated, in str */
+    } u;
+} msgjson_node;
+
+/* Zero-initialise it (or msgjson_init); release with msgjson_fini. */
+typedef struct msgjson_doc {
+    msgjson_node *nodes;
+    size_t n;
+    size_t cap;
+    char *str; /* decoded strings, each NUL-terminated */
+    size_t slen;
+    size_t scap;
+} msgjson_doc;
+
+void msgjson_init(msgjson_doc *d);
+void msgjson_fini(msgjson_doc *d);
+
+/* Releases d's buffers when together they take more than keep bytes, so
+ * one huge message does not hold its memory until the next one; d stays
+ * usable (and empty then). */
+void msgjson_trim(msgjson_doc *d, size_t keep);
+
+/* Reads text (n bytes, need not be NUL-terminated) into d, replacing what d
+ * held. Returns 0; -1 when the text is declined (see above: invalid, or
+ * left to jansson); -2 when out of memory. d is only usable after 0. */
+int msgjson_parse(msgjson_doc *d, const char *text, size_t n);
+
+/* Fills d from a jansson value (any type), in jansson's member order; a
+ * string is taken up to its first NUL, as the encoder reads C strings.
+ * Returns 0, -1 when nesting is deeper than JSON_PARSER_MAX_DEPTH, or -2
+ * when out of memory. */
+int msgjson_from_json(msgjson_doc *d, const json_t *v);
+
+/* The root node, or NULL when d is empty. */
+const msgjson_node *msgjson_root(const msgjson_doc *d);
+
+/* The value of member key of obj, or NULL when obj is NULL, not an object,
+ * or has no such member. */
+const msgjson_node *msgjson_get(const msgjson_node *obj, const char *key);
+
+/* A string node's text (NUL-terminated), or NULL when v is NULL or not a
+ * string. */
+const char *msgjson_str(const msgjson_node *v);
+
+/* An object's members in order: msgjson_first gives the first key node (or
+ * NULL), msgjson_next the key node after key's member (or NULL at the end
+ * of obj); the value node is key + 1. */
+const msgjson_node *msgjson_first(const msgjson_node *obj);
+const msgjson_node *msgjson_next(const msgjson_node *obj, const msgjson_node *key);
+
+/* Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) prints it, byte
+ * for byte (reals "%.17g" with ".0" added and the exponent's '+' and
+ * leading zeros removed; strings with '"', '\' and control characters
+ * escaped). Returns 0 or -1 when out of memory. */
+int msgjson_dump(const msgjson_node *v, lineproto_buf *out);
+
+/* Appends n bytes of s as one JSON string, quotes included, escaped as
+ * json_dumps escapes it (NUL as \u0000). Returns 0; -1 when s is not valid
+ * UTF-8 (jansson refuses such a string) or out of memory, out unchanged. */
+int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out);
+
+#endif
