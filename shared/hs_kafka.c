@@ -48,10 +48,13 @@ static const kafka_setting producer_defaults[] = {
  * average). 5 ms keeps the dev broker's hops short at about 200 empty
  * fetches a second while idle.
  *
- * Pre-fetching: librdkafka's defaults let a consumer queue 100000 messages
- * or 64 MB ahead of the stage, which is what a stage's memory grows to
- * after a burst; 10000 messages or 16 MB is still several batches ahead of
- * the fastest stage (the enricher handles 500 per step).
+ * Pre-fetching stays at librdkafka's defaults (queued.min.messages 100000,
+ * queued.max.messages.kbytes 64 MB): librdkafka 2.0.2 (Debian 12) stops
+ * fetching for a fixed second whenever its queue reaches either limit (the
+ * configurable fetch.queue.backoff.ms came in 2.2), so a limit the stage can
+ * drain in under a second caps its throughput at that limit per second
+ * (librdkafka issues #2879, #4275). Under a backlog a stage's
+ * memory grows by up to the 64 MB queue; idle, the queue is empty.
  *
  * A member that died (SIGKILL, power loss) holds its partitions until its
  * session times out; librdkafka's 45 s default stalls the stage that much
@@ -61,7 +64,6 @@ static const kafka_setting consumer_defaults[] = {
     {"enable.auto.commit", "true"},        {"auto.commit.interval.ms", "1000"},
     {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},     {"fetch.wait.max.ms", "5"},
-    {"queued.min.messages", "10000"},      {"queued.max.messages.kbytes", "16384"},
     {"socket.nagle.disable", "true"},      {"session.timeout.ms", "10000"},
     {"heartbeat.interval.ms", "3000"},
 };

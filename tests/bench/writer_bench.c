@@ -363,9 +363,16 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    /* Produce, and encode the same events for the direct write. */
+    /* Produce, and encode the same events for the direct write. The topic
+     * is loaded in large producer batches: the dev broker (librdkafka's mock
+     * cluster) answers a Fetch with one producer batch per partition, where
+     * a real Kafka returns up to max.partition.fetch.bytes, so small batches
+     * from this loop would limit the writer's reads, not the writer. */
     char err[256];
-    rd_kafka_t *rk = hs_kafka_producer_new(bootstrap, NULL, NULL, NULL, err, sizeof err);
+    static const char *const preload[] = {"linger.ms", "100", "batch.num.messages",
+                                          "10000", NULL};
+    rd_kafka_t *rk =
+        hs_kafka_producer_new(bootstrap, NULL, NULL, preload, err, sizeof err);
     if (rk == NULL) {
         fprintf(stderr, "producer: %s\n", err);
         stop(broker);
