@@ -13,6 +13,7 @@
 #include "hs_event.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "hs_statsrec.h"
 #include "hs_time.h"
 #include "ingest_int.h"
@@ -23,6 +24,12 @@
 #define RECENT_CAPACITY 1000
 #define LASTSEEN_MAX 200000
 #define HELD_MAX 200000
+/* A frame at least this large (a get_states or history answer, a registry
+ * list, a coalesced burst of events) leaves freed memory in the heap: once
+ * the connection has been quiet for TRIM_IDLE_MS, it goes back to the
+ * system (hs_mem_trim). */
+#define TRIM_FRAME_BYTES (256 * 1024)
+#define TRIM_IDLE_MS 1000
 
 /* Tags of the commands and subscriptions the ingest sends itself. */
 enum {
@@ -164,7 +171,7 @@ static void process_event(ingest *in, const json_t *ev, bool backfill)
         count(&in->st.backfilled);
         in->bf_count++;
     }
-    hs_recent_push(in->recent, entity_id, msg);
+    hs_recent_push_text(in->recent, entity_id, text, strlen(text));
     json_decref(msg);
     free(text);
 }
@@ -223,6 +230,7 @@ static void backfill_finish(ingest *in, const char *why)
     json_decref(in->bf_ids);
     in->bf_ids = NULL;
     set_bf(in, BF_DONE);
+    in->trim_due = true;
     count(&in->st.backfills);
     hs_info("ingest", "gap closed (%s): %" PRIu64 " events recovered", why, in->bf_count);
 }
@@ -478,7 +486,11 @@ static void ws_message(void *ud, const char *buf, size_t len)
 {
     ingest *in = ud;
     const char *why = NULL;
-    int rc = ha_session_on_frame(in->session, buf, len, hs_now_mono_ms(), &why);
+    int64_t now = hs_now_mono_ms();
+    in->last_frame_ms = now;
+    if (len >= TRIM_FRAME_BYTES)
+        in->trim_due = true;
+    int rc = ha_session_on_frame(in->session, buf, len, now, &why);
     if (rc == HA_SESSION_AUTH_INVALID) {
         in->auth_rejected = true;
         set_state(in, HA_AUTH_REJECTED);
@@ -615,7 +627,12 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
             wait = 0;
         if (ha_ws_service(in->ws, (int)wait) != 0)
             hs_warn("ws", "libwebsockets service failed");
-        outbox_poll(in->out, hs_now_mono_ms());
+        now = hs_now_mono_ms();
+        outbox_poll(in->out, now);
+        if (in->trim_due && now - in->last_frame_ms >= TRIM_IDLE_MS) {
+            in->trim_due = false;
+            hs_mem_trim();
+        }
     }
     bool auth_exit = in->exit_code == INGEST_EXIT_AUTH;
     if (auth_exit)

@@ -111,6 +111,8 @@ struct ingest {
     int exit_code;
     int64_t warn_sec;
     unsigned warns;
+    int64_t last_frame_ms; /* monotonic time of the last frame from HA */
+    bool trim_due;         /* big work since the last hs_mem_trim() */
 
     ingest_stats st;
 };

@@ -10,14 +10,17 @@
  * 2. ingestor: a fresh hasim floods N events to the real homestream-ingestor,
  *    which converts each and produces it to Kafka; the rate is taken from its
  *    /stats (first live event received to N events acknowledged by Kafka).
- * Printed: both rates in events/s and their ratio. A benchmark, not a test:
- * it never fails on slowness, only when it cannot run. */
+ * Printed: both rates in events/s and their ratio, and the CPU time each
+ * side spent per event (on a shared machine the rates vary with the load;
+ * the CPU time per event much less). A benchmark, not a test: it never fails
+ * on slowness, only when it cannot run. */
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -60,6 +63,36 @@ static int spawn(child *c, char *const argv[], char *const envp[])
     }
     c->out = fdopen(fds[0], "r");
     return c->out != NULL ? 0 : -1;
+}
+
+/* CPU seconds (user + system) a process has used so far, or -1. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields 14 and 15 (utime, stime) follow the command name in parentheses. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+               &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void stop(child *c)
@@ -181,7 +214,7 @@ static void b_closed(void *ud, const char *reason)
         fprintf(stderr, "ingestor-bench: bare client: connection closed: %s\n", reason);
 }
 
-static double run_bare(const char *build, long events)
+static double run_bare(const char *build, long events, double *cpu_us)
 {
     child h = {0};
     int port = start_hasim(&h, build, events);
@@ -206,12 +239,15 @@ static double run_bare(const char *build, long events)
         fprintf(stderr, "ingestor-bench: %s\n", err);
         goto out;
     }
+    double cpu0 = self_cpu_s();
     ha_ws_connect(b.ws);
     int64_t deadline = hs_now_mono_ms() + 120000;
     while (b.events < events && !b.closed && hs_now_mono_ms() < deadline)
         ha_ws_service(b.ws, 20);
-    if (b.events >= events && b.last_ms > b.first_ms)
+    if (b.events >= events && b.last_ms > b.first_ms) {
         rate = (double)(events - 1) * 1000.0 / (double)(b.last_ms - b.first_ms);
+        *cpu_us = (self_cpu_s() - cpu0) * 1e6 / (double)events;
+    }
 out:
     ha_ws_free(b.ws);
     ha_session_free(b.sess);
@@ -278,7 +314,8 @@ static json_int_t stat_int(const json_t *stats, const char *key)
     return json_integer_value(json_object_get(stats, key));
 }
 
-static double run_ingestor(const char *build, long events, const char *brokers)
+static double run_ingestor(const char *build, long events, const char *brokers,
+                           double *cpu_us)
 {
     child h = {0};
     int port = start_hasim(&h, build, events);
@@ -336,9 +373,11 @@ static double run_ingestor(const char *build, long events, const char *brokers)
         }
         usleep(20000);
     }
-    if (done_ms > first_ms && first_ms > 0)
+    if (done_ms > first_ms && first_ms > 0) {
         rate = (double)events * 1000.0 / (double)(done_ms - first_ms);
-    else
+        /* Includes its start and the startup states: small next to N. */
+        *cpu_us = proc_cpu_s(ing.pid) * 1e6 / (double)events;
+    } else
         fprintf(stderr, "ingestor-bench: the ingestor did not deliver %ld events\n",
                 events);
     curl_easy_cleanup(curl);
@@ -367,8 +406,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     hs_log_setup("ingestor-bench", HS_LOG_ERROR, "text");
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    double bare_rate = run_bare(build, events);
-    double ing_rate = run_ingestor(build, events, brokers);
+    double bare_cpu = -1, ing_cpu = -1;
+    double bare_rate = run_bare(build, events, &bare_cpu);
+    double ing_rate = run_ingestor(build, events, brokers, &ing_cpu);
     curl_global_cleanup();
     printf("ingestor benchmark: %ld state_changed events, hasim --rate 0, loopback\n",
            events);
@@ -378,5 +418,7 @@ int main(int argc, char **argv)
            ing_rate);
     if (bare_rate > 0 && ing_rate > 0)
         printf("  ratio ingestor / bare: %.2f\n", ing_rate / bare_rate);
+    printf("  cpu per event: bare receive loop %.1f us, ingestor %.1f us\n", bare_cpu,
+           ing_cpu);
     return bare_rate > 0 && ing_rate > 0 ? 0 : 1;
 }

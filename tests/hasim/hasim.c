@@ -23,7 +23,7 @@
  *   faults: --drop-after N, --stall-ms MS with --stall-every N (default 1000),
  *   --bad-frame-every N, --auth-fail-first N, --huge-states-kb K,
  *   --slow-get-states-ms MS, --recorder-commit-ms MS (5000),
- *   --coalesce-max N (32), --history-max N (300000), --strict-history,
+ *   --coalesce-max N (0: no limit), --history-max N (300000), --strict-history,
  *   --heartbeat-s S (55: WebSocket ping after S s of client silence, close
  *   when no pong comes within S/2, as aiohttp's heartbeat)
  *   --log-level L (info)
@@ -46,8 +46,10 @@
  *    commands is handled element by element. Invalid JSON closes the
  *    connection after the queued messages are sent (HA: "Received invalid
  *    JSON."). Messages over 4 MiB close with 1009, as aiohttp does.
- *  - supported_features {"features":{"coalesce_messages":1}}: queued messages
- *    are then sent as one JSON array frame (at most --coalesce-max each).
+ *  - supported_features {"features":{"coalesce_messages":1}}: everything queued
+ *    for the connection when it becomes writable is then sent as one JSON
+ *    array frame, as http.py's writer joins its whole queue (--coalesce-max N
+ *    caps a frame at N messages; 0, the default, does not).
  *  - subscribe_events (event_type optional, "*" by default), unsubscribe_events
  *    (not_found "Subscription not found."), ping -> pong, get_states, get_config,
  *    config/{area,device,entity}_registry/list (HA's field sets), and
@@ -63,8 +65,14 @@
  *    --recorder-commit-ms commit, like the recorder's commit interval.
  *  - Backpressure as http.py: a client 4096 messages behind is closed at
  *    once; one over 1024 behind for 10 s is closed. At --rate 0 the stream
- *    instead waits while a subscriber has 900 messages queued, so fast runs
- *    never trip those limits.
+ *    instead fills a subscriber's queue up to 1000 messages and then waits
+ *    until that queue has drained to 500 (the drain resumes it; no polling),
+ *    so fast runs never trip those limits; with coalescing, a flood goes out
+ *    in frames of up to 1000 events.
+ *  - CPU: events are formatted once and shared by every subscriber; at
+ *    --rate R > 0 the generator wakes every 1/R s (at least 1 ms apart) and
+ *    sleeps in between (libwebsockets alone would poll in a busy loop for
+ *    the last fraction of each millisecond).
  *
  * Fidelity choices and known differences:
  *  - Timestamps are datetime.isoformat(): "+00:00" and microseconds, but no
@@ -213,7 +221,8 @@ static void usage(FILE *f)
         "  --huge-states-kb K       add an entity with K KB of attributes\n"
         "  --slow-get-states-ms MS  answer get_states MS later\n"
         "  --recorder-commit-ms MS  history shows states after the next commit [5000]\n"
-        "  --coalesce-max N         messages per coalesced frame at most [32]\n"
+        "  --coalesce-max N         messages per coalesced frame at most, 0 = all\n"
+        "                           queued, as HA [0]\n"
         "  --history-max N          states the recorder keeps [300000]\n"
         "  --strict-history         history_during_period requires entity_ids, as HA\n"
         "  --heartbeat-s S          ping a client silent for S s, drop it without a\n"
@@ -257,7 +266,7 @@ int main(int argc, char **argv)
         .start_on_subscribe = true,
         .stall_every = 1000,
         .recorder_commit_ms = 5000,
-        .coalesce_max = 32,
+        .coalesce_max = 0,
         .history_max = 300000,
         .heartbeat_s = 55,
     };
@@ -405,10 +414,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "homestream-hasim: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (o.entities < 1 || o.coalesce_max < 1 || o.history_max < 1) {
+    if (o.entities < 1 || o.history_max < 1) {
         fprintf(stderr,
-                "homestream-hasim: --entities, --coalesce-max and --history-max must "
-                "be at least 1\n");
+                "homestream-hasim: --entities and --history-max must be at least 1\n");
         return 2;
     }
 

@@ -173,6 +173,8 @@ struct home {
     int64_t created_us;
     int64_t last_us;
     int64_t steps;
+    int64_t next_appear; /* smallest appear_at of a late entity not yet present,
+                          * INT64_MAX when none is left */
     jbuf scratch;
     jbuf scratch2;
     /* Open-addressing set of the entity ids given so far (borrowed from
@@ -957,6 +959,17 @@ static int build_texts(home *h)
     return h->long_text != NULL && h->max_state != NULL ? 0 : -1;
 }
 
+/* The smallest appear_at of the late entities not yet present, INT64_MAX
+ * when every entity is present. */
+static int64_t next_appearance(const home *h)
+{
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < h->n; i++)
+        if (!h->ent[i].present && h->ent[i].appear_at != 0 && h->ent[i].appear_at < next)
+            next = h->ent[i].appear_at;
+    return next;
+}
+
 home *home_new(const home_opts *opts, int64_t now_us, char *err, size_t errlen)
 {
     if (opts->entities < 1) {
@@ -1029,6 +1042,7 @@ home *home_new(const home_opts *opts, int64_t now_us, char *err, size_t errlen)
         }
         e->present = true;
     }
+    h->next_appear = next_appearance(h);
     return h;
 }
 
@@ -1231,7 +1245,9 @@ int home_step(home *h, int64_t now_us, home_change *out)
     out->event = NULL;
     h->steps++;
     int idx = -1;
-    for (int i = 0; i < h->n; i++) {
+    /* Only a step that reached a late entity's turn scans for it: a scan of
+     * every entity per event made a 100k-entity home slow. */
+    for (int i = h->steps >= h->next_appear ? 0 : h->n; i < h->n; i++) {
         if (!h->ent[i].present && h->ent[i].appear_at != 0 &&
             h->ent[i].appear_at <= h->steps) {
             idx = i;
@@ -1247,6 +1263,7 @@ int home_step(home *h, int64_t now_us, home_change *out)
         if (out->registry_event == NULL)
             return -1;
         e->present = true;
+        h->next_appear = next_appearance(h);
     } else {
         idx = pick_entity(h);
         e = &h->ent[idx];

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,15 @@
  * it emits FAST_BATCH events per loop pass. */
 #define FAST_HIGH_WATER 1000
 #define FAST_BATCH 2048
+/* At --rate 0, a full subscriber queue pauses the stream until the queue has
+ * drained to FAST_LOW_WATER (on_writeable resumes it); the stream also looks
+ * again after FAST_RECHECK_US in case no write comes (a stalled client). */
+#define FAST_LOW_WATER (FAST_HIGH_WATER / 2)
+#define FAST_RECHECK_US 20000
+/* lws sleeps in poll() with a timeout in whole milliseconds, rounded down:
+ * a timer less than this far away is waited for in server_service(). */
+#define SUB_MS_US 1000
+#define SLEEP_MIN_US 50
 
 typedef struct sub {
     struct sub *next;
@@ -77,6 +87,8 @@ struct server {
     int64_t auth_attempts;
     /* the stream */
     bool gen_running;
+    bool gen_waiting;   /* --rate 0: paused until a full queue drains */
+    int64_t gen_due_us; /* monotonic time of the next generator pass */
     bool done;
     int64_t gen_t0;
     int64_t emitted;
@@ -220,6 +232,13 @@ static void broadcast(server *s, const char *event_type, const rstr *event)
 
 static void gen_tick(lws_sorted_usec_list_t *sul);
 
+/* Schedules the generator's next pass in us microseconds. */
+static void gen_schedule(server *s, int64_t us)
+{
+    s->gen_due_us = mono_us() + us;
+    lws_sul_schedule(s->ctx, 0, &s->sul_gen, gen_tick, (lws_usec_t)us);
+}
+
 static void stream_start(server *s)
 {
     if (s->gen_running || s->done)
@@ -229,7 +248,7 @@ static void stream_start(server *s)
     s->emitted_at_t0 = s->emitted;
     hs_info(COMPONENT, "event stream started (rate %g/s, events %lld)", s->o.rate,
             (long long)s->o.events);
-    lws_sul_schedule(s->ctx, 0, &s->sul_gen, gen_tick, 1);
+    gen_schedule(s, 1);
 }
 
 static int record_state(server *s, int entity)
@@ -279,22 +298,27 @@ static long longest_queue(const server *s)
 static void gen_tick(lws_sorted_usec_list_t *sul)
 {
     server *s = lws_container_of(sul, server, sul_gen);
+    s->gen_waiting = false;
     if (!s->gen_running)
         return;
     int64_t now = mono_us();
     int64_t budget;
-    lws_usec_t next;
+    int64_t next;
     if (s->o.rate > 0) {
         double due = (double)(now - s->gen_t0) / 1e6 * s->o.rate;
         budget = (int64_t)due - (s->emitted - s->emitted_at_t0);
         if (budget > 5000)
             budget = 5000;
         double interval = 1e6 / s->o.rate;
-        next = (lws_usec_t)(interval < 1000 ? 1000 : interval > 50000 ? 50000 : interval);
+        next = (int64_t)(interval < 1000 ? 1000 : interval > 50000 ? 50000 : interval);
     } else {
         long q = longest_queue(s);
         budget = q < 0 ? FAST_BATCH : FAST_HIGH_WATER - q;
-        next = budget > 0 ? 1 : 200;
+        next = 1;
+        if (budget <= 0) {
+            s->gen_waiting = true;
+            next = FAST_RECHECK_US;
+        }
     }
     for (int64_t i = 0; i < budget; i++) {
         if (s->o.events > 0 && s->emitted >= s->o.events)
@@ -314,7 +338,7 @@ static void gen_tick(lws_sorted_usec_list_t *sul)
                 (long long)s->emitted);
         return;
     }
-    lws_sul_schedule(s->ctx, 0, &s->sul_gen, gen_tick, next);
+    gen_schedule(s, next);
 }
 
 static void commit_tick(lws_sorted_usec_list_t *sul)
@@ -1060,6 +1084,11 @@ static int on_writeable(server *s, conn *c)
     }
     if (c->q.head != NULL || c->close_after_flush)
         lws_callback_on_writable(c->wsi);
+    /* A flood paused for this queue resumes once it has drained. */
+    if (s->gen_waiting && c->subs != NULL && c->q.count <= FAST_LOW_WATER) {
+        s->gen_waiting = false;
+        gen_schedule(s, 0);
+    }
     return 0;
 }
 
@@ -1217,7 +1246,7 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen)
     s->out = out;
     jbuf_init(&s->scratch, 0);
     if (s->o.coalesce_max < 1)
-        s->o.coalesce_max = 1;
+        s->o.coalesce_max = INT_MAX;
 
     int64_t now = wall_us();
     home_opts ho = {.seed = opts->seed,
@@ -1304,8 +1333,20 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen)
     return s;
 }
 
+/* lws_service() polls with its next timer's distance in whole milliseconds,
+ * rounded down, so the last fraction of a millisecond before a timer is spent
+ * polling with a zero timeout again and again: at --rate 1000, whose timer
+ * fires every millisecond, that busy loop took most of a core. The
+ * generator's timer, the only frequent one, is therefore slept for here. */
 int server_service(server *s)
 {
+    if (s->gen_running && !s->gen_waiting) {
+        int64_t wait = s->gen_due_us - mono_us();
+        if (wait >= SLEEP_MIN_US && wait < SUB_MS_US) {
+            struct timespec ts = {0, (long)wait * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
     return lws_service(s->ctx, 0) < 0 ? -1 : 0;
 }
 

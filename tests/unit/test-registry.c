@@ -1,5 +1,6 @@
 /* test-registry.c - registry: naming the area and device of an entity. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,52 @@ START_TEST(test_reload_replaces)
 }
 END_TEST
 
+/* Many entries (the map grows), a repeated id (the later entry wins and
+ * counts once), entries without their id skipped. */
+START_TEST(test_many_and_repeated)
+{
+    registry *r = registry_new();
+    char err[128];
+    json_t *devs = json_array();
+    json_t *ents = json_array();
+    for (int i = 0; i < 5000; i++) {
+        char id[32], dev[32], name[32];
+        snprintf(id, sizeof(id), "sensor.s%d", i);
+        snprintf(dev, sizeof(dev), "dev%d", i % 700);
+        snprintf(name, sizeof(name), "Device %d", i % 700);
+        json_array_append_new(ents,
+                              json_pack("{s:s, s:s}", "entity_id", id, "device_id", dev));
+        if (i < 700)
+            json_array_append_new(devs, json_pack("{s:s, s:s, s:s}", "id", dev, "name",
+                                                  name, "area_id", "hall"));
+    }
+    json_array_append_new(
+        ents, json_pack("{s:s, s:s}", "entity_id", "sensor.s7", "area_id", "attic"));
+    json_array_append_new(ents, json_pack("{s:s}", "area_id", "attic"));
+    json_array_append_new(ents, json_pack("{s:s}", "entity_id", ""));
+    json_t *areas = j("[{\"area_id\":\"hall\",\"name\":\"Hall\"},"
+                      "{\"area_id\":\"attic\",\"name\":\"Attic\"},"
+                      "{\"area_id\":\"nameless\"}]");
+    ck_assert_int_eq(registry_load(r, REGISTRY_AREAS, areas, err, sizeof(err)), 2);
+    ck_assert_int_eq(registry_load(r, REGISTRY_DEVICES, devs, err, sizeof(err)), 700);
+    ck_assert_int_eq(registry_load(r, REGISTRY_ENTITIES, ents, err, sizeof(err)), 5000);
+    const char *area, *device;
+    registry_lookup(r, "sensor.s4999", &area, &device);
+    ck_assert_str_eq(area, "Hall");
+    ck_assert_str_eq(device, "Device 99");
+    registry_lookup(r, "sensor.s7", &area, &device);
+    ck_assert_str_eq(area, "Attic");
+    ck_assert_ptr_null(device);
+    registry_lookup(r, "sensor.s5000", &area, &device);
+    ck_assert_ptr_null(area);
+    ck_assert_ptr_null(device);
+    json_decref(areas);
+    json_decref(devs);
+    json_decref(ents);
+    registry_free(r);
+}
+END_TEST
+
 START_TEST(test_names)
 {
     ck_assert_str_eq(registry_list_command(REGISTRY_ENTITIES),
@@ -112,6 +159,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_lookup, 0, (int)(sizeof(lookups) / sizeof(lookups[0])));
     tcase_add_test(tc, test_reload_replaces);
+    tcase_add_test(tc, test_many_and_repeated);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     return s;
