@@ -215,8 +215,8 @@ def render(results, build, command):
     # 2. latency
     out.append("#### 2. End-to-end latency, hasim event -> queryable in InfluxDB")
     out.append("")
-    out.append("| entities | rate | events measured | lost | p50 ms | p90 ms | p99 ms | max ms "
-               "| poll cycle p50 / p99 ms | target p50 < 25, p99 < 100 met |")
+    out.append("| entities | rate | events emitted / followed | lost | p50 ms | p90 ms | p99 ms "
+               "| max ms | resolution p50 / p99 ms | target p50 < 25, p99 < 100 met |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for e in ents:
         r = lat.get(e)
@@ -224,14 +224,28 @@ def render(results, build, command):
             out.append("| %s | | %s%s | | | | | | | — |" % (
                 num(e), NM, (": " + r["error"]) if r else ""))
             continue
-        L, P = r["latency"], r["poll_cycle"]
+        L, P = r["latency"], r.get("resolution") or r.get("poll_cycle") or {}
         ok = L.get("count", 0) > 0 and L["p50_ms"] < 25 and L["p99_ms"] < 100
-        out.append("| %s | %s/s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
-            num(e), num(r["rate"]), num(L.get("count")), r["lost"], num(L.get("p50_ms"), "{:.1f}"),
-            num(L.get("p90_ms"), "{:.1f}"), num(L.get("p99_ms"), "{:.1f}"),
-            num(L.get("max_ms"), "{:.1f}"), num(P.get("p50_ms"), "{:.1f}"),
-            num(P.get("p99_ms"), "{:.1f}"), yes_no(ok)))
+        out.append("| %s | %s/s | %s / %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
+            num(e), num(r["rate"]), num(r.get("emitted")), num(L.get("count")), r["lost"],
+            num(L.get("p50_ms"), "{:.1f}"), num(L.get("p90_ms"), "{:.1f}"),
+            num(L.get("p99_ms"), "{:.1f}"), num(L.get("max_ms"), "{:.1f}"),
+            num(P.get("p50_ms"), "{:.1f}"), num(P.get("p99_ms"), "{:.1f}"), yes_no(ok)))
     out.append("")
+    with_q = [e for e in ents if lat.get(e, {}).get("query_counts")]
+    if with_q:
+        out.append("The poller: " + "; ".join(
+            "%s entities: 1 in %s events followed, %.0f queries/s, each "
+            "%.1f ms p50 / %.1f ms p99, answered %s / %s ms (p50 / p99) after the WAL "
+            "change that led to them, %s points found only by the %.0f ms fallback query" % (
+                num(e), lat[e].get("sample_every"),
+                lat[e]["queries_per_s"], lat[e]["query"].get("p50_ms") or 0,
+                lat[e]["query"].get("p99_ms") or 0,
+                num((lat[e].get("after_write") or {}).get("p50_ms"), "{:.1f}"),
+                num((lat[e].get("after_write") or {}).get("p99_ms"), "{:.1f}"),
+                num(lat[e]["query_counts"].get("found_by_fallback")),
+                lat[e].get("fallback_ms") or 0) for e in with_q) + ".")
+        out.append("")
     hops = (("ingested", "ingestor got it (ingested_at)"),
             ("raw", "on ha.events.raw (producer timestamp, ms)"),
             ("enriched", "on ha.events.enriched (producer timestamp, ms)"),
@@ -302,15 +316,17 @@ def render(results, build, command):
     out.append("#### 4. From %s to %s entities" % (num(ents[0]) if ents else "?",
                                                    num(ents[-1]) if ents else "?"))
     out.append("")
-    out.append("| entities | startup states in InfluxDB after s | flood points/s (writer, 10-90 %) "
+    out.append("| entities | dev broker partitions per topic "
+               "| startup states in InfluxDB after s | flood points/s (writer, 10-90 %) "
                "| ingestor / enricher events/s in flood | flood points lost | latency p50 / p99 ms "
                "| idle RSS ing / enr / wr MB | flood peak RSS ing / enr / wr MB |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for e in ents:
         i, f, l = idle.get(e, {}), flood.get(e, {}), lat.get(e, {})
         if all("error" in r or not r for r in (i, f, l)):
-            out.append("| %s | %s (below) | | | | | | |" % (num(e), NM))
+            out.append("| %s | | %s (below) | | | | | | |" % (num(e), NM))
             continue
+        parts = next((r["partitions"] for r in (i, f, l) if r.get("partitions")), None)
         rates = f.get("rate_10_90") or {}
         lat_s = NM
         if l.get("latency", {}).get("count"):
@@ -320,8 +336,8 @@ def render(results, build, command):
         lost = NM
         if "missing" in f:
             lost = "%d of %s" % (f["missing"], num(f["flood_points"]))
-        out.append("| %s | %s | %s | %s / %s | %s | %s | %s | %s |" % (
-            num(e), num(i.get("startup_s"), "{:.1f}"), num(rates.get("writer")),
+        out.append("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s |" % (
+            num(e), num(parts), num(i.get("startup_s"), "{:.1f}"), num(rates.get("writer")),
             num(rates.get("ingestor")), num(rates.get("enricher")), lost, lat_s,
             idle_s, peak_s))
     errors = {}
