@@ -1,5 +1,6 @@
 /* lastseen.c - per-entity last_updated of what was produced. */
 #include "lastseen.h"
+#include "strhash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,6 @@ struct lastseen {
     size_t cap; /* power of two, at least twice count */
     size_t count, max;
 };
-
-/* FNV-1a. */
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 lastseen *lastseen_new(size_t max_entities)
 {
@@ -55,7 +45,7 @@ void lastseen_free(lastseen *m)
 /* The slot holding key, or the empty slot where it would go. */
 static slot *find(const slot *slots, size_t cap, const char *key)
 {
-    size_t i = (size_t)hash(key) & (cap - 1);
+    size_t i = (size_t)strhash(key) & (cap - 1);
     for (;;) {
         const slot *s = &slots[i];
         if (s->key == NULL || strcmp(s->key, key) == 0)

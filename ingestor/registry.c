@@ -1,5 +1,6 @@
 /* registry.c - Home Assistant's area, device and entity registries. */
 #include "registry.h"
+#include "strhash.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -49,17 +50,6 @@ const char *registry_update_event(registry_kind kind)
     return update_events[kind];
 }
 
-/* FNV-1a. */
-static uint64_t hash(const char *str)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *str != '\0'; str++) {
-        h ^= (unsigned char)*str;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void rmap_fini(rmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
@@ -72,7 +62,7 @@ static void rmap_fini(rmap *m)
 /* The slot holding key, or the empty slot where it would go; cap > 0. */
 static rentry *rmap_slot(const rentry *slots, size_t cap, const char *key)
 {
-    size_t i = (size_t)hash(key) & (cap - 1);
+    size_t i = (size_t)strhash(key) & (cap - 1);
     while (slots[i].key != NULL && strcmp(slots[i].key, key) != 0)
         i = (i + 1) & (cap - 1);
     return (rentry *)&slots[i];
