@@ -56,10 +56,14 @@ build() {   # build <dir> <meson options...>
 }
 
 run_suite() {   # run_suite <label> <dir> <meson test args...>
-    local label=$1 dir=$2; shift 2
-    echo "== $label"
+    local label=$1 dir=$2 log=testlog.json arg; shift 2
+    for arg in "$@"; do   # meson names the log after the test setup
+        case $arg in --setup=*) log="testlog-${arg#--setup=}.json" ;; esac
+    done
+    echo "== $label (at ${SECONDS}s)"
+    rm -f "$dir/meson-logs/$log"
     meson test -C "$dir" --print-errorlogs "$@"
-    cp "$dir/meson-logs/testlog.json" "$ROOT/.hs-testlog-$label.json" 2>/dev/null || true
+    cp "$dir/meson-logs/$log" "$ROOT/.hs-testlog-$label.json" 2>/dev/null || true
     [ -n "${label}" ] && results+=("$label $ROOT/.hs-testlog-$label.json")
 }
 
