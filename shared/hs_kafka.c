@@ -19,18 +19,17 @@ typedef struct {
     const char *value;
 } kafka_setting;
 
-/* Producer defaults. linger.ms is 1: end-to-end latency is a target, and
- * every hop pays the linger once (at 5 ms the three producers of a state
- * change added up to 15 ms). A busy producer still sends large batches,
- * because messages queue up while the idempotent producer's requests are in
- * flight; at light load the cost is at most 1000 small requests a second.
- * The local queue is large so a burst (a backfill after a reconnect) does
- * not hit QUEUE_FULL; message.timeout.ms stays finite so a message that
- * cannot be delivered comes back in a delivery report. */
+/* Producer defaults. linger.ms stays at librdkafka's 5: measured end to end
+ * at 1,000 events/s (tests/bench/e2e_bench.py, see docs/operations.md), 1 ms
+ * made every producer send about a request per message, which doubled the
+ * broker's CPU and made the whole pipeline slower (p50 46 vs 24-30 ms), not
+ * faster. The local queue is large so a burst (a backfill after a
+ * reconnect) does not hit QUEUE_FULL; message.timeout.ms stays finite so a
+ * message that cannot be delivered comes back in a delivery report. */
 static const kafka_setting producer_defaults[] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
-    {"linger.ms", "1"},
+    {"linger.ms", "5"},
     {"compression.codec", "none"},
     {"queue.buffering.max.messages", "500000"},
     {"message.timeout.ms", "300000"},
