@@ -36,6 +36,9 @@
 #define DOC_KEEP_BYTES (256 * 1024)
 #define LAG_REFRESH_MS 1000
 #define PAUSE_REFRESH_MS 1000
+/* How long the next batch may wait, full, for the write before it, before
+ * the partitions are paused so the consumer can keep polling. */
+#define FULL_WAIT_PAUSE_MS 10000
 #define KAFKA_ERROR_DEGRADED_MS 30000
 
 /* What a DLQ message's delivery report needs to finish the original. */
@@ -112,6 +115,7 @@ struct sink {
     int64_t next_attempt_ms;
     unsigned attempt;
     int64_t next_pause_refresh_ms;
+    int64_t full_since_ms; /* when acc became full while out was held; -1 */
     int64_t next_lag_ms;
     uint32_t rng;
     bool closed;
@@ -306,11 +310,30 @@ static void apply_pause(sink *s, bool pause)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* Pauses while the held batch cannot go out and the next one is full, or
- * the breaker is not closed, or InfluxDB refuses our credentials. */
+/* True while the next batch is full and waits for the write before it: the
+ * stage then stops taking messages (they wait in librdkafka's bounded
+ * queue). Tracks since when, for update_pause. */
+static bool acc_waiting(sink *s, int64_t now)
+{
+    bool full = s->held && batch_full(&s->acc);
+    if (!full)
+        s->full_since_ms = -1;
+    else if (s->full_since_ms < 0)
+        s->full_since_ms = now;
+    return full;
+}
+
+/* Pauses while the held batch cannot go out and the breaker is not closed,
+ * or InfluxDB refuses our credentials, or the next batch has waited, full,
+ * for FULL_WAIT_PAUSE_MS. A full next batch behind a write in progress is
+ * not a reason by itself: pausing drops what librdkafka has pre-fetched and
+ * resuming fetches it again, which halved the writer's throughput whenever
+ * it encoded faster than InfluxDB wrote. Paused, the consumer keeps polling
+ * so the group keeps the member (max.poll.interval.ms). */
 static void update_pause(sink *s, int64_t now)
 {
-    bool want = s->held && (batch_full(&s->acc) ||
+    bool long_full = acc_waiting(s, now) && now - s->full_since_ms >= FULL_WAIT_PAUSE_MS;
+    bool want = s->held && (long_full ||
                             hs_breaker_get_state(s->breaker, now) != HS_BREAKER_CLOSED ||
                             atomic_load(&s->c.fatal));
     bool paused = atomic_load(&s->c.paused);
@@ -841,6 +864,14 @@ void sink_step(sink *s, int max_wait_ms)
         wait = 2; /* look for the write's end often */
     if (wait < 0)
         wait = 0;
+    if (acc_waiting(s, now) && !atomic_load(&s->c.paused)) {
+        /* The next batch is full: leave messages in librdkafka's queue until
+         * the write ends, instead of growing the batch or pausing. */
+        if (wait > 0)
+            rd_kafka_poll(s->producer, (int)wait);
+        drive_writes(s, MAX_WRITES_PER_STEP);
+        return;
+    }
     s->queue_empty = false;
     for (int i = 0; i < MAX_POLL_PER_STEP; i++) {
         rd_kafka_message_t *m =
@@ -875,6 +906,7 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     pthread_mutex_init(&s->lock, NULL);
     s->cfg = cfg;
     s->start_ms = hs_now_mono_ms();
+    s->full_since_ms = -1;
     s->next_stats_ms =
         cfg->stats_interval_s > 0 ? s->start_ms + cfg->stats_interval_s * 1000 : 0;
     s->rng = (uint32_t)hs_now_wall_ns() ^ 0xA5A5A5A5u;
