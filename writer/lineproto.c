@@ -80,42 +80,6 @@ static int buf_putc(lineproto_buf *b, char c)
 
 /* ---- escaping ---------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence starting at s[i] (2..4 bytes), or
- * 0 when the bytes there are not one (overlong forms, surrogates and code
- * points past U+10FFFF included). s[i] must be >= 0x80. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n, size_t i)
-{
-    unsigned char c = s[i];
-    size_t left = n - i;
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (left < len)
-        return 0;
-    if (s[i + 1] < lo || s[i + 1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-            return 0;
-    return len;
-}
-
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";        /* U+FFFD */
 static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
 
@@ -146,7 +110,7 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
             continue;
         }
         if (c >= 0x80) {
-            size_t len = utf8_seq_len(u, n, i);
+            size_t len = msgjson_utf8_len(u + i, u + n);
             if (len == 0) {
                 memcpy(o, REPLACEMENT, 3);
                 o += 3;

@@ -85,10 +85,8 @@ static void skip_ws(reader *r)
         r->p++;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (2..4 bytes; overlong forms,
- * surrogates and code points past U+10FFFF refused, as jansson does), or 0.
- * p[0] must be >= 0x80. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+/* See msgjson.h. */
+size_t msgjson_utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned char c = p[0], lo = 0x80, hi = 0xBF;
     size_t len;
@@ -213,7 +211,7 @@ static int read_string(reader *r)
         if (c < 0x20)
             return -1; /* a raw control character */
         if (c >= 0x80) {
-            size_t len = utf8_len(p, end);
+            size_t len = msgjson_utf8_len(p, end);
             if (len == 0)
                 return -1;
             memcpy(o, p, len);
@@ -809,7 +807,7 @@ int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out)
             p++;
             continue;
         }
-        size_t len = utf8_len(p, end);
+        size_t len = msgjson_utf8_len(p, end);
         if (len == 0)
             return -1;
         p += len;
