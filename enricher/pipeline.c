@@ -107,8 +107,7 @@ struct pipeline {
     _Atomic int64_t last_delivery_ms;    /* monotonic; 0 none */
     _Atomic int kafka_unreachable;       /* the last metadata probe failed */
     int64_t next_probe_ms;
-    int64_t last_message_ms; /* monotonic time of the last message consumed */
-    bool trim_due;           /* messages were handled since the last trim */
+    hs_mem_idle idle; /* messages are activity, every one heavy */
 
     /* Rates over the last RATE_WINDOW_MS, in milli-events per second. */
     _Atomic uint64_t in_rate_milli, out_rate_milli;
@@ -721,17 +720,6 @@ static void update_rates(pipeline *p, int64_t now)
     p->rate_since_ms = now;
 }
 
-/* Once the input has been quiet for IDLE_TRIM_MS after a burst, gives the
- * memory the burst freed back to the system (hs_mem_trim), so the idle
- * enricher does not keep the high-water mark of its heap. */
-static void trim_when_idle(pipeline *p)
-{
-    if (p->trim_due && hs_now_mono_ms() - p->last_message_ms >= IDLE_TRIM_MS) {
-        p->trim_due = false;
-        hs_mem_trim();
-    }
-}
-
 int pipeline_step(pipeline *p, int timeout_ms)
 {
     if (p->fatal)
@@ -758,12 +746,13 @@ int pipeline_step(pipeline *p, int timeout_ms)
         rd_kafka_message_t *m =
             rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
         if (!m) {
+            /* Once the input has been quiet for IDLE_TRIM_MS after a burst,
+             * the memory the burst freed goes back to the system. */
             if (i == 0)
-                trim_when_idle(p);
+                hs_mem_idle_trim(&p->idle, hs_now_mono_ms(), IDLE_TRIM_MS);
             break;
         }
-        p->last_message_ms = hs_now_mono_ms();
-        p->trim_due = true;
+        hs_mem_idle_note(&p->idle, hs_now_mono_ms(), true);
         int rc = 0;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -230,7 +230,7 @@ static void backfill_finish(ingest *in, const char *why)
     json_decref(in->bf_ids);
     in->bf_ids = NULL;
     set_bf(in, BF_DONE);
-    in->trim_due = true;
+    hs_mem_idle_note(&in->idle, hs_now_mono_ms(), true);
     count(&in->st.backfills);
     hs_info("ingest", "gap closed (%s): %" PRIu64 " events recovered", why, in->bf_count);
 }
@@ -487,9 +487,7 @@ static void ws_message(void *ud, const char *buf, size_t len)
     ingest *in = ud;
     const char *why = NULL;
     int64_t now = hs_now_mono_ms();
-    in->last_frame_ms = now;
-    if (len >= TRIM_FRAME_BYTES)
-        in->trim_due = true;
+    hs_mem_idle_note(&in->idle, now, len >= TRIM_FRAME_BYTES);
     int rc = ha_session_on_frame(in->session, buf, len, now, &why);
     if (rc == HA_SESSION_AUTH_INVALID) {
         in->auth_rejected = true;
@@ -629,10 +627,7 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
             hs_warn("ws", "libwebsockets service failed");
         now = hs_now_mono_ms();
         outbox_poll(in->out, now);
-        if (in->trim_due && now - in->last_frame_ms >= TRIM_IDLE_MS) {
-            in->trim_due = false;
-            hs_mem_trim();
-        }
+        hs_mem_idle_trim(&in->idle, now, TRIM_IDLE_MS);
     }
     bool auth_exit = in->exit_code == INGEST_EXIT_AUTH;
     if (auth_exit)

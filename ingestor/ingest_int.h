@@ -17,6 +17,7 @@
 #include "ha_ws.h"
 #include "hs_admin.h"
 #include "hs_breaker.h"
+#include "hs_mem.h"
 #include "hs_recent.h"
 #include "ingest.h"
 #include "lastseen.h"
@@ -111,8 +112,7 @@ struct ingest {
     int exit_code;
     int64_t warn_sec;
     unsigned warns;
-    int64_t last_frame_ms; /* monotonic time of the last frame from HA */
-    bool trim_due;         /* big work since the last hs_mem_trim() */
+    hs_mem_idle idle; /* frames from HA are activity; big ones are heavy */
 
     ingest_stats st;
 };

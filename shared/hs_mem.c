@@ -34,3 +34,19 @@ void hs_mem_trim(void)
 {
     malloc_trim(0);
 }
+
+void hs_mem_idle_note(hs_mem_idle *t, int64_t now_ms, bool heavy)
+{
+    t->last_ms = now_ms;
+    if (heavy)
+        t->due = true;
+}
+
+bool hs_mem_idle_trim(hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms)
+{
+    if (!t->due || now_ms - t->last_ms < quiet_ms)
+        return false;
+    t->due = false;
+    hs_mem_trim();
+    return true;
+}

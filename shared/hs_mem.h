@@ -9,6 +9,9 @@
 #ifndef HS_MEM_H
 #define HS_MEM_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Limits malloc to HS_MEM_ARENA_MAX arenas and fixes the mmap and trim
  * thresholds at HS_MEM_THRESHOLD bytes, so large buffers go back to the
  * system when freed and the heap's top is trimmed. Call it first in main(),
@@ -22,6 +25,23 @@ int hs_mem_tune(void);
  * system: call it once when the stage has gone idle after work, never per
  * message (it walks every free chunk of every arena). */
 void hs_mem_trim(void);
+
+/* When a stage gives memory back: after heavy work (a burst, a big frame)
+ * once it has been quiet for a while. Zero-initialise; one per loop, used
+ * from that loop's thread only. */
+typedef struct {
+    int64_t last_ms; /* monotonic time of the last activity */
+    bool due;        /* heavy work since the last trim */
+} hs_mem_idle;
+
+/* Records activity at now_ms; heavy says it left freed memory worth giving
+ * back. */
+void hs_mem_idle_note(hs_mem_idle *t, int64_t now_ms, bool heavy);
+
+/* Calls hs_mem_trim once when heavy work was noted and nothing has been
+ * noted for quiet_ms; returns true when it did. Cheap otherwise: call it
+ * from the loop as often as it turns. */
+bool hs_mem_idle_trim(hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms);
 
 #define HS_MEM_ARENA_MAX 2
 #define HS_MEM_THRESHOLD (128 * 1024)

@@ -18,6 +18,25 @@ static int foreign_malloc(void)
 #endif
 }
 
+/* Frees a 4 MB mmapped block (which raises glibc's dynamic mmap threshold
+ * unless it was fixed), then returns how many more mmapped blocks there are
+ * while a block of twice HS_MEM_THRESHOLD is live: 1 when it came from mmap,
+ * 0 when from the heap. */
+static size_t mmapped_after_burst(void)
+{
+    char *volatile big = malloc(4 * 1024 * 1024); /* volatile: never elided */
+    ck_assert_ptr_nonnull(big);
+    memset(big, 1, 4 * 1024 * 1024);
+    free(big);
+    size_t before = mallinfo2().hblks;
+    char *volatile mid = malloc(2 * HS_MEM_THRESHOLD);
+    ck_assert_ptr_nonnull(mid);
+    size_t more = mallinfo2().hblks - before;
+    free(mid);
+    ck_assert_uint_eq(mallinfo2().hblks, before);
+    return more;
+}
+
 /* After hs_mem_tune, a block above the threshold comes from mmap (and so
  * goes back to the system when freed) even after a larger mmapped block
  * was freed, which would have raised glibc's dynamic threshold past it. */
@@ -27,16 +46,7 @@ START_TEST(test_threshold_fixed)
     if (foreign_malloc())
         return; /* whatever its mallopt answers is harmless */
     ck_assert_int_eq(rc, 0);
-    char *volatile big = malloc(4 * 1024 * 1024); /* volatile: never elided */
-    ck_assert_ptr_nonnull(big);
-    memset(big, 1, 4 * 1024 * 1024);
-    free(big);
-    size_t before = mallinfo2().hblks;
-    char *volatile mid = malloc(2 * HS_MEM_THRESHOLD);
-    ck_assert_ptr_nonnull(mid);
-    ck_assert_uint_eq(mallinfo2().hblks, before + 1);
-    free(mid);
-    ck_assert_uint_eq(mallinfo2().hblks, before);
+    ck_assert_uint_eq(mmapped_after_burst(), 1);
 }
 END_TEST
 
@@ -51,15 +61,7 @@ START_TEST(test_env_wins)
     const char *fork = getenv("CK_FORK");
     if (foreign_malloc() || (fork != NULL && strcmp(fork, "no") == 0))
         return;
-    char *volatile big = malloc(4 * 1024 * 1024); /* volatile: never elided */
-    ck_assert_ptr_nonnull(big);
-    memset(big, 1, 4 * 1024 * 1024);
-    free(big);
-    size_t before = mallinfo2().hblks;
-    char *volatile mid = malloc(2 * HS_MEM_THRESHOLD);
-    ck_assert_ptr_nonnull(mid);
-    ck_assert_uint_eq(mallinfo2().hblks, before);
-    free(mid);
+    ck_assert_uint_eq(mmapped_after_burst(), 0);
 }
 END_TEST
 
@@ -87,12 +89,32 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/* hs_mem_idle trims once, only after heavy work and only when nothing was
+ * noted for the quiet time; light activity postpones it without arming it. */
+START_TEST(test_idle)
+{
+    hs_mem_idle t = {0};
+    ck_assert(!hs_mem_idle_trim(&t, 10000, 1000)); /* nothing heavy yet */
+    hs_mem_idle_note(&t, 100, false);
+    ck_assert(!hs_mem_idle_trim(&t, 10000, 1000));
+    hs_mem_idle_note(&t, 200, true);
+    ck_assert(!hs_mem_idle_trim(&t, 1199, 1000));
+    hs_mem_idle_note(&t, 1000, false); /* still busy: the quiet time restarts */
+    ck_assert(!hs_mem_idle_trim(&t, 1999, 1000));
+    ck_assert(hs_mem_idle_trim(&t, 2000, 1000));
+    ck_assert(!hs_mem_idle_trim(&t, 5000, 1000)); /* once */
+    hs_mem_idle_note(&t, 6000, true);
+    ck_assert(hs_mem_idle_trim(&t, 7000, 1000));
+}
+END_TEST
+
 static Suite *mem_suite(void)
 {
     Suite *s = suite_create("mem");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_threshold_fixed);
     tcase_add_test(tc, test_trim);
+    tcase_add_test(tc, test_idle);
     suite_add_tcase(s, tc);
     /* Check runs each test in a process of its own unless CK_FORK=no: once
      * tuned, a process stays tuned. */
