@@ -174,21 +174,28 @@ json_t *enrich_fields(const json_t *raw, const enrich_ctx *ctx, char *err, size_
     return out;
 }
 
-/* A shallow copy of raw: the members are shared, only the top level is new;
- * json_object_update replaces a member raw already has in place. */
+/* A shallow copy of raw (the members are shared, only the top level is new)
+ * with the members of fields added; json_object_update replaces a member raw
+ * already has in place. NULL when out of memory. */
+static json_t *merged(const json_t *raw, const json_t *fields)
+{
+    json_t *out = json_copy((json_t *)raw);
+    if (out && json_object_update(out, (json_t *)fields) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 json_t *enrich_event(const json_t *raw, const enrich_ctx *ctx, char *err, size_t errlen)
 {
     json_t *fields = enrich_fields(raw, ctx, err, errlen);
     if (!fields)
         return NULL;
-    json_t *out = json_copy((json_t *)raw);
-    if (!out || json_object_update(out, fields) != 0) {
-        json_decref(out);
-        json_decref(fields);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    json_t *out = merged(raw, fields);
     json_decref(fields);
+    if (!out)
+        snprintf(err, errlen, "out of memory");
     return out;
 }
 
@@ -200,10 +207,8 @@ static bool is_space(char c)
 /* The whole message dumped, for what enrich_text cannot splice. */
 static char *dump_merged(const json_t *raw, const json_t *fields, size_t *len)
 {
-    json_t *out = json_copy((json_t *)raw);
-    char *text = NULL;
-    if (out && json_object_update(out, (json_t *)fields) == 0)
-        text = json_dumps(out, JSON_COMPACT);
+    json_t *out = merged(raw, fields);
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
     if (text)
         *len = strlen(text);
