@@ -321,8 +321,12 @@ def cpu_all(pids):
 
 
 def memory(pids):
-    return {n: {"rss_kb": rss_probe.status_kb(pids[n], "VmRSS"),
-                "hwm_kb": rss_probe.status_kb(pids[n], "VmHWM")} for n in STAGES}
+    out = {}
+    for n in STAGES:
+        out[n] = {"rss_kb": rss_probe.status_kb(pids[n], "VmRSS"),
+                  "hwm_kb": rss_probe.status_kb(pids[n], "VmHWM")}
+        out[n].update(rss_probe.rollup_kb(pids[n]) or {})
+    return out
 
 
 def stats(pipe):

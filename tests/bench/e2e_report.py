@@ -298,16 +298,20 @@ def render(results, build, command):
     if base_e is not None:
         out.append("At %s entities (targets: idle < 12 MB, loaded < 64 MB):" % num(base_e))
         out.append("")
-        out.append("| stage | idle | peak at full load (flood) | VmHWM after flood | "
+        out.append("| stage | idle | idle: anonymous / file-backed | "
+                   "peak at full load (flood) | VmHWM after flood | "
                    "idle < 12 met | loaded < 64 met |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|")
         ir, fr = idle.get(base_e, {}), flood.get(base_e, {})
         for st in STAGES:
-            i_kb = ir.get("memory", {}).get(st, {}).get("rss_kb")
+            i_mem = ir.get("memory", {}).get(st, {})
+            i_kb = i_mem.get("rss_kb")
             p_kb = fr.get("rss_peak_kb", {}).get(st)
             h_kb = fr.get("memory", {}).get(st, {}).get("hwm_kb")
-            out.append("| %s | %s | %s | %s | %s | %s |" % (
-                st, mb(i_kb), mb(p_kb), mb(h_kb),
+            split = ("%s / %s" % (mb(i_mem["anon_kb"]), mb(i_mem["file_kb"]))
+                     if "anon_kb" in i_mem else "")
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                st, mb(i_kb), split, mb(p_kb), mb(h_kb),
                 yes_no(None if not i_kb else i_kb < 12 * 1024),
                 yes_no(None if not p_kb else p_kb < 64 * 1024)))
         out.append("")

@@ -41,6 +41,26 @@ def cpu_seconds(pid):
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
+def rollup_kb(pid):
+    """{"anon_kb", "file_kb"} of one process from /proc/PID/smaps_rollup:
+    its anonymous memory (heap, stacks, librdkafka's buffers: what the
+    process itself allocated) and its file-backed resident pages (code and
+    data of the executable and the shared libraries it mapped, which VmRSS
+    counts in full even when other processes share them), or None."""
+    fields = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid, "rb") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].endswith(b":"):
+                    fields[parts[0][:-1].decode()] = int(parts[1])
+    except (OSError, ValueError):
+        return None
+    if "Rss" not in fields or "Anonymous" not in fields:
+        return None
+    return {"anon_kb": fields["Anonymous"], "file_kb": fields["Rss"] - fields["Anonymous"]}
+
+
 def snapshot(pid):
     """{"rss_kb", "hwm_kb", "cpu_s"} of one process right now."""
     return {"rss_kb": status_kb(pid, "VmRSS"), "hwm_kb": status_kb(pid, "VmHWM"),
