@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Payload copies go into blocks of this size (a larger payload gets a
+ * block of its own). Below glibc's mmap threshold, so freed blocks are
+ * reused by the next batch rather than returned to the kernel each time. */
+#define BLOCK_BYTES (64 * 1024)
+
+struct batch_block {
+    batch_block *next;
+    size_t cap, used;
+    unsigned char data[];
+};
+
 void batch_init(batch *b, const batch_limits *limits)
 {
     memset(b, 0, sizeof *b);
@@ -11,20 +22,29 @@ void batch_init(batch *b, const batch_limits *limits)
     lineproto_buf_init(&b->text);
 }
 
-static void free_entries(batch *b)
+/* Frees the blocks after the first one (all of them when keep_one is
+ * false) and empties what is kept. */
+static void free_blocks(batch *b, bool keep_one)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->e[i].payload);
-        free(b->e[i].key);
+    batch_block *k = keep_one ? b->blocks : NULL;
+    batch_block *p = k ? k->next : b->blocks;
+    while (p != NULL) {
+        batch_block *next = p->next;
+        free(p);
+        p = next;
     }
-    b->n = 0;
+    if (k != NULL) {
+        k->next = NULL;
+        k->used = 0;
+    }
+    b->blocks = k;
 }
 
 void batch_fini(batch *b)
 {
     if (b == NULL)
         return;
-    free_entries(b);
+    free_blocks(b, false);
     free(b->e);
     free(b->plan);
     lineproto_buf_fini(&b->text);
@@ -33,21 +53,44 @@ void batch_fini(batch *b)
 
 void batch_clear(batch *b)
 {
-    free_entries(b);
+    b->n = 0;
+    free_blocks(b, true);
     b->nplan = 0;
     lineproto_buf_truncate(&b->text, 0);
     b->first_ms = 0;
 }
 
-static void *dup_bytes(const void *p, size_t n, bool *ok)
+void batch_release(batch *b)
+{
+    if (b->n > 0)
+        return;
+    batch_limits limits = b->limits;
+    batch_fini(b);
+    batch_init(b, &limits);
+}
+
+/* A copy of n bytes of p in the batch's blocks, or NULL for no bytes, or
+ * when out of memory (then *ok is set false). */
+static void *store_bytes(batch *b, const void *p, size_t n, bool *ok)
 {
     if (p == NULL || n == 0)
         return NULL;
-    void *c = malloc(n);
-    if (c == NULL)
-        *ok = false;
-    else
-        memcpy(c, p, n);
+    batch_block *k = b->blocks;
+    if (k == NULL || k->cap - k->used < n) {
+        size_t cap = n > BLOCK_BYTES ? n : BLOCK_BYTES;
+        k = malloc(sizeof *k + cap);
+        if (k == NULL) {
+            *ok = false;
+            return NULL;
+        }
+        k->cap = cap;
+        k->used = 0;
+        k->next = b->blocks;
+        b->blocks = k;
+    }
+    void *c = k->data + k->used;
+    memcpy(c, p, n);
+    k->used += n;
     return c;
 }
 
@@ -71,14 +114,14 @@ int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offs
     e->offset = offset;
     e->line_off = line_off;
     e->line_len = b->text.len - line_off;
-    e->payload = dup_bytes(payload, payload_len, &ok);
+    e->payload = store_bytes(b, payload, payload_len, &ok);
     e->payload_len = e->payload ? payload_len : 0;
-    e->key = dup_bytes(key, key_len, &ok);
+    e->key = store_bytes(b, key, key_len, &ok);
     e->key_len = e->key ? key_len : 0;
     e->ts_ms = -1;
     if (!ok) {
-        free(e->payload);
-        free(e->key);
+        /* A payload stored before the key failed stays unused in its block
+         * until the batch is cleared. */
         lineproto_buf_truncate(&b->text, line_off);
         return -1;
     }

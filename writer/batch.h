@@ -25,9 +25,9 @@ typedef struct {
     int64_t offset;
     size_t line_off; /* where its line starts in the batch text */
     size_t line_len; /* including the '\n' */
-    void *payload;   /* the original message value (owned), for the DLQ */
+    void *payload;   /* a copy of the message value, for the DLQ (in the batch) */
     size_t payload_len;
-    void *key; /* the original message key (owned, may be NULL) */
+    void *key; /* a copy of the message key (in the batch, may be NULL) */
     size_t key_len;
     int64_t ts_ms; /* the Kafka message timestamp, -1 until the caller sets it */
 } batch_entry;
@@ -42,9 +42,15 @@ typedef struct {
     int64_t flush_ms;  /* flush when the oldest point waited this long */
 } batch_limits;
 
+/* A block of the batch's copies of payloads and keys: entries point into
+ * blocks, which never move, so adding an entry allocates only when a block
+ * fills up. */
+typedef struct batch_block batch_block;
+
 typedef struct {
     batch_limits limits;
     lineproto_buf text;
+    batch_block *blocks; /* newest first */
     batch_entry *e;
     size_t n, cap;
     int64_t first_ms;  /* when the oldest entry was added */
@@ -55,8 +61,12 @@ typedef struct {
 void batch_init(batch *b, const batch_limits *limits);
 /* Frees everything; accepts a zeroed or half-used batch. */
 void batch_fini(batch *b);
-/* Drops every entry and the plan; keeps the memory for reuse. */
+/* Drops every entry and the plan; keeps the memory for reuse (of the
+ * payload copies, one block). */
 void batch_clear(batch *b);
+/* Frees the memory an empty batch keeps for reuse (it stays usable, with
+ * its limits); a batch with entries is left alone. */
+void batch_release(batch *b);
 
 /* Appends one entry whose line is the last line_len bytes of b->text (the
  * caller encoded it there with lineproto_encode). payload and key are

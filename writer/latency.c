@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,14 @@ struct latency {
     size_t window;
     size_t next;
     size_t count;
+    uint64_t adds; /* samples added so far */
+    /* The last summary and the number of adds it covered, so a summary of
+     * an unchanged window (frequent /stats polls between writes) costs no
+     * copy and no selection. Guarded by lock too. */
+    bool cached;
+    uint64_t cached_adds;
+    size_t cached_n;
+    double cached_p50, cached_p90, cached_p99;
 };
 
 latency *latency_new(size_t window)
@@ -47,6 +57,7 @@ void latency_add(latency *l, double ms)
     l->next = (l->next + 1) % l->window;
     if (l->count < l->window)
         l->count++;
+    l->adds++;
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -124,6 +135,18 @@ double latency_percentile(latency *l, double p, size_t *count)
 
 size_t latency_summary(latency *l, double *p50, double *p90, double *p99)
 {
+    pthread_mutex_lock(&l->lock);
+    bool hit = l->cached && l->cached_adds == l->adds;
+    uint64_t adds = l->adds;
+    if (hit) {
+        *p50 = l->cached_p50;
+        *p90 = l->cached_p90;
+        *p99 = l->cached_p99;
+    }
+    size_t cn = l->cached_n;
+    pthread_mutex_unlock(&l->lock);
+    if (hit)
+        return cn;
     size_t n;
     double *s = window_copy(l, &n);
     *p50 = *p90 = *p99 = 0;
@@ -135,6 +158,19 @@ size_t latency_summary(latency *l, double *p50, double *p90, double *p99)
         *p90 = select_kth(s, k99 + 1, k90);
         *p50 = select_kth(s, k90 + 1, k50);
     }
+    bool computed = s != NULL || adds == 0; /* not when out of memory */
     free(s);
+    if (computed) {
+        /* Kept for the adds counted before the copy; a sample added since
+         * makes the next summary compute afresh. */
+        pthread_mutex_lock(&l->lock);
+        l->cached = true;
+        l->cached_adds = adds;
+        l->cached_n = n;
+        l->cached_p50 = *p50;
+        l->cached_p90 = *p90;
+        l->cached_p99 = *p99;
+        pthread_mutex_unlock(&l->lock);
+    }
     return n;
 }

@@ -75,7 +75,11 @@ static int buf_puts(lineproto_buf *b, const char *s)
 
 static int buf_putc(lineproto_buf *b, char c)
 {
-    return lineproto_buf_append(b, &c, 1);
+    if (b->len + 2 > b->cap && lineproto_buf_reserve(b, 1) < 0)
+        return -1;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 /* ---- escaping ---------------------------------------------------------- */
@@ -83,14 +87,31 @@ static int buf_putc(lineproto_buf *b, char c)
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";        /* U+FFFD */
 static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
 
-/* True for the ASCII bytes that a part may need to change (see
+/* The ASCII bytes that a part may need to change (see
  * lineproto_append_escaped); every other ASCII byte is copied as is. */
-static bool ascii_special(unsigned char c, lineproto_part part)
+static const unsigned char SPECIAL_NAME[128] = {
+    [0] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1,
+    ['#'] = 1, [','] = 1, ['='] = 1, ['\\'] = 1,
+};
+static const unsigned char SPECIAL_STRING[128] = {[0] = 1, ['"'] = 1, ['\\'] = 1};
+
+/* True when none of the 8 bytes of w needs a look for part: for names every
+ * byte lies in 0x3E..0x7F and is not '\\' (so not one of SPECIAL_NAME's
+ * bytes), for strings no byte is 0, '"', '\\' or >= 0x80. (Per-byte tests
+ * without carries between bytes, but for the "has a zero byte" test, whose
+ * borrows only ever flag a byte beyond a real match: "none" stays exact.) */
+static bool word_ordinary(uint64_t w, lineproto_part part)
 {
-    if (part == LINEPROTO_STRING)
-        return c == '"' || c == '\\' || c == 0;
-    return c == ',' || c == ' ' || c == '=' || c == '\\' || c == '\n' || c == '\r' ||
-           c == '#' || c == '\t' || c == 0;
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    if ((w & high) != 0)
+        return false;
+    uint64_t bs = w ^ (ones * '\\');
+    if (((bs - ones) & ~bs & high) != 0)
+        return false;
+    if (part != LINEPROTO_STRING)
+        return ((w + ones * (0x80 - 0x3E)) & high) == high;
+    uint64_t q = w ^ (ones * '"');
+    return (((w - ones) & ~w & high) | ((q - ones) & ~q & high)) == 0;
 }
 
 int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
@@ -101,10 +122,29 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
     if (n > SIZE_MAX / 3 || lineproto_buf_reserve(b, n * 3) < 0)
         return -1;
     char *o = b->data + b->len;
-    size_t i = 0;
+    const unsigned char *special = part == LINEPROTO_STRING ? SPECIAL_STRING : SPECIAL_NAME;
+    size_t i = 0, bytewise_until = 0;
     while (i < n) {
+        /* Whole words of ordinary bytes; the room reserved above (three
+         * bytes out per byte in) holds a word's eight while eight remain.
+         * After a word that is not, its bytes go one by one. */
+        if (i >= bytewise_until) {
+            while (n - i >= 8) {
+                uint64_t w;
+                memcpy(&w, u + i, 8);
+                if (!word_ordinary(w, part)) {
+                    bytewise_until = i + 8;
+                    break;
+                }
+                memcpy(o, &w, 8);
+                o += 8;
+                i += 8;
+            }
+            if (i == n)
+                break;
+        }
         unsigned char c = u[i];
-        if (c < 0x80 && !ascii_special(c, part)) {
+        if (c < 0x80 && !special[c]) {
             *o++ = (char)c;
             i++;
             continue;
@@ -358,7 +398,8 @@ int lineproto_parse_pyfloat(const char *s, size_t n, double *out)
     if (i != z)
         return -1;
     clean[olen] = '\0';
-    *out = strtod(clean, NULL);
+    if (!msgjson_exact_decimal(clean, olen, out))
+        *out = strtod(clean, NULL);
     return 0;
 }
 
@@ -367,68 +408,139 @@ int lineproto_parse_pyfloat(const char *s, size_t n, double *out)
 typedef enum { FIELD_FLOAT, FIELD_STRING, FIELD_BOOL } field_type;
 
 typedef struct {
-    char *key;
+    const char *key; /* in the fieldset's arena */
+    size_t klen;
     field_type type;
     double num;
     bool flag;
-    char *str;
+    const char *str; /* FIELD_STRING: in the fieldset's arena */
+    size_t slen;
 } field;
 
+/* A block of the fieldset's arena beyond its inline bytes. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t cap, used;
+    char data[];
+} arena_block;
+
+#define FIELDSET_INLINE_FIELDS 24
+#define FIELDSET_INLINE_BYTES 2048
+
 /* Fields in insertion order with Python dict semantics: setting an existing
- * key replaces its value in place. */
+ * key replaces its value in place. Keys and strings are copied into an
+ * arena that starts inside the fieldset and never moves what it holds, so
+ * a typical message allocates nothing here. Initialise with fieldset_init;
+ * a fieldset must not be copied. */
 typedef struct {
     field *v;
     size_t n;
     size_t cap;
     bool oom;
     unsigned dropped;
+    field local[FIELDSET_INLINE_FIELDS];
+    char bytes[FIELDSET_INLINE_BYTES];
+    size_t bytes_used;
+    arena_block *blocks; /* newest first */
 } fieldset;
+
+static void fieldset_init(fieldset *fs)
+{
+    fs->v = fs->local;
+    fs->n = 0;
+    fs->cap = FIELDSET_INLINE_FIELDS;
+    fs->oom = false;
+    fs->dropped = 0;
+    fs->bytes_used = 0;
+    fs->blocks = NULL;
+}
 
 static void fieldset_fini(fieldset *fs)
 {
-    for (size_t i = 0; i < fs->n; i++) {
-        free(fs->v[i].key);
-        free(fs->v[i].str);
+    if (fs->v != fs->local)
+        free(fs->v);
+    while (fs->blocks != NULL) {
+        arena_block *next = fs->blocks->next;
+        free(fs->blocks);
+        fs->blocks = next;
     }
-    free(fs->v);
+}
+
+/* Copies n bytes of s and a NUL into the arena. Returns the copy, or NULL
+ * when out of memory (fs->oom set). */
+static const char *fieldset_copy(fieldset *fs, const char *s, size_t n)
+{
+    char *p;
+    if (n < FIELDSET_INLINE_BYTES - fs->bytes_used) {
+        p = fs->bytes + fs->bytes_used;
+        fs->bytes_used += n + 1;
+    } else if (fs->blocks != NULL && n < fs->blocks->cap - fs->blocks->used) {
+        p = fs->blocks->data + fs->blocks->used;
+        fs->blocks->used += n + 1;
+    } else {
+        size_t cap = n < 8192 ? 8192 : n + 1;
+        arena_block *b = malloc(sizeof *b + cap);
+        if (b == NULL) {
+            fs->oom = true;
+            return NULL;
+        }
+        b->next = fs->blocks;
+        b->cap = cap;
+        b->used = n + 1;
+        fs->blocks = b;
+        p = b->data;
+    }
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static field *fieldset_find_n(fieldset *fs, const char *key, size_t klen)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        field *f = &fs->v[i];
+        if (f->klen == klen && memcmp(f->key, key, klen) == 0)
+            return f;
+    }
+    return NULL;
 }
 
 static field *fieldset_find(fieldset *fs, const char *key)
 {
-    for (size_t i = 0; i < fs->n; i++)
-        if (strcmp(fs->v[i].key, key) == 0)
-            return &fs->v[i];
-    return NULL;
+    return fieldset_find_n(fs, key, strlen(key));
 }
 
-/* Returns the slot for key (new or existing, its old string freed), or NULL
- * when out of memory (fs->oom set). */
+/* Returns the slot for key (new or existing, its old string dropped), or
+ * NULL when out of memory (fs->oom set). */
 static field *fieldset_slot(fieldset *fs, const char *key)
 {
-    field *f = fieldset_find(fs, key);
+    size_t klen = strlen(key);
+    field *f = fieldset_find_n(fs, key, klen);
     if (f != NULL) {
-        free(f->str);
         f->str = NULL;
+        f->slen = 0;
         return f;
     }
     if (fs->n == fs->cap) {
-        size_t cap = fs->cap ? fs->cap * 2 : 16;
-        field *v = realloc(fs->v, cap * sizeof *v);
+        size_t cap = fs->cap * 2;
+        field *v = fs->v == fs->local ? malloc(cap * sizeof *v)
+                                       : realloc(fs->v, cap * sizeof *v);
         if (v == NULL) {
             fs->oom = true;
             return NULL;
         }
+        if (fs->v == fs->local)
+            memcpy(v, fs->local, fs->n * sizeof *v);
         fs->v = v;
         fs->cap = cap;
     }
-    char *k = strdup(key);
-    if (k == NULL) {
-        fs->oom = true;
+    const char *k = fieldset_copy(fs, key, klen);
+    if (k == NULL)
         return NULL;
-    }
     f = &fs->v[fs->n++];
     memset(f, 0, sizeof *f);
     f->key = k;
+    f->klen = klen;
     return f;
 }
 
@@ -437,8 +549,6 @@ static void fieldset_del(fieldset *fs, const char *key)
     field *f = fieldset_find(fs, key);
     if (f == NULL)
         return;
-    free(f->key);
-    free(f->str);
     size_t idx = (size_t)(f - fs->v);
     memmove(&fs->v[idx], &fs->v[idx + 1], (fs->n - idx - 1) * sizeof *f);
     fs->n--;
@@ -460,15 +570,16 @@ static void fieldset_float(fieldset *fs, const char *key, double v)
     }
 }
 
+/* A string field: s up to its first NUL. */
 static void fieldset_string(fieldset *fs, const char *key, const char *s)
 {
     field *f = fieldset_slot(fs, key);
     if (f == NULL)
         return;
     f->type = FIELD_STRING;
-    f->str = strdup(s);
-    if (f->str == NULL)
-        fs->oom = true;
+    size_t n = strlen(s);
+    f->str = fieldset_copy(fs, s, n);
+    f->slen = n;
 }
 
 static void fieldset_bool(fieldset *fs, const char *key, bool v)
@@ -487,9 +598,17 @@ typedef struct {
     const char *value;
 } tag;
 
-static int tag_cmp(const void *a, const void *b)
+/* Sorts a few tags by key (insertion sort: the keys are distinct, so any
+ * sort gives this order). */
+static void tags_sort(tag *tags, size_t ntags)
 {
-    return strcmp(((const tag *)a)->key, ((const tag *)b)->key);
+    for (size_t i = 1; i < ntags; i++) {
+        tag t = tags[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(tags[j - 1].key, t.key) > 0; j--)
+            tags[j] = tags[j - 1];
+        tags[j] = t;
+    }
 }
 
 /* ---- line assembly ----------------------------------------------------- */
@@ -533,16 +652,36 @@ static bool stored_keys_equal(const char *a, size_t an, const char *b, size_t bn
     }
 }
 
+/* A hash of the key influxd stores for an escaped field key (FNV-1a over
+ * stored_key_byte's bytes): keys stored alike hash alike. */
+static uint64_t stored_key_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    size_t i = 0;
+    /* Without a backslash influxd stores the bytes as they are. */
+    for (; i < n && s[i] != '\\'; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    if (i == n)
+        return h;
+    h = 14695981039346656037ULL;
+    i = 0;
+    int pending = -1;
+    for (int c; (c = stored_key_byte(s, n, &i, &pending)) >= 0;)
+        h = (h ^ (unsigned char)c) * 1099511628211ULL;
+    return h;
+}
+
 typedef struct {
     size_t off;
     size_t len;
+    uint64_t hash; /* stored_key_hash */
 } key_span;
 
 static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
                       size_t ntags, fieldset *fs, int64_t time_ns)
 {
     int rc = append_escaped_str(out, LINEPROTO_MEASUREMENT, measurement);
-    qsort(tags, ntags, sizeof *tags, tag_cmp);
+    tags_sort(tags, ntags);
     for (size_t i = 0; i < ntags && rc == 0; i++) {
         if (tags[i].value == NULL || tags[i].value[0] == '\0')
             continue; /* InfluxDB refuses empty tag values */
@@ -565,13 +704,15 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
         size_t before = out->len;
         rc |= buf_putc(out, written == 0 ? ' ' : ',');
         size_t kstart = out->len;
-        rc |= append_escaped_str(out, LINEPROTO_FIELD_KEY, f->key);
+        rc |= lineproto_append_escaped(out, LINEPROTO_FIELD_KEY, f->key, f->klen);
         if (rc != 0)
             break;
         size_t klen = out->len - kstart;
+        uint64_t hash = stored_key_hash(out->data + kstart, klen);
         bool dup = false;
         for (size_t k = 0; k < written && !dup; k++)
-            dup = stored_keys_equal(out->data + keys[k].off, keys[k].len,
+            dup = keys[k].hash == hash &&
+                  stored_keys_equal(out->data + keys[k].off, keys[k].len,
                                     out->data + kstart, klen);
         if (dup) {
             /* Two keys InfluxDB would store alike (after the replacements
@@ -582,6 +723,7 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
         }
         keys[written].off = kstart;
         keys[written].len = klen;
+        keys[written].hash = hash;
         rc |= buf_putc(out, '=');
         if (f->type == FIELD_FLOAT) {
             rc |= lineproto_append_double(out, f->num);
@@ -589,7 +731,7 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
             rc |= buf_puts(out, f->flag ? "true" : "false");
         } else {
             rc |= buf_putc(out, '"');
-            rc |= append_escaped_str(out, LINEPROTO_STRING, f->str);
+            rc |= lineproto_append_escaped(out, LINEPROTO_STRING, f->str, f->slen);
             rc |= buf_putc(out, '"');
         }
         written++;
@@ -683,19 +825,118 @@ static bool nonempty(const char *s)
     return s != NULL && s[0] != '\0';
 }
 
-/* The point time: time_ns, else new_state.last_updated, else time_fired. */
-static int message_time(const msgjson_node *msg, int64_t *out)
+/* ---- the message's top-level members ---------------------------------- */
+
+/* The top-level members the encoder reads, found in one pass over the
+ * message instead of one pass per lookup. */
+typedef enum {
+    K_AREA,
+    K_BACKFILL,
+    K_DATA,
+    K_DOMAIN,
+    K_ENTITY_ID,
+    K_EVENT_TYPE,
+    K_NEW_STATE,
+    K_OBJECT_ID,
+    K_OLD_STATE,
+    K_PRESENCE,
+    K_SITE,
+    K_STAGE,
+    K_STATS,
+    K_TIME_FIRED,
+    K_TIME_NS,
+    K_UNIT,
+    K_VALUE,
+    K_WEATHER,
+    K_COUNT
+} msg_key;
+
+static const char *const MSG_KEY_NAMES[K_COUNT] = {
+    [K_AREA] = "area",
+    [K_BACKFILL] = "backfill",
+    [K_DATA] = "data",
+    [K_DOMAIN] = "domain",
+    [K_ENTITY_ID] = "entity_id",
+    [K_EVENT_TYPE] = "event_type",
+    [K_NEW_STATE] = "new_state",
+    [K_OBJECT_ID] = "object_id",
+    [K_OLD_STATE] = "old_state",
+    [K_PRESENCE] = "presence",
+    [K_SITE] = "site",
+    [K_STAGE] = "stage",
+    [K_STATS] = "stats",
+    [K_TIME_FIRED] = "time_fired",
+    [K_TIME_NS] = "time_ns",
+    [K_UNIT] = "unit",
+    [K_VALUE] = "value",
+    [K_WEATHER] = "weather",
+};
+
+typedef struct {
+    const msgjson_node *root;
+    const msgjson_node *v[K_COUNT]; /* a member's value, or NULL */
+} msg_index;
+
+/* Which msg_key a member's key is, or K_COUNT for none. */
+static msg_key msg_key_of(const msgjson_node *key)
 {
-    const msgjson_node *t = msgjson_get(msg, "time_ns");
+    /* Candidates by length, so most keys cost one switch and a memcmp. */
+    static const msg_key by_len[][4] = {
+        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 0 */
+        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 1 */
+        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 2 */
+        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 3 */
+        {K_AREA, K_DATA, K_SITE, K_UNIT}, /* 4 */
+        {K_STAGE, K_STATS, K_VALUE, K_COUNT}, /* 5 */
+        {K_DOMAIN, K_COUNT, K_COUNT, K_COUNT}, /* 6 */
+        {K_TIME_NS, K_WEATHER, K_COUNT, K_COUNT}, /* 7 */
+        {K_BACKFILL, K_PRESENCE, K_COUNT, K_COUNT}, /* 8 */
+        {K_ENTITY_ID, K_NEW_STATE, K_OBJECT_ID, K_OLD_STATE}, /* 9 */
+        {K_EVENT_TYPE, K_TIME_FIRED, K_COUNT, K_COUNT}, /* 10 */
+    };
+    size_t n = key->count;
+    if (n >= sizeof by_len / sizeof by_len[0])
+        return K_COUNT;
+    for (size_t i = 0; i < 4 && by_len[n][i] != K_COUNT; i++) {
+        msg_key k = by_len[n][i];
+        if (key->u.s[0] == MSG_KEY_NAMES[k][0] && memcmp(key->u.s, MSG_KEY_NAMES[k], n) == 0)
+            return k;
+    }
+    return K_COUNT;
+}
+
+/* Fills ix from the object msg; the first of repeated keys wins, as with
+ * msgjson_get. */
+static void msg_index_fill(msg_index *ix, const msgjson_node *msg)
+{
+    ix->root = msg;
+    for (size_t i = 0; i < K_COUNT; i++)
+        ix->v[i] = NULL;
+    for (const msgjson_node *k = msgjson_first(msg); k != NULL; k = msgjson_next(msg, k)) {
+        msg_key mk = msg_key_of(k);
+        if (mk != K_COUNT && ix->v[mk] == NULL)
+            ix->v[mk] = k + 1;
+    }
+}
+
+static const msgjson_node *mget(const msg_index *ix, msg_key k)
+{
+    return ix->v[k];
+}
+
+/* The point time: time_ns, else new_state.last_updated, else time_fired. */
+static int message_time(const msg_index *msg, int64_t *out)
+{
+    const msgjson_node *t = mget(msg, K_TIME_NS);
     if (is_integer(t)) {
         *out = t->u.i;
         return 0;
     }
-    const msgjson_node *ns = msgjson_get(msg, "new_state");
+    const msgjson_node *ns = mget(msg, K_NEW_STATE);
     const char *lu = get_str(ns, "last_updated");
     if (lu != NULL && hs_time_parse_iso(lu, out) == 0)
         return 0;
-    const char *tf = get_str(msg, "time_fired");
+    const char *tf = msgjson_str(mget(msg, K_TIME_FIRED));
     if (tf != NULL && hs_time_parse_iso(tf, out) == 0)
         return 0;
     return -1;
@@ -755,7 +996,9 @@ static bool digit_tail(const char *text)
  * Returns NaN when out of memory (the caller then drops the field). */
 static double digit_tail_value(const char *text)
 {
-    char *tmp = malloc(strlen(text) + 1);
+    char local[128];
+    size_t len = strlen(text);
+    char *tmp = len < sizeof local ? local : malloc(len + 1);
     if (tmp == NULL)
         return NAN;
     size_t n = 0;
@@ -763,8 +1006,11 @@ static double digit_tail_value(const char *text)
         if (isdigit((unsigned char)*p) || *p == '.')
             tmp[n++] = *p;
     tmp[n] = '\0';
-    double v = strtod(tmp, NULL);
-    free(tmp);
+    double v;
+    if (!msgjson_exact_decimal(tmp, n, &v))
+        v = strtod(tmp, NULL);
+    if (tmp != local)
+        free(tmp);
     return v;
 }
 
@@ -778,7 +1024,8 @@ static void add_attribute(fieldset *fs, const char *name, const msgjson_node *va
         return;
     }
     size_t klen = strlen(name);
-    char *key = malloc(klen + 6);
+    char local[128];
+    char *key = klen + 6 <= sizeof local ? local : malloc(klen + 6);
     if (key == NULL) {
         fs->oom = true;
         return;
@@ -786,7 +1033,7 @@ static void add_attribute(fieldset *fs, const char *name, const msgjson_node *va
     memcpy(key, name, klen + 1);
     /* influxd refuses a field named "time" (it drops the point or the
      * field): it is treated like a key already taken. */
-    if (fieldset_find(fs, key) != NULL || strcmp(key, "time") == 0) {
+    if (fieldset_find_n(fs, key, klen) != NULL || strcmp(key, "time") == 0) {
         key[klen++] = '_';
         key[klen] = '\0';
     }
@@ -794,10 +1041,19 @@ static void add_attribute(fieldset *fs, const char *name, const msgjson_node *va
     if (value_as_float(value, &num)) {
         fieldset_float(fs, key, num);
     } else {
-        char *text = value_text(value);
+        /* value_text without a copy for the common text values */
+        char *owned = NULL;
+        const char *text;
+        if (is_string(value))
+            text = msgjson_str(value);
+        else if (is_null(value))
+            text = "None";
+        else
+            text = owned = value_text(value);
         if (text == NULL) {
             fs->oom = true;
-            free(key);
+            if (key != local)
+                free(key);
             return;
         }
         memcpy(key + klen, "_str", 5);
@@ -805,9 +1061,10 @@ static void add_attribute(fieldset *fs, const char *name, const msgjson_node *va
         key[klen] = '\0';
         if (digit_tail(text))
             fieldset_float(fs, key, digit_tail_value(text));
-        free(text);
+        free(owned);
     }
-    free(key);
+    if (key != local)
+        free(key);
 }
 
 /* key = name, with a '_' appended when taken; as snprintf into 64 bytes. */
@@ -877,11 +1134,11 @@ static bool kept_as_state(const char *s)
 
 /* Fills dom and *object_id from the message (its domain and object_id fields,
  * else split from entity_id). dom must hold 256 bytes. Returns 0 or -1. */
-static int entity_parts(const msgjson_node *msg, const char *entity_id, char *dom,
+static int entity_parts(const msg_index *msg, const char *entity_id, char *dom,
                         const char **object_id)
 {
-    const char *d = get_str(msg, "domain");
-    const char *o = get_str(msg, "object_id");
+    const char *d = msgjson_str(mget(msg, K_DOMAIN));
+    const char *o = msgjson_str(mget(msg, K_OBJECT_ID));
     if (nonempty(d) && nonempty(o) && strlen(d) < 256) {
         memcpy(dom, d, strlen(d) + 1);
         *object_id = o;
@@ -903,15 +1160,15 @@ typedef struct {
     size_t errlen;
 } enc_ctx;
 
-static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                            int64_t time_ns)
 {
-    const msgjson_node *ns = msgjson_get(msg, "new_state");
+    const msgjson_node *ns = mget(msg, K_NEW_STATE);
     if (!is_object(ns)) {
         c->info->skip_reason = "no new_state (entity removed)";
         return 0;
     }
-    const char *entity_id = get_str(msg, "entity_id");
+    const char *entity_id = msgjson_str(mget(msg, K_ENTITY_ID));
     if (!nonempty(entity_id)) {
         snprintf(c->err, c->errlen, "state_changed without entity_id");
         return -1;
@@ -938,7 +1195,7 @@ static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *o
      * enricher's value too when it found one (its boolean-like words). */
     bool include_state = false, include_value = false;
     double value = 0, parsed;
-    const msgjson_node *enriched_value = msgjson_get(msg, "value");
+    const msgjson_node *enriched_value = mget(msg, K_VALUE);
     bool enriched = is_number(enriched_value);
     if (kept_as_state(state)) {
         include_state = true;
@@ -989,7 +1246,7 @@ static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *o
             const char *attr_name = o->measurement_attr == LINEPROTO_MATTR_UNIT
                                         ? "unit_of_measurement"
                                         : "device_class";
-            const char *unit = get_str(msg, "unit");
+            const char *unit = msgjson_str(mget(msg, K_UNIT));
             if (o->measurement_attr == LINEPROTO_MATTR_UNIT && nonempty(unit)) {
                 measurement = unit;
             } else {
@@ -1010,7 +1267,8 @@ static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *o
         }
     }
 
-    fieldset fs = {0};
+    fieldset fs;
+    fieldset_init(&fs);
     if (include_state)
         fieldset_string(&fs, "state", state);
     if (include_value)
@@ -1025,14 +1283,14 @@ static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *o
             continue;
         add_attribute(&fs, key, v);
     }
-    const msgjson_node *weather = msgjson_get(msg, "weather");
+    const msgjson_node *weather = mget(msg, K_WEATHER);
     if (is_object(weather)) {
         add_extra_number(&fs, "weather_temperature", msgjson_get(weather, "temperature"));
         add_extra_number(&fs, "weather_humidity", msgjson_get(weather, "humidity"));
         add_extra_number(&fs, "weather_pressure", msgjson_get(weather, "pressure"));
         add_extra_string(&fs, "weather_condition", msgjson_get(weather, "condition"));
     }
-    const msgjson_node *presence = msgjson_get(msg, "presence");
+    const msgjson_node *presence = mget(msg, K_PRESENCE);
     if (is_object(presence)) {
         add_extra_bool(&fs, "anyone_home", msgjson_get(presence, "anyone_home"));
         add_extra_number(&fs, "people_home", msgjson_get(presence, "people_home"));
@@ -1043,8 +1301,8 @@ static int encode_ha_state(const msgjson_node *msg, enc_ctx *c, lineproto_buf *o
     tag tags[] = {
         {"domain", domain},
         {"entity_id", object_id},
-        {"site", get_str(msg, "site")},
-        {"area", get_str(msg, "area")},
+        {"site", msgjson_str(mget(msg, K_SITE))},
+        {"area", msgjson_str(mget(msg, K_AREA))},
     };
     int rc = -1;
     if (!fs.oom)
@@ -1086,37 +1344,39 @@ static int write_own_point(enc_ctx *c, lineproto_buf *out, const char *measureme
     return rc;
 }
 
-static int encode_ha_weather(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_weather(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                              int64_t time_ns)
 {
-    const msgjson_node *w = msgjson_get(msg, "weather");
+    const msgjson_node *w = mget(msg, K_WEATHER);
     if (!is_object(w)) {
         c->info->skip_reason = "weather record without observation";
         return 0;
     }
-    fieldset fs = {0};
+    fieldset fs;
+    fieldset_init(&fs);
     add_extra_number(&fs, "temperature", msgjson_get(w, "temperature"));
     add_extra_number(&fs, "humidity", msgjson_get(w, "humidity"));
     add_extra_number(&fs, "pressure", msgjson_get(w, "pressure"));
     add_extra_string(&fs, "condition", msgjson_get(w, "condition"));
     add_extra_number(&fs, "age_s", msgjson_get(w, "age_s"));
-    tag tags[] = {{"site", get_str(msg, "site")}, {"provider", get_str(w, "provider")}};
+    tag tags[] = {{"site", msgjson_str(mget(msg, K_SITE))}, {"provider", get_str(w, "provider")}};
     return write_own_point(c, out, "weather", tags, 2, &fs, time_ns,
                            "weather record without values");
 }
 
-static int encode_ha_presence(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_ha_presence(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                               int64_t time_ns)
 {
-    const msgjson_node *p = msgjson_get(msg, "presence");
+    const msgjson_node *p = mget(msg, K_PRESENCE);
     if (!is_object(p)) {
         c->info->skip_reason = "presence record without snapshot";
         return 0;
     }
-    fieldset fs = {0};
+    fieldset fs;
+    fieldset_init(&fs);
     add_extra_bool(&fs, "anyone_home", msgjson_get(p, "anyone_home"));
     add_extra_number(&fs, "people_home", msgjson_get(p, "people_home"));
-    tag tags[] = {{"site", get_str(msg, "site")}};
+    tag tags[] = {{"site", msgjson_str(mget(msg, K_SITE))}};
     return write_own_point(c, out, "presence", tags, 1, &fs, time_ns,
                            "presence record without values");
 }
@@ -1126,15 +1386,16 @@ static int encode_ha_presence(const msgjson_node *msg, enc_ctx *c, lineproto_buf
  * Entries that are not numbers, and keys influxd cannot store (empty), are
  * left out and counted; "time", which influxd refuses, becomes "time_" as
  * for attributes (a "time_" already there keeps the first one). */
-static int encode_stats(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_stats(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                         int64_t time_ns)
 {
-    const msgjson_node *stats = msgjson_get(msg, "stats");
+    const msgjson_node *stats = mget(msg, K_STATS);
     if (!is_object(stats)) {
         c->info->skip_reason = "homestream_stats record without stats";
         return 0;
     }
-    fieldset fs = {0};
+    fieldset fs;
+    fieldset_init(&fs);
     for (const msgjson_node *kn = msgjson_first(stats); kn != NULL;
          kn = msgjson_next(stats, kn)) {
         const char *key = kn->u.s;
@@ -1156,7 +1417,7 @@ static int encode_stats(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
     } else if (fs.n == 0) {
         c->info->skip_reason = "homestream_stats record without numbers";
     } else {
-        tag tags[] = {{"stage", get_str(msg, "stage")}, {"site", get_str(msg, "site")}};
+        tag tags[] = {{"stage", msgjson_str(mget(msg, K_STAGE))}, {"site", msgjson_str(mget(msg, K_SITE))}};
         rc = write_line(out, "homestream", tags, 2, &fs, time_ns);
         if (rc == 0)
             c->info->points = 1;
@@ -1179,16 +1440,17 @@ static void add_json_text(fieldset *fs, const char *key, const msgjson_node *v)
     free(t);
 }
 
-static int encode_events(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out,
+static int encode_events(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                          int64_t time_ns, const char *event_type)
 {
-    const char *entity_id = get_str(msg, "entity_id");
+    const char *entity_id = msgjson_str(mget(msg, K_ENTITY_ID));
     char domain[256] = "";
     const char *object_id = NULL;
     if (nonempty(entity_id) && entity_parts(msg, entity_id, domain, &object_id) < 0)
         domain[0] = '\0';
-    fieldset fs = {0};
-    const msgjson_node *ns = msgjson_get(msg, "new_state");
+    fieldset fs;
+    fieldset_init(&fs);
+    const msgjson_node *ns = mget(msg, K_NEW_STATE);
     if (strcmp(event_type, "state_changed") == 0) {
         if (is_object(ns)) {
             add_extra_string(&fs, "state", msgjson_get(ns, "state"));
@@ -1198,25 +1460,25 @@ static int encode_events(const msgjson_node *msg, enc_ctx *c, lineproto_buf *out
         } else {
             fieldset_bool(&fs, "removed", true);
         }
-        const msgjson_node *old = msgjson_get(msg, "old_state");
+        const msgjson_node *old = mget(msg, K_OLD_STATE);
         if (is_object(old))
             add_extra_string(&fs, "old_state", msgjson_get(old, "state"));
     } else {
-        const msgjson_node *data = msgjson_get(msg, "data");
+        const msgjson_node *data = mget(msg, K_DATA);
         if (data == NULL)
-            data = msgjson_get(msg, event_type);
+            data = msgjson_get(msg->root, event_type);
         if (data != NULL)
             add_json_text(&fs, "data", data);
     }
-    add_extra_number(&fs, "value", msgjson_get(msg, "value"));
-    add_extra_string(&fs, "unit", msgjson_get(msg, "unit"));
-    add_extra_bool(&fs, "backfill", msgjson_get(msg, "backfill"));
+    add_extra_number(&fs, "value", mget(msg, K_VALUE));
+    add_extra_string(&fs, "unit", mget(msg, K_UNIT));
+    add_extra_bool(&fs, "backfill", mget(msg, K_BACKFILL));
     if (fs.n == 0)
         fieldset_string(&fs, "data", "{}");
     tag tags[] = {
-        {"area", get_str(msg, "area")}, {"domain", domain},
+        {"area", msgjson_str(mget(msg, K_AREA))}, {"domain", domain},
         {"entity_id", entity_id},       {"event_type", event_type},
-        {"site", get_str(msg, "site")},
+        {"site", msgjson_str(mget(msg, K_SITE))},
     };
     int rc = -1;
     if (!fs.oom)
@@ -1239,12 +1501,15 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
     info->points = 0;
     info->dropped_fields = 0;
     info->skip_reason = NULL;
-    const msgjson_node *msg = msgjson_root(doc);
-    if (!is_object(msg)) {
+    const msgjson_node *root = msgjson_root(doc);
+    if (!is_object(root)) {
         snprintf(err, errlen, "message is not a JSON object");
         return -1;
     }
-    const char *event_type = get_str(msg, "event_type");
+    msg_index ix;
+    msg_index_fill(&ix, root);
+    const msg_index *msg = &ix;
+    const char *event_type = msgjson_str(mget(msg, K_EVENT_TYPE));
     if (!nonempty(event_type)) {
         snprintf(err, errlen, "message has no event_type");
         return -1;

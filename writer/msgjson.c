@@ -2,6 +2,7 @@
 #include "msgjson.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,19 +30,25 @@ void msgjson_trim(msgjson_doc *d, size_t keep)
         msgjson_fini(d);
 }
 
-/* Returns the index of a new node of type t, or -1 when out of memory. */
-static int64_t node_push(msgjson_doc *d, msgjson_type t)
+/* Doubles the node array. Returns 0 or -1 when out of memory. */
+static int node_grow(msgjson_doc *d)
 {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 256;
-        if (cap > UINT32_MAX)
-            return -1;
-        msgjson_node *v = realloc(d->nodes, cap * sizeof *v);
-        if (v == NULL)
-            return -1;
-        d->nodes = v;
-        d->cap = cap;
-    }
+    size_t cap = d->cap ? d->cap * 2 : 256;
+    if (cap > UINT32_MAX)
+        return -1;
+    msgjson_node *v = realloc(d->nodes, cap * sizeof *v);
+    if (v == NULL)
+        return -1;
+    d->nodes = v;
+    d->cap = cap;
+    return 0;
+}
+
+/* Returns the index of a new node of type t, or -1 when out of memory. */
+static inline int64_t node_push(msgjson_doc *d, msgjson_type t)
+{
+    if (d->n == d->cap && node_grow(d) < 0)
+        return -1;
     msgjson_node *nd = &d->nodes[d->n];
     nd->type = t;
     nd->count = 0;
@@ -78,8 +85,10 @@ typedef struct {
     bool oom;
 } reader;
 
-static void skip_ws(reader *r)
+static inline void skip_ws(reader *r)
 {
+    if (r->p < r->end && *r->p > ' ')
+        return; /* the common case: compact text */
     while (r->p < r->end &&
            (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
@@ -159,11 +168,13 @@ static size_t put_utf8(char *o, int32_t cp)
     return 4;
 }
 
-/* True when none of the 8 bytes of w ends, escapes or breaks a plain run of
- * a string: no control character, '"', '\\' or byte >= 0x80. (The classic
- * "has a zero byte" test: a borrow can flag a byte beyond a real match, never
- * one in a word without any, so "none" is exact.) */
-static bool word_plain(uint64_t w)
+/* The bytes of w (8 bytes of text as read from memory) that end, escape
+ * or break a plain run of a string: a control character, '"', '\\' or a
+ * byte >= 0x80 each get their high bit set. (The classic "has a zero byte"
+ * test: a borrow can flag a byte beyond a real match, never one before it,
+ * so 0 means none and the lowest flagged byte in memory order is the first
+ * real one.) */
+static uint64_t word_special(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     uint64_t ctl = (w - ones * 0x20) & ~w & high;
@@ -171,12 +182,43 @@ static bool word_plain(uint64_t w)
     uint64_t bs = w ^ (ones * '\\');
     uint64_t hq = (q - ones) & ~q & high;
     uint64_t hb = (bs - ones) & ~bs & high;
-    return ((ctl | hq | hb | (w & high)) == 0);
+    return ctl | hq | hb | (w & high);
 }
+
+/* How many bytes of a word precede its first flagged byte (m != 0 from
+ * word_special); 0 where the byte order is not known, which only costs the
+ * caller's byte loop a few more steps. */
+static size_t plain_prefix(uint64_t m)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+/* 1 for the bytes a plain run of a string may hold: not a control
+ * character, '"', '\\' or a byte >= 0x80 (word_special's rule, per byte). */
+static const unsigned char PLAIN[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x80 and above: 0 */
+};
 
 /* Reads a string (r->p just past its opening quote) into a new string node.
  * The string buffer was reserved for the whole text, so decoding (which
- * never grows a string) cannot overflow it. Returns 0 or -1. */
+ * never grows a string) cannot overflow it. More: the decoded bytes written
+ * so far never pass the text bytes read so far (every string's NUL stands
+ * for its closing quote, and its opening quote is never copied), so the
+ * plain runs below may store whole 8-byte words while 8 text bytes remain.
+ * Returns 0 or -1. */
 static int read_string(reader *r)
 {
     int64_t idx = node_push(r->d, MSGJSON_STRING);
@@ -189,18 +231,22 @@ static int read_string(reader *r)
     char *start = o;
     const unsigned char *p = r->p, *end = r->end;
     for (;;) {
-        const unsigned char *run = p;
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if (!word_plain(w))
+            memcpy(o, &w, 8);
+            uint64_t m = word_special(w);
+            if (m != 0) {
+                size_t k = plain_prefix(m);
+                o += k;
+                p += k;
                 break;
+            }
+            o += 8;
             p += 8;
         }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        memcpy(o, run, (size_t)(p - run));
-        o += p - run;
+        while (p < end && PLAIN[*p])
+            *o++ = (char)*p++;
         if (p >= end)
             return -1;
         unsigned char c = *p;
@@ -284,6 +330,60 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* See msgjson.h. */
+bool msgjson_exact_decimal(const char *text, size_t n, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+    static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const unsigned char *p = (const unsigned char *)text, *end = p + n;
+    bool neg = false;
+    if (p < end && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    uint64_t m = 0;
+    int sig = 0, exp10 = 0;
+    bool frac = false;
+    for (; p < end; p++) {
+        if (*p == '.') {
+            frac = true;
+            continue;
+        }
+        if (!is_digit(*p))
+            break;
+        if ((m != 0 || *p != '0') && ++sig > 15)
+            return false;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (frac && --exp10 < -1000)
+            return false; /* zeros without end: beyond the fast path anyway */
+    }
+    if (p < end) { /* the exponent */
+        p++;
+        bool eneg = false;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        int e = 0;
+        for (; p < end; p++) {
+            if (e > 1000)
+                return false;
+            e = e * 10 + (*p - '0');
+        }
+        exp10 += eneg ? -e : e;
+    }
+    if (exp10 < -22 || exp10 > 22)
+        return false;
+    double v = (double)m;
+    v = exp10 < 0 ? v / P10[-exp10] : v * P10[exp10];
+    *out = neg ? -v : v;
+    return true;
+#else
+    (void)text;
+    (void)n;
+    (void)out;
+    return false;
+#endif
+}
+
 /* Reads a number by RFC 8259's grammar, typed as jansson types it. An
  * integer out of int64_t's range and a real that overflows are declined
  * (jansson refuses both). Returns 0 or -1. */
@@ -345,7 +445,7 @@ static int read_number(reader *r)
             v = -v;
         }
         nd->u.i = v;
-    } else {
+    } else if (!msgjson_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d)) {
         char tmp[64];
         char *heap = NULL, *txt = tmp;
         size_t len = (size_t)(p - s);
@@ -377,6 +477,27 @@ static bool match_word(reader *r, const char *w, size_t n)
     return true;
 }
 
+/* True when the keys a and b (string nodes of d) are the same bytes. */
+static bool same_key(const msgjson_doc *d, const msgjson_node *a, const msgjson_node *b)
+{
+    const char *x = d->str + a->u.off, *y = d->str + b->u.off;
+    return a->count == b->count && x[0] == y[0] && memcmp(x, y, a->count) == 0;
+}
+
+/* A cheap hash of a key (string node of d): its length and up to three of
+ * its bytes. Equal keys hash alike; that is all has_duplicate_key needs. */
+static uint32_t key_hash(const msgjson_doc *d, const msgjson_node *k)
+{
+    const unsigned char *s = (const unsigned char *)d->str + k->u.off;
+    uint32_t n = k->count, h = n * 0x9E3779B1u;
+    if (n > 0)
+        h ^= (uint32_t)s[0] * 0x85EBCA77u ^ (uint32_t)s[n - 1] * 0xC2B2AE3Du ^
+             (uint32_t)s[n / 2] * 0x27D4EB2Fu;
+    return h ^ (h >> 15);
+}
+
+#define DUP_SLOTS 256 /* objects up to half as many members use the table */
+
 /* True when the object node at idx repeats a key (jansson would keep the
  * last value in the first key's place; such texts are left to jansson). */
 static bool has_duplicate_key(const msgjson_doc *d, size_t idx)
@@ -385,15 +506,31 @@ static bool has_duplicate_key(const msgjson_doc *d, size_t idx)
     if (obj->count < 2)
         return false;
     size_t end = idx + obj->span;
+    if (obj->count <= 8 || obj->count > DUP_SLOTS / 2) {
+        for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span)
+            for (size_t j = idx + 1; j < k; j += 1 + d->nodes[j + 1].span)
+                if (same_key(d, &d->nodes[j], &d->nodes[k]))
+                    return true;
+        return false;
+    }
+    /* Open addressing over a power of two at least twice the members; a
+     * slot holds a key's node index + 1 (0: empty) and its hash, so only
+     * keys that hash alike are compared. */
+    uint32_t slots[DUP_SLOTS], hashes[DUP_SLOTS];
+    size_t size = 32;
+    while (size < 2 * (size_t)obj->count)
+        size *= 2;
+    memset(slots, 0, size * sizeof slots[0]);
     for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span) {
-        const msgjson_node *a = &d->nodes[k];
-        const char *as = d->str + a->u.off;
-        for (size_t j = idx + 1; j < k; j += 1 + d->nodes[j + 1].span) {
-            const msgjson_node *b = &d->nodes[j];
-            if (b->count == a->count && d->str[b->u.off] == as[0] &&
-                memcmp(d->str + b->u.off, as, a->count) == 0)
+        uint32_t h = key_hash(d, &d->nodes[k]);
+        size_t at = h & (size - 1);
+        while (slots[at] != 0) {
+            if (hashes[at] == h && same_key(d, &d->nodes[slots[at] - 1], &d->nodes[k]))
                 return true;
+            at = (at + 1) & (size - 1);
         }
+        slots[at] = (uint32_t)(k + 1);
+        hashes[at] = h;
     }
     return false;
 }
@@ -673,6 +810,19 @@ static int dump_string(const char *s, size_t n, lineproto_buf *out)
     char *o = out->data + out->len;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
+        /* Runs of bytes copied as they are, a word at a time (the room
+         * reserved above holds six bytes out per byte in). */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if ((word_special(w) & ~w) != 0)
+                break; /* flagged below 0x80: a byte to escape */
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
             *o++ = (char)c;
@@ -803,6 +953,11 @@ int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out)
 {
     const unsigned char *u = (const unsigned char *)s, *end = u + n;
     for (const unsigned char *p = u; p < end;) {
+        uint64_t w;
+        if (end - p >= 8 && (memcpy(&w, p, 8), (w & 0x8080808080808080ULL) == 0)) {
+            p += 8; /* eight ASCII bytes */
+            continue;
+        }
         if (*p < 0x80) {
             p++;
             continue;

@@ -16,6 +16,7 @@
 #include "hs_breaker.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
+#include "hs_mem.h"
 #include "hs_offtrack.h"
 #include "hs_recent.h"
 #include "hs_statsrec.h"
@@ -34,6 +35,7 @@
 /* The JSON reader keeps its buffers between messages up to this size (a
  * ~1.3 KB message takes a few KB); a larger message's are released. */
 #define DOC_KEEP_BYTES (256 * 1024)
+#define IDLE_TRIM_MS 2000 /* quiet time after which a burst's memory goes back */
 #define LAG_REFRESH_MS 1000
 #define PAUSE_REFRESH_MS 1000
 /* How long the next batch may wait, full, for the write before it, before
@@ -123,6 +125,7 @@ struct sink {
     lineproto_buf scratch;
     msgjson_doc doc;           /* the message being encoded, reused */
     lineproto_buf recent_text; /* a point for the recent ring, reused */
+    hs_mem_idle idle;          /* messages are activity, every one heavy */
     int64_t start_ms;
     atomic_int dlq_inflight;
     int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
@@ -841,6 +844,24 @@ static void publish_stats(sink *s, int64_t now)
     free(text);
 }
 
+/* Once the input has been quiet for IDLE_TRIM_MS after messages, and no
+ * batch is held or filling: the buffers the burst grew (the batches' text,
+ * entries and payload copies, the reader's document, the scratch lines) are
+ * freed, then glibc gives free memory back to the system (hs_mem.h). They
+ * grow again with the next message. */
+static void trim_when_idle(sink *s, int64_t now)
+{
+    if (s->held || s->inflight || s->acc.n > 0 || !s->idle.due ||
+        now - s->idle.last_ms < IDLE_TRIM_MS)
+        return;
+    batch_release(&s->acc);
+    batch_release(&s->out);
+    msgjson_fini(&s->doc);
+    lineproto_buf_fini(&s->scratch);
+    lineproto_buf_fini(&s->recent_text);
+    hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
+}
+
 void sink_step(sink *s, int max_wait_ms)
 {
     if (s->closed)
@@ -873,19 +894,27 @@ void sink_step(sink *s, int max_wait_ms)
         return;
     }
     s->queue_empty = false;
+    int consumed = 0;
     for (int i = 0; i < MAX_POLL_PER_STEP; i++) {
         rd_kafka_message_t *m =
             rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0);
         if (m == NULL) {
             s->queue_empty = true;
+            if (i == 0)
+                trim_when_idle(s, hs_now_mono_ms());
             break;
         }
-        now = hs_now_mono_ms();
+        consumed++;
+        if (i % 16 == 0)
+            now = hs_now_mono_ms(); /* fresh enough: 16 messages take well under 1 ms */
         handle_message(s, m, now);
         rd_kafka_message_destroy(m);
         if (batch_full(&s->acc) || (s->inflight && atomic_load(&s->job.done)))
             break;
     }
+    /* Once per step is enough for a quiet time of seconds. */
+    if (consumed > 0)
+        hs_mem_idle_note(&s->idle, now, true);
     drive_writes(s, MAX_WRITES_PER_STEP);
 }
 

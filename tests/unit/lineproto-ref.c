@@ -1085,6 +1085,17 @@ int lineproto_ref_append_double(lineproto_buf *b, double v)
     return ref_append_double(b, v);
 }
 
+int lineproto_ref_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
+                                 size_t n)
+{
+    return ref_append_escaped(b, part, s, n);
+}
+
+int lineproto_ref_parse_pyfloat(const char *s, size_t n, double *out)
+{
+    return ref_parse_pyfloat(s, n, out);
+}
+
 static const lineproto_opts ref_variants[] = {
     {LINEPROTO_SCHEMA_HA, LINEPROTO_MATTR_UNIT, NULL, NULL},
     {LINEPROTO_SCHEMA_EVENTS, LINEPROTO_MATTR_UNIT, NULL, NULL},

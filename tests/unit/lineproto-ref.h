@@ -17,6 +17,12 @@ int lineproto_ref_encode(const json_t *msg, const lineproto_opts *opts,
 /* lineproto_append_double as it was (the same contract). */
 int lineproto_ref_append_double(lineproto_buf *b, double v);
 
+/* lineproto_append_escaped and lineproto_parse_pyfloat as they were, a
+ * byte at a time and with strtod (the same contracts). */
+int lineproto_ref_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
+                                 size_t n);
+int lineproto_ref_parse_pyfloat(const char *s, size_t n, double *out);
+
 /* The differential property on one message text (n bytes), for every
  * option set the tests use: the writer's path (writer/sink.c: "\u0000"
  * escapes made U+FFFD, msgjson_parse, jansson for what it declines) and

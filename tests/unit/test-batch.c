@@ -121,6 +121,70 @@ START_TEST(test_range_text)
 }
 END_TEST
 
+/* Payload and key copies of every size, small ones sharing blocks and
+ * large ones past a block's size, stay intact while the batch grows, and
+ * after a clear the batch fills again. */
+START_TEST(test_payload_copies)
+{
+    batch_limits lim = {100000, 1 << 30, 100};
+    batch b;
+    batch_init(&b, &lim);
+    char *big = malloc(200000);
+    ck_assert_ptr_nonnull(big);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            size_t plen = i % 97 == 0 ? 70000 + (size_t)i * 100 : (size_t)(i % 300) + 1;
+            memset(big, 'a' + i % 26, plen);
+            char key[16];
+            int kn = snprintf(key, sizeof key, "k%d", i);
+            size_t off = b.text.len;
+            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
+            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, plen, i % 5 ? key : NULL,
+                                               i % 5 ? (size_t)kn : 0, 0),
+                             0);
+        }
+        for (int i = 0; i < 300; i++) {
+            const batch_entry *e = &b.e[i];
+            size_t plen = i % 97 == 0 ? 70000 + (size_t)i * 100 : (size_t)(i % 300) + 1;
+            ck_assert_uint_eq(e->payload_len, plen);
+            const unsigned char *p = e->payload;
+            ck_assert(p[0] == 'a' + i % 26 && p[plen - 1] == 'a' + i % 26);
+            char key[16];
+            int kn = snprintf(key, sizeof key, "k%d", i);
+            if (i % 5) {
+                ck_assert_uint_eq(e->key_len, (size_t)kn);
+                ck_assert(memcmp(e->key, key, (size_t)kn) == 0);
+            } else {
+                ck_assert_ptr_null(e->key);
+                ck_assert_uint_eq(e->key_len, 0);
+            }
+        }
+        batch_clear(&b);
+        ck_assert_uint_eq(b.n, 0);
+    }
+    /* Releasing leaves a batch with entries alone, and an empty one usable. */
+    add_line(&b, 0, 1, 0);
+    batch_release(&b);
+    ck_assert_uint_eq(b.n, 1);
+    ck_assert(memcmp(b.e[0].payload, "{\"o\":1}", 7) == 0);
+    batch_clear(&b);
+    batch_release(&b);
+    ck_assert_ptr_null(b.text.data);
+    ck_assert_ptr_null(b.e);
+    ck_assert_uint_eq(b.limits.max_points, 100000);
+    add_line(&b, 0, 2, 0);
+    ck_assert(memcmp(b.e[0].payload, "{\"o\":2}", 7) == 0);
+    batch_clear(&b);
+    /* An empty payload is kept as none. */
+    ck_assert_int_eq(batch_add_encoded(&b, 0, 0, 1, "", 0, NULL, 0, 0), 0);
+    ck_assert_ptr_null(b.e[0].payload);
+    ck_assert_uint_eq(b.e[0].payload_len, 0);
+    free(big);
+    batch_fini(&b);
+    batch_fini(&b); /* a finished batch may be finished again */
+}
+END_TEST
+
 /* Drives a plan where the entries listed in bad are rejected whenever they
  * are part of a range; returns the rejected singles in order and counts the
  * writes. */
@@ -319,6 +383,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_due_by_time);
     tcase_add_test(tc, test_zero_interval);
     tcase_add_test(tc, test_range_text);
+    tcase_add_test(tc, test_payload_copies);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("split");
     tcase_add_test(ts, test_split_plan);

@@ -110,6 +110,29 @@ START_TEST(test_random_windows_match_sorting)
 }
 END_TEST
 
+/* A summary is reused while no sample came in, and only then: after every
+ * add, even one that keeps the window's size, it is computed afresh. */
+START_TEST(test_summary_after_adds)
+{
+    latency *l = latency_new(3);
+    double p50, p90, p99;
+    ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), 0);
+    latency_add(l, 7);
+    ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), 1);
+    ck_assert(p50 == 7 && p99 == 7);
+    for (int i = 0; i < 3; i++)
+        latency_add(l, 1);
+    ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), 3);
+    ck_assert(p99 == 1);
+    ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), 3); /* unchanged */
+    ck_assert(p50 == 1 && p90 == 1 && p99 == 1);
+    latency_add(l, 50); /* the window stays at 3 samples: {1, 1, 50} */
+    ck_assert_uint_eq(latency_summary(l, &p50, &p90, &p99), 3);
+    ck_assert(p50 == 1 && p99 == 50);
+    latency_free(l);
+}
+END_TEST
+
 static Suite *latency_suite(void)
 {
     Suite *s = suite_create("latency");
@@ -119,6 +142,7 @@ static Suite *latency_suite(void)
     tcase_add_test(tc, test_window_slides);
     tcase_add_test(tc, test_few_samples);
     tcase_add_test(tc, test_random_windows_match_sorting);
+    tcase_add_test(tc, test_summary_after_adds);
     suite_add_tcase(s, tc);
     return s;
 }

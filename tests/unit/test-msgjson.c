@@ -7,6 +7,7 @@
  * benchmark's synthetic events. */
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -346,6 +347,30 @@ static void put_value(char **p, int depth)
 }
 
 /* A message of one of the enricher's shapes with hostile contents. */
+/* Appends a value for a member the encoder never reads (old_state,
+ * context): mostly valid, sometimes with a key repeated inside, sometimes
+ * invalid in a way only a check of the value finds. */
+static void put_unread(char **p)
+{
+    static const char *const odd[] = {
+        "{\"state\":\"on\",\"state\":\"off\"}", "9223372036854775808", "-1e400",
+        "\"\xFF\"", "\"\\u0000\"", "\"\\ud800\"", "[1,]", "{\"a\" 1}", "\"a\x01\"",
+        "tru", "\"\\q\"", "{\"c\":{\"id\":\"01H\",\"parent_id\":null}}"};
+    uint32_t r = rnd() % 12;
+    if (r < 9) {
+        put_value(p, 0);
+    } else if (r < 11) {
+        put(p, odd[rnd() % (sizeof odd / sizeof odd[0])]);
+    } else {
+        /* around the reader's nesting limit */
+        int depth = MSGJSON_MAX_DEPTH - 2 + (int)(rnd() % 4);
+        for (int i = 0; i < depth; i++)
+            put(p, "[");
+        for (int i = 0; i < depth; i++)
+            put(p, "]");
+    }
+}
+
 static size_t hostile_message(char *buf)
 {
     static const char *const types[] = {
@@ -444,6 +469,14 @@ static size_t hostile_message(char *buf)
     }
     if (rnd() % 8 == 0)
         put(&p, ",\"data\":{\"domain\":\"light\",\"service_data\":[1,\"x\",null]}");
+    /* Members the encoder never reads, valid or not. */
+    static const char *const unread[] = {",\"old_state\":", ",\"context\":"};
+    for (size_t u = 0; u < 2; u++) {
+        for (uint32_t k = rnd() % 5 == 0 ? 2 : 1; k > 0 && rnd() % 2; k--) {
+            put(&p, unread[u]);
+            put_unread(&p);
+        }
+    }
     put(&p, "}");
     *p = '\0';
     return (size_t)(p - buf);
@@ -463,6 +496,236 @@ START_TEST(test_hostile_messages)
      * comparison above is not only of the fallback with itself. */
     ck_assert_uint_gt(fast, total / 3);
     free(buf);
+}
+END_TEST
+
+/* ---- the fast paths against what they replace ----------------------------- */
+
+/* A random decimal text in JSON's grammar (or Python's when py: a '+' sign,
+ * a bare "5." or ".5"), of 1 to 19 digits with leading zeros, a fraction
+ * and an exponent around the fast path's limits. Returns its length. */
+static size_t random_decimal(char *buf, bool py)
+{
+    char *p = buf;
+    uint32_t r = rnd();
+    if (r % 3 == 0)
+        *p++ = '-';
+    else if (py && r % 7 == 0)
+        *p++ = '+';
+    int intd = (int)(rnd() % 10), fracd = (int)(rnd() % 12);
+    if (!py && intd == 0)
+        intd = 1;
+    if (intd + fracd == 0)
+        fracd = 1;
+    bool lead = rnd() % 4 == 0; /* leading zeros, where JSON allows them */
+    for (int i = 0; i < intd; i++)
+        *p++ = (char)('0' + ((i == 0 && intd > 1 && !py) ? 1 + rnd() % 9
+                             : lead && i < 3              ? 0
+                                                          : rnd() % 10));
+    if (!py && intd > 1 && buf[buf[0] == '-'] == '0')
+        buf[buf[0] == '-'] = '1';
+    if (fracd > 0 || (py && rnd() % 8 == 0)) {
+        *p++ = '.';
+        for (int i = 0; i < fracd; i++)
+            *p++ = (char)('0' + (lead && i < 5 ? 0 : rnd() % 10));
+    }
+    if (rnd() % 3 == 0) {
+        *p++ = rnd() % 2 ? 'e' : 'E';
+        if (rnd() % 2)
+            *p++ = rnd() % 2 ? '-' : '+';
+        p += sprintf(p, "%u", rnd() % 40);
+    }
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+/* msgjson_exact_decimal gives strtod's double, bit for bit, whenever it
+ * answers, and answers for the short decimals messages carry; the reader
+ * and Python's float() give strtod's double for every text. */
+START_TEST(test_exact_decimal)
+{
+    rng_state = 912367u;
+    unsigned answered = 0, total = 6000;
+    char text[96], json[128];
+    msgjson_doc d;
+    msgjson_init(&d);
+    for (unsigned i = 0; i < total; i++) {
+        bool py = i % 2 == 1;
+        size_t n = random_decimal(text, py);
+        double want = strtod(text, NULL), got = 0;
+        if (msgjson_exact_decimal(text, n, &got)) {
+            answered++;
+            ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, strtod %.17g",
+                          text, got, want);
+        }
+        if (py) {
+            double a = 0, b = 0;
+            ck_assert_int_eq(lineproto_parse_pyfloat(text, n, &a), 0);
+            ck_assert_int_eq(lineproto_ref_parse_pyfloat(text, n, &b), 0);
+            ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "%s: %.17g, before %.17g", text, a,
+                          b);
+            continue;
+        }
+        int jn = snprintf(json, sizeof json, "{\"v\":%s}", text);
+        int rc = msgjson_parse(&d, json, (size_t)jn);
+        if (rc != 0) {
+            ck_assert_msg(isinf(want), "%s declined", text);
+            continue;
+        }
+        const msgjson_node *v = msgjson_get(msgjson_root(&d), "v");
+        if (v->type == MSGJSON_REAL)
+            ck_assert_msg(memcmp(&v->u.d, &want, sizeof want) == 0, "%s: %.17g", text,
+                          v->u.d);
+    }
+    msgjson_fini(&d);
+    ck_assert_uint_gt(answered, total / 3);
+    static const char *const edges[] = {"0.0",   "-0.0",   "1e22",  "1e23", "-1e-22",
+                                        "1e-23", "999999999999999.0", "9999999999999999.0",
+                                        "0.1",   "5e-324", "1.7976931348623157e308",
+                                        "123456789012345e7", "0.000000000000000000001"};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        double want = strtod(edges[i], NULL), got;
+        if (msgjson_exact_decimal(edges[i], strlen(edges[i]), &got))
+            ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s", edges[i]);
+    }
+    double z;
+    ck_assert(msgjson_exact_decimal("-0.0", 4, &z) && z == 0 && signbit(z));
+    ck_assert(!msgjson_exact_decimal("1e23", 4, &z));
+    ck_assert(!msgjson_exact_decimal("1234567890123456", 16, &z));
+}
+END_TEST
+
+/* Objects of every size up to past the reader's hash table, with a repeated
+ * key or none, among keys made to collide in its hash (same length, first,
+ * middle and last byte): declined exactly when a key repeats. */
+START_TEST(test_duplicate_keys)
+{
+    rng_state = 4711u;
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    msgjson_doc d;
+    msgjson_init(&d);
+    for (unsigned members = 1; members <= 140; members += members < 20 ? 1 : 11) {
+        for (int dup = 0; dup < 2; dup++) {
+            if (dup && members < 2)
+                continue;
+            unsigned a = rnd() % members, b = rnd() % members;
+            if (a == b)
+                b = (a + 1) % members;
+            char *p = buf;
+            p += sprintf(p, "{\"event_type\":\"x\",\"o\":{");
+            for (unsigned i = 0; i < members; i++) {
+                unsigned id = dup && i == b ? a : i;
+                /* "k" + 4 digits + "x": alike in length, first, middle and
+                 * last byte whenever the middle digit agrees */
+                p += sprintf(p, "%s\"k%02u5%02ux\":%u", i ? "," : "", id / 100, id % 100,
+                             i);
+            }
+            p += sprintf(p, "}}");
+            int rc = msgjson_parse(&d, buf, (size_t)(p - buf));
+            ck_assert_msg(rc == (dup ? -1 : 0), "%u members, dup %d: %d", members, dup, rc);
+            if (members == 9 || members == 130)
+                check_same(buf, (size_t)(p - buf), "duplicate keys");
+        }
+    }
+    msgjson_fini(&d);
+    free(buf);
+}
+END_TEST
+
+/* Strings with an escape, a UTF-8 sequence, an invalid byte or a raw control
+ * character at every position around the reader's and the dumper's 8-byte
+ * words: the same string as jansson reads, the same text as it prints. */
+START_TEST(test_string_word_edges)
+{
+    static const char *const atoms[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83c\\udfe0",
+                                        "\xC3\xA9", "\xE2\x82\xAC", "\xFF", "\x01", "\x7f",
+                                        "\\u001f"};
+    char text[256], str[128];
+    msgjson_doc d;
+    msgjson_init(&d);
+    lineproto_buf a, b;
+    lineproto_buf_init(&a);
+    lineproto_buf_init(&b);
+    for (size_t at = 0; at < sizeof atoms / sizeof atoms[0]; at++) {
+        for (int len = 0; len <= 17; len++) {
+            for (int pos = 0; pos <= len; pos++) {
+                int n = 0;
+                for (int i = 0; i < len; i++)
+                    str[n++] = (char)('a' + i % 26);
+                memmove(str + pos + strlen(atoms[at]), str + pos, (size_t)(n - pos));
+                memcpy(str + pos, atoms[at], strlen(atoms[at]));
+                n += (int)strlen(atoms[at]);
+                int tn = snprintf(text, sizeof text, "{\"s\":\"%.*s\",\"k%.*s\":1}", n, str,
+                                  n, str);
+                json_t *j = json_loadb(text, (size_t)tn, 0, NULL);
+                int rc = msgjson_parse(&d, text, (size_t)tn);
+                ck_assert_int_eq(rc == 0, j != NULL);
+                if (j != NULL) {
+                    const char *js = json_string_value(json_object_get(j, "s"));
+                    const msgjson_node *v = msgjson_get(msgjson_root(&d), "s");
+                    ck_assert_uint_eq(v->count, strlen(js));
+                    ck_assert_str_eq(msgjson_str(v), js);
+                    /* and printed back as json_dumps prints it */
+                    lineproto_buf_truncate(&a, 0);
+                    ck_assert_int_eq(msgjson_dump_string(v->u.s, v->count, &a), 0);
+                    char *jd = json_dumps(json_object_get(j, "s"), JSON_ENCODE_ANY);
+                    ck_assert_str_eq(a.data, jd);
+                    free(jd);
+                    /* line-protocol escaping, as the byte-at-a-time original */
+                    for (int part = 0; part <= LINEPROTO_FIELD_KEY; part++) {
+                        lineproto_buf_truncate(&a, 0);
+                        lineproto_buf_truncate(&b, 0);
+                        ck_assert_int_eq(lineproto_append_escaped(&a, (lineproto_part)part,
+                                                                  v->u.s, v->count),
+                                         0);
+                        ck_assert_int_eq(lineproto_ref_append_escaped(
+                                             &b, (lineproto_part)part, v->u.s, v->count),
+                                         0);
+                        ck_assert_str_eq(a.data, b.data);
+                    }
+                }
+                json_decref(j);
+                /* msgjson_dump_string refuses what jansson refuses */
+                lineproto_buf_truncate(&a, 0);
+                json_t *raw = json_stringn_nocheck(str, (size_t)n);
+                char *rd = raw ? json_dumps(raw, JSON_ENCODE_ANY) : NULL;
+                json_t *valid = json_stringn(str, (size_t)n);
+                int drc = msgjson_dump_string(str, (size_t)n, &a);
+                ck_assert_int_eq(drc == 0, valid != NULL);
+                if (drc == 0)
+                    ck_assert_str_eq(a.data, rd);
+                free(rd);
+                json_decref(raw);
+                json_decref(valid);
+            }
+        }
+    }
+    /* Line-protocol escaping of every byte at every position of a word. */
+    for (int c = 1; c < 256; c++) {
+        for (int len = 1; len <= 17; len += 8) {
+            for (int pos = 0; pos < len; pos++) {
+                for (int i = 0; i < len; i++)
+                    str[i] = (char)('a' + i % 26);
+                str[pos] = (char)c;
+                for (int part = 0; part <= LINEPROTO_FIELD_KEY; part++) {
+                    lineproto_buf_truncate(&a, 0);
+                    lineproto_buf_truncate(&b, 0);
+                    ck_assert_int_eq(
+                        lineproto_append_escaped(&a, (lineproto_part)part, str, (size_t)len),
+                        0);
+                    ck_assert_int_eq(lineproto_ref_append_escaped(&b, (lineproto_part)part,
+                                                                  str, (size_t)len),
+                                     0);
+                    ck_assert_msg(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+                                  "byte %d at %d of %d, part %d", c, pos, len, part);
+                }
+            }
+        }
+    }
+    lineproto_buf_fini(&a);
+    lineproto_buf_fini(&b);
+    msgjson_fini(&d);
 }
 END_TEST
 
@@ -594,6 +857,9 @@ static Suite *msgjson_suite(void)
     tcase_add_test(td, test_fuzz_corpus);
     tcase_add_test(td, test_generated_events);
     tcase_add_test(td, test_double_same_as_before);
+    tcase_add_test(td, test_exact_decimal);
+    tcase_add_test(td, test_duplicate_keys);
+    tcase_add_test(td, test_string_word_edges);
     suite_add_tcase(s, td);
     return s;
 }
