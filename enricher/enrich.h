@@ -75,6 +75,49 @@ json_t *enrich_fields(const json_t *raw, const enrich_ctx *ctx, char *err, size_
 char *enrich_text(const char *raw_text, size_t raw_len, const json_t *raw,
                   const json_t *fields, size_t *len);
 
+/* What enrich_scan_raw reads from a raw message's text for the fast path. */
+typedef struct {
+    char entity_id[256]; /* "" when the message has none */
+    bool has_entity_id;
+    bool state_changed;
+    int64_t time_ns;
+    bool has_value;
+    double value;
+    const char *unit; /* the unit's JSON text (quotes included), or NULL: null */
+    size_t unit_len;
+    const char *device_class; /* likewise */
+    size_t device_class_len;
+    size_t head;          /* bytes of the raw text before its closing brace */
+    char metric_unit[16]; /* the converted unit's JSON text, unit points here */
+} enrich_scan;
+
+/* The fast path's reading of a raw message, with no JSON tree: the same
+ * checks as hs_event_validate_raw and the same values as enrich_fields
+ * (time_ns, value with the UNITS=metric conversion when metric, unit,
+ * device_class), read with hs_jscan straight from raw_text[0..raw_len).
+ * Returns 0 when the message is one the fast path handles, or -1 when the
+ * caller must take the tree path (enrich_fields and enrich_text), which
+ * stays the judge of what goes to the DLQ and why: whenever jansson would
+ * reject the text or the message fails validation, and also whenever the
+ * scan is unsure (see hs_jscan.h), a string the output would carry is
+ * written with escapes, or the message already has a member enrich adds. */
+int enrich_scan_raw(const char *raw_text, size_t raw_len, bool metric, enrich_scan *out);
+
+/* Writes the finite real v into buf[0..cap) as jansson 2.14 writes it
+ * (json_dumpb of json_real(v): printf's "%.17g", ".0" added to an integer,
+ * the exponent without '+' or leading zeros), with no printf for the usual
+ * magnitudes. Returns its length (a NUL follows it), or 0 when it does not
+ * fit (cap of 40 or more always does). */
+size_t enrich_real_text(double v, char *buf, size_t cap);
+
+/* The enriched text for a message enrich_scan_raw accepted: byte for byte
+ * what enrich_text gives for it, with presence and weather the compact JSON
+ * texts of the snapshots (json_dumps with JSON_COMPACT; NULL attaches null).
+ * Returns a malloc'd NUL-terminated text and its length in *len, or NULL
+ * when out of memory. */
+char *enrich_scan_text(const char *raw_text, const enrich_scan *s, const char *presence,
+                       const char *weather, size_t *len);
+
 /* Builds one of the enricher's own records: {"schema":1,"site","event_type",
  * "entity_id":null,"time_fired","time_ns", <event_type>: body}, where
  * event_type is "presence" or "weather" and body is referenced, not copied.

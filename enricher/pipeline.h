@@ -47,6 +47,7 @@ typedef struct {
     poller *poller;                    /* borrowed; NULL: no weather, no presence URL */
     const char *const *consumer_extra; /* further librdkafka settings, or NULL */
     const char *const *producer_extra;
+    bool tree_only; /* no fast path (see enrich.h): the benchmark's comparison */
 } pipeline_opts;
 
 typedef struct pipeline pipeline;

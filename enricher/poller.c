@@ -496,21 +496,31 @@ static bool is_stale(const poller *p, int64_t now_ns)
     return p->weather.last_failed || now_ns - p->obs.observed_at_ns > limit_ns;
 }
 
-json_t *poller_weather(poller *p, int64_t now_ns, uint64_t *version)
+int poller_weather_parts(poller *p, int64_t now_ns, weather_obs *obs, bool *stale,
+                         uint64_t *version)
 {
     pthread_mutex_lock(&p->lock);
     if (!p->have_obs) {
         pthread_mutex_unlock(&p->lock);
-        if (version)
-            *version = 0;
-        return NULL;
+        *version = 0;
+        return -1;
     }
-    weather_obs o = p->obs;
-    bool stale = is_stale(p, now_ns);
-    if (version)
-        *version = p->version;
+    *obs = p->obs;
+    *stale = is_stale(p, now_ns);
+    *version = p->version;
     pthread_mutex_unlock(&p->lock);
-    return weather_to_json(&o, now_ns, stale);
+    return 0;
+}
+
+json_t *poller_weather(poller *p, int64_t now_ns, uint64_t *version)
+{
+    weather_obs o;
+    bool stale = false;
+    uint64_t v = 0;
+    int rc = poller_weather_parts(p, now_ns, &o, &stale, &v);
+    if (version)
+        *version = v;
+    return rc == 0 ? weather_to_json(&o, now_ns, stale) : NULL;
 }
 
 int64_t poller_weather_observed_ns(poller *p)

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "weather.h"
 
 typedef struct {
     weather_provider_kind provider;
@@ -51,6 +52,13 @@ void poller_set_location(poller *p, double lat, double lon, int64_t cache_minute
  * not NULL) receives a number that changes whenever a new observation
  * arrives. */
 json_t *poller_weather(poller *p, int64_t now_ns, uint64_t *version);
+
+/* What poller_weather's object at now_ns is made of, taken together: a
+ * copy of the observation, whether it is stale, and its version (as
+ * poller_weather gives it). Returns 0, or -1 when there is no provider's
+ * observation yet. */
+int poller_weather_parts(poller *p, int64_t now_ns, weather_obs *obs, bool *stale,
+                         uint64_t *version);
 
 /* The observation time of the current weather in ns (0 when none). */
 int64_t poller_weather_observed_ns(poller *p);

@@ -379,13 +379,17 @@ static json_t *str_or_null(const char *s)
     return s[0] ? json_string(s) : json_null();
 }
 
+int64_t weather_age_s(const weather_obs *o, int64_t now_ns)
+{
+    return now_ns > o->observed_at_ns ? (now_ns - o->observed_at_ns) / NS_PER_S : 0;
+}
+
 json_t *weather_to_json(const weather_obs *o, int64_t now_ns, bool stale)
 {
     char iso[40];
     if (hs_time_format_iso(o->observed_at_ns, iso, sizeof iso) != 0)
         return NULL;
-    int64_t age =
-        now_ns > o->observed_at_ns ? (now_ns - o->observed_at_ns) / NS_PER_S : 0;
+    int64_t age = weather_age_s(o, now_ns);
     return json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:I, s:b, s:{s:o, s:o, s:o}}", "temperature",
         num_or_null(o->temperature), "humidity", num_or_null(o->humidity), "pressure",

@@ -69,6 +69,10 @@ const char *weather_owm_condition(int id, bool is_day);
 /* Converts °F, mph and inHg to °C, km/h and hPa in place (UNITS=metric). */
 void weather_to_metric(weather_obs *o);
 
+/* Whole seconds from the observation to now_ns, 0 when the observation
+ * claims the future: the "age_s" of weather_to_json. */
+int64_t weather_age_s(const weather_obs *o, int64_t now_ns);
+
 /* The object attached to events and weather records:
  * {"temperature","humidity","pressure","wind_speed","condition","provider",
  *  "observed_at","age_s","stale","units":{"temperature","pressure",

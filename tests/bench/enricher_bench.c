@@ -2,22 +2,37 @@
  * plain consumer->producer pass-through measured in the same run.
  *
  * Benchmark, not a test: it asserts nothing about speed. It needs a running
- * broker (KAFKA_BROKERS, e.g. homestream-devbroker started with
- * "--topic bench.pass:3 --topic bench.enriched:3 --topic bench.dlq:3";
- * tests/bench/enricher_bench.sh does all of it). It produces N raw events
- * (argv[1], default 10000: the dev broker keeps only about 5 MiB per
- * partition) to TOPIC_RAW, then
+ * broker (KAFKA_BROKERS) with the topics tests/bench/enricher_bench.sh
+ * creates, sized so that the dev broker (about 5 MiB per partition) drops
+ * nothing. It produces N raw events (argv[1], default 100000, about 1.3 KB
+ * each, of ENTITIES entities so that the keyed messages spread evenly over
+ * the partitions) to TOPIC_RAW, then
  *   1. pass-through: consumes them in a fresh group and produces each
- *      payload unchanged to bench.pass, until all delivery reports are in;
+ *      payload unchanged to bench.pass.<round>, until all delivery reports
+ *      are in;
  *   2. enricher: runs the enricher's own pipeline (the daemon's code path
- *      without main.c) in another fresh group to bench.enriched, until it
- *      has delivered N enriched messages;
- * three times each, alternating, and prints the best rate of each and
- * enricher/pass-through, and the least CPU time each took (the whole
- * process, librdkafka's threads included, set-up and close included) per
- * million events: CPU time depends less than wall time on what else runs
- * on the machine. */
+ *      without main.c) in another fresh group to bench.enriched.<round>,
+ *      until it has delivered N enriched messages;
+ * three times each, alternating, and once more the enricher with its fast
+ * path off (pipeline_opts.tree_only, to bench.tree.1), and prints the best
+ * rate of each, enricher/pass-through, and the least CPU time each took
+ * (the whole process, librdkafka's threads included, set-up and close
+ * included) per million events: CPU time depends less than wall time on
+ * what else runs on the machine. Both sides use the same librdkafka
+ * settings, those of hs_kafka_producer_new and hs_kafka_consumer_new
+ * without extras, which the daemon uses too. A second argument,
+ * bench.pass, bench.enriched or bench.tree, runs only that side (for a
+ * profiler).
+ *
+ * With "--transform tree|fast N" it needs no broker: it runs the
+ * enricher's transform alone N times over the same raw events, the tree
+ * path (json_loadb, hs_event_validate_raw, enrich_fields, enrich_text) or
+ * the fast path (enrich_scan_raw, enrich_scan_text), for
+ *   valgrind --tool=callgrind --toggle-collect=transform_one_tree
+ *   (or transform_one_fast) build/enricher/enricher-bench --transform tree N
+ * whose instruction count over N is the transform's cost per event. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +41,19 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "enrich.h"
+#include "hs_event.h"
 #include "hs_kafka.h"
 #include "hs_log.h"
 #include "hs_time.h"
 #include "pipeline.h"
 
 #define TIMEOUT_MS 60000
-#define ROUNDS 3
+#define ROUNDS 3 /* enricher_bench.sh creates the output topics of each */
+/* Distinct entities, so the keyed messages spread evenly over the
+ * partitions (with 50 some partitions held 4 entities' events and the dev
+ * broker dropped the oldest). */
+#define ENTITIES 10000
 
 typedef struct {
     uint64_t delivered, failed;
@@ -70,8 +91,8 @@ static int make_event(char *buf, size_t len, long i, const char *site)
         "\"01HXYZ%08ld\"},\"area\":\"Room %ld\",\"device\":\"Aqara "
         "TH\",\"ingested_at\":\"%s\","
         "\"backfill\":false}",
-        site, i % 50, i % 50, iso, 15 + i % 10, i % 10, i % 50, iso, iso, iso, iso, i,
-        i % 50, iso);
+        site, i % ENTITIES, i % ENTITIES, iso, 15 + i % 10, i % 10, i % ENTITIES, iso,
+        iso, iso, iso, i, i % 50, iso);
 }
 
 static int produce_input(const char *brokers, const char *topic, long n)
@@ -86,7 +107,7 @@ static int produce_input(const char *brokers, const char *topic, long n)
     char buf[2048], key[64];
     for (long i = 0; i < n; i++) {
         int len = make_event(buf, sizeof buf, i, "bench");
-        int klen = snprintf(key, sizeof key, "sensor.room_%ld_temperature", i % 50);
+        int klen = snprintf(key, sizeof key, "sensor.room_%ld_temperature", i % ENTITIES);
         if (hs_kafka_produce(p, topic, key, (size_t)klen, buf, (size_t)len, NULL,
                              10000) != 0) {
             fprintf(stderr, "produce failed at %ld\n", i);
@@ -149,15 +170,16 @@ static int64_t stat_int(json_t *o, const char *name)
 }
 
 static int64_t enrich_run(const char *brokers, const char *group, const char *topic,
-                          long n)
+                          const char *out_topic, bool tree_only, long n)
 {
     char err[512];
     pipeline_opts o = {
         .brokers = brokers,
         .group = group,
         .topic_raw = topic,
-        .topic_enriched = "bench.enriched",
+        .topic_enriched = out_topic,
         .topic_dlq = "bench.dlq",
+        .tree_only = tree_only,
         .site = "bench",
     };
     pipeline *p = pipeline_new(&o, err, sizeof err);
@@ -187,6 +209,75 @@ static int64_t enrich_run(const char *brokers, const char *group, const char *to
     return elapsed;
 }
 
+#define PRESENCE_TEXT                                                                    \
+    "{\"anyone_home\":true,\"people_home\":1,\"people\":[{\"entity_id\":\"person.ann\"," \
+    "\"name\":\"Ann\",\"state\":\"home\",\"home\":true}]}"
+
+/* One event through the tree path. Returns the enriched text's length, 0
+ * when it failed. */
+__attribute__((noinline)) static size_t transform_one_tree(const char *raw_text,
+                                                           size_t len, json_t *presence)
+{
+    json_error_t e;
+    char err[256];
+    json_t *raw = json_loadb(raw_text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    if (!raw || hs_event_validate_raw(raw, err, sizeof err) != 0) {
+        json_decref(raw);
+        return 0;
+    }
+    enrich_ctx ctx = {.presence = presence};
+    json_t *fields = enrich_fields(raw, &ctx, err, sizeof err);
+    size_t out = 0;
+    char *text = fields ? enrich_text(raw_text, len, raw, fields, &out) : NULL;
+    free(text);
+    json_decref(fields);
+    json_decref(raw);
+    return text ? out : 0;
+}
+
+/* One event through the fast path, as transform_one_tree. */
+__attribute__((noinline)) static size_t
+transform_one_fast(const char *raw_text, size_t len, const char *presence)
+{
+    enrich_scan s;
+    if (enrich_scan_raw(raw_text, len, false, &s) != 0)
+        return 0;
+    size_t out = 0;
+    char *text = enrich_scan_text(raw_text, &s, presence, NULL, &out);
+    free(text);
+    return text ? out : 0;
+}
+
+/* --transform tree|fast N: the transform alone over N events (see the top
+ * of the file). */
+static int transform_only(const char *which, long n)
+{
+    enum { DISTINCT = 1000 };
+    static char events[DISTINCT][2048];
+    static size_t lens[DISTINCT];
+    bool fast = strcmp(which, "fast") == 0;
+    if (!fast && strcmp(which, "tree") != 0) {
+        fprintf(stderr, "--transform takes tree or fast\n");
+        return 2;
+    }
+    for (long i = 0; i < DISTINCT; i++)
+        lens[i] = (size_t)make_event(events[i], sizeof events[i], i, "bench");
+    json_t *presence = json_loads(PRESENCE_TEXT, 0, NULL);
+    size_t bytes = 0;
+    long failed = 0;
+    for (long i = 0; i < n; i++) {
+        const char *ev = events[i % DISTINCT];
+        size_t len = lens[i % DISTINCT];
+        size_t out = fast ? transform_one_fast(ev, len, PRESENCE_TEXT)
+                          : transform_one_tree(ev, len, presence);
+        bytes += out;
+        failed += out == 0;
+    }
+    json_decref(presence);
+    printf("%s path: %ld events, %zu bytes out, %ld failed\n", which, n, bytes, failed);
+    return failed == 0 ? 0 : 1;
+}
+
 /* CPU seconds the whole process has used so far. */
 static double process_cpu_s(void)
 {
@@ -197,55 +288,84 @@ static double process_cpu_s(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--transform") == 0)
+        return transform_only(argv[2], strtol(argv[3], NULL, 10));
     const char *brokers = getenv("KAFKA_BROKERS");
     const char *topic = getenv("TOPIC_RAW") ? getenv("TOPIC_RAW") : "ha.events.raw";
-    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
+    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
+    /* A third argument, bench.pass, bench.enriched or bench.tree, runs only
+     * that side (for a profiler); nothing is compared then. */
+    const char *only = argc > 2 ? argv[2] : NULL;
     if (!brokers || n <= 0) {
-        fprintf(stderr, "usage: KAFKA_BROKERS=host:port %s [events]\n", argv[0]);
+        fprintf(stderr,
+                "usage: KAFKA_BROKERS=host:port %s [events "
+                "[bench.pass|bench.enriched|bench.tree]]\n",
+                argv[0]);
         return 2;
     }
     hs_log_setup("bench", HS_LOG_WARN, "text");
 
     printf("producing %ld raw events to %s\n", n, topic);
     fflush(stdout);
+    int64_t produce_start = hs_now_mono_ms();
     if (produce_input(brokers, topic, n) != 0)
         return 1;
-    /* The machine is shared: alternate the two and keep each one's best of
-     * ROUNDS, so a burst of load elsewhere does not decide the ratio. */
-    int64_t pass_ms = 0, enrich_ms = 0;
-    double pass_cpu = 0, enrich_cpu = 0;
+    printf("produced in %" PRId64 " ms\n", hs_now_mono_ms() - produce_start);
+    fflush(stdout);
+    /* The machine is shared: alternate pass-through and enricher and keep
+     * each one's best of ROUNDS, so a burst of load elsewhere does not
+     * decide the ratio. The tree path only, for comparison, runs in the
+     * first round alone (it is the slow one; tests/bench/run.sh gives a
+     * stage benchmark 150 s). Each run writes to topics of its own (see
+     * enricher_bench.sh). */
+    enum { PASS, FAST, TREE, KINDS };
+    static const char *const names[KINDS] = {"pass-through", "enricher",
+                                             "enricher (tree path only)"};
+    static const char *const outs[KINDS] = {"bench.pass", "bench.enriched", "bench.tree"};
+    int64_t best_ms[KINDS] = {0};
+    double best_cpu[KINDS] = {0};
     for (int r = 0; r < ROUNDS; r++) {
-        char g1[64], g2[64];
-        snprintf(g1, sizeof g1, "bench-pass-%ld-%d", (long)getpid(), r);
-        snprintf(g2, sizeof g2, "bench-enrich-%ld-%d", (long)getpid(), r);
-        double c0 = process_cpu_s();
-        int64_t pm = pass_through(brokers, g1, topic, "bench.pass", n);
-        double c1 = process_cpu_s();
-        int64_t em = enrich_run(brokers, g2, topic, n);
-        double c2 = process_cpu_s();
-        if (pm <= 0 || em <= 0)
-            return 1;
-        printf("round %d: pass-through %" PRId64 " ms (cpu %.2f s), enricher %" PRId64
-               " ms (cpu %.2f s)\n",
-               r + 1, pm, c1 - c0, em, c2 - c1);
-        if (r == 0 || c1 - c0 < pass_cpu)
-            pass_cpu = c1 - c0;
-        if (r == 0 || c2 - c1 < enrich_cpu)
-            enrich_cpu = c2 - c1;
+        printf("round %d:", r + 1);
+        for (int k = 0; k < KINDS; k++) {
+            if (only ? strcmp(only, outs[k]) != 0 : k == TREE && r > 0)
+                continue;
+            char group[64], out[64];
+            snprintf(group, sizeof group, "bench-%s-%ld-%d", outs[k], (long)getpid(), r);
+            snprintf(out, sizeof out, "%s.%d", outs[k], r + 1);
+            double c0 = process_cpu_s();
+            int64_t ms = k == PASS ? pass_through(brokers, group, topic, out, n)
+                                   : enrich_run(brokers, group, topic, out, k == TREE, n);
+            double cpu = process_cpu_s() - c0;
+            if (ms <= 0)
+                return 1;
+            printf("%s %s %" PRId64 " ms (cpu %.2f s)", k && !only ? "," : "", names[k],
+                   ms, cpu);
+            if (r == 0 || ms < best_ms[k])
+                best_ms[k] = ms;
+            if (r == 0 || cpu < best_cpu[k])
+                best_cpu[k] = cpu;
+        }
+        printf("\n");
         fflush(stdout);
-        if (pass_ms == 0 || pm < pass_ms)
-            pass_ms = pm;
-        if (enrich_ms == 0 || em < enrich_ms)
-            enrich_ms = em;
     }
-    double pass_rate = n * 1000.0 / (double)pass_ms;
-    double enrich_rate = n * 1000.0 / (double)enrich_ms;
-    printf("pass-through: %ld events in %" PRId64 " ms = %.0f events/s (best of %d)\n", n,
-           pass_ms, pass_rate, ROUNDS);
-    printf("enricher:     %ld events in %" PRId64 " ms = %.0f events/s (best of %d)\n", n,
-           enrich_ms, enrich_rate, ROUNDS);
-    printf("ratio enricher/pass-through: %.2f\n", enrich_rate / pass_rate);
-    printf("cpu per million events: pass-through %.1f s, enricher %.1f s (least of %d)\n",
-           pass_cpu * 1e6 / (double)n, enrich_cpu * 1e6 / (double)n, ROUNDS);
+    if (only)
+        return 0;
+    double rate[KINDS];
+    for (int k = 0; k < KINDS; k++) {
+        rate[k] = n * 1000.0 / (double)best_ms[k];
+        /* "label: ..." as tests/bench/e2e_report.py reads a rate. */
+        char label[40], runs[16] = "one run";
+        snprintf(label, sizeof label, "%s:", names[k]);
+        if (k != TREE)
+            snprintf(runs, sizeof runs, "best of %d", ROUNDS);
+        printf("%-27s %ld events in %" PRId64 " ms = %.0f events/s (%s)\n", label, n,
+               best_ms[k], rate[k], runs);
+    }
+    printf("ratio enricher/pass-through: %.2f (tree path only: %.2f)\n",
+           rate[FAST] / rate[PASS], rate[TREE] / rate[PASS]);
+    printf("cpu per million events: pass-through %.1f s, enricher %.1f s (least of %d), "
+           "tree path only %.1f s\n",
+           best_cpu[PASS] * 1e6 / (double)n, best_cpu[FAST] * 1e6 / (double)n, ROUNDS,
+           best_cpu[TREE] * 1e6 / (double)n);
     return 0;
 }
