@@ -157,6 +157,29 @@ static void forget_cmd(ha_session *s, pending_cmd *c)
     s->n_cmds--;
 }
 
+int ha_session_pending_tag(const ha_session *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n_cmds; i++) {
+        const pending_cmd *c = &s->cmds[i];
+        if (c->id == id)
+            return c->confirmed || c->tag <= 0 ? HA_TAG_UNKNOWN : c->tag;
+    }
+    return HA_TAG_UNKNOWN;
+}
+
+int ha_session_take_result(ha_session *s, int64_t id)
+{
+    pending_cmd *c = find_cmd(s, id);
+    if (c == NULL || c->confirmed || c->tag <= 0)
+        return HA_TAG_UNKNOWN;
+    int tag = c->tag;
+    if (c->subscription)
+        c->confirmed = true;
+    else
+        forget_cmd(s, c);
+    return tag;
+}
+
 static int64_t send_built(ha_session *s, char *text, int tag, bool subscription)
 {
     int64_t id = s->next_id;

@@ -112,6 +112,16 @@ int64_t ha_session_command(ha_session *s, const char *type, const json_t *fields
 int64_t ha_session_command_built(ha_session *s, char *(*build)(int64_t id, void *ud),
                                  void *ud, int tag);
 
+/* The owner's tag of command id while its result is awaited (a tag > 0),
+ * else HA_TAG_UNKNOWN. Lets the owner decide how to read a result before it
+ * has arrived whole. */
+int ha_session_pending_tag(const ha_session *s, int64_t id);
+
+/* The owner read the result of command id itself (streamed element by
+ * element, never passed to ha_session_on_frame): the command is done.
+ * Returns its tag (> 0), or HA_TAG_UNKNOWN when id was not awaited. */
+int ha_session_take_result(ha_session *s, int64_t id);
+
 ha_session_state ha_session_get_state(const ha_session *s);
 const char *ha_session_state_name(ha_session_state state);
 

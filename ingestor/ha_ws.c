@@ -8,10 +8,9 @@
 
 #include <libwebsockets.h>
 
+#include "ha_stream.h"
 #include "hs_log.h"
 
-#define DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
-#define OVERSIZE_PREFIX 4096
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 typedef struct out_msg {
@@ -24,7 +23,6 @@ struct ha_ws {
     ha_ws_cbs cbs;
     ha_url url;
     bool tls_insecure;
-    size_t max_message;
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
     struct lws *wsi;
@@ -32,10 +30,8 @@ struct ha_ws {
     bool open;    /* handshake completed */
     bool closing; /* ha_ws_close() asked for it */
 
-    char *rx; /* message being reassembled */
-    size_t rx_len, rx_cap;
-    bool rx_skip; /* the current message is over max_message */
-    size_t rx_skipped;
+    ha_stream *rx; /* reads the incoming messages */
+    unsigned long long rx_bytes;
 
     out_msg *out_head, *out_tail;
     size_t out_bytes;
@@ -75,65 +71,57 @@ static void finish(ha_ws *ws, const char *reason)
     ws->open = false;
     ws->closing = false;
     ws->wsi = NULL;
-    ws->rx_len = 0;
-    ws->rx_skip = false;
+    ha_stream_reset(ws->rx);
     out_clear(ws);
     ws->cbs.closed(ws->cbs.ud, reason);
 }
 
-static int rx_append(ha_ws *ws, const void *in, size_t len)
+/* --- what ha_stream finds, passed on ------------------------------------ */
+
+static void rx_frame(void *ud, const char *buf, size_t len)
 {
-    if (ws->rx_skip) {
-        ws->rx_skipped += len;
-        return 0;
-    }
-    if (ws->rx_len + len > ws->max_message) {
-        ws->rx_skip = true;
-        ws->rx_skipped = ws->rx_len + len;
-        if (ws->rx_len < OVERSIZE_PREFIX && len > 0) {
-            size_t take = OVERSIZE_PREFIX - ws->rx_len;
-            if (take > len)
-                take = len;
-            if (ws->rx_len + take <= ws->rx_cap) {
-                memcpy(ws->rx + ws->rx_len, in, take);
-                ws->rx_len += take;
-            }
-        }
-        return 0;
-    }
-    if (ws->rx_len + len + 1 > ws->rx_cap) {
-        size_t cap = ws->rx_cap ? ws->rx_cap : 65536;
-        while (cap < ws->rx_len + len + 1)
-            cap *= 2;
-        char *p = realloc(ws->rx, cap);
-        if (p == NULL)
-            return -1;
-        ws->rx = p;
-        ws->rx_cap = cap;
-    }
-    memcpy(ws->rx + ws->rx_len, in, len);
-    ws->rx_len += len;
-    return 0;
+    ha_ws *ws = ud;
+    ws->cbs.message(ws->cbs.ud, buf, len);
 }
 
-static void rx_deliver(ha_ws *ws)
+static void rx_oversize(void *ud, size_t size, const char *prefix, size_t prefix_len)
 {
-    if (ws->rx_skip) {
-        size_t prefix = ws->rx_len < OVERSIZE_PREFIX ? ws->rx_len : OVERSIZE_PREFIX;
-        ws->cbs.oversize(ws->cbs.ud, ws->rx_skipped, ws->rx, prefix);
-    } else {
-        ws->rx[ws->rx_len] = '\0';
-        ws->cbs.message(ws->cbs.ud, ws->rx, ws->rx_len);
-    }
-    ws->rx_len = 0;
-    ws->rx_skip = false;
-    ws->rx_skipped = 0;
-    /* Give back the memory of a huge message (get_states, history). */
-    if (ws->rx_cap > 4u * 1024 * 1024) {
-        free(ws->rx);
-        ws->rx = NULL;
-        ws->rx_cap = 0;
-    }
+    ha_ws *ws = ud;
+    ws->cbs.oversize(ws->cbs.ud, size, prefix, prefix_len);
+}
+
+static void rx_malformed(void *ud, const char *reason, const char *text, size_t len)
+{
+    ha_ws *ws = ud;
+    if (ws->cbs.malformed != NULL)
+        ws->cbs.malformed(ws->cbs.ud, reason, text, len);
+    else
+        hs_warn("ws", "unusable frame from the server: %s", reason);
+}
+
+static bool rx_wants_elements(void *ud, int64_t id)
+{
+    ha_ws *ws = ud;
+    return ws->cbs.wants_elements != NULL && ws->cbs.wants_elements(ws->cbs.ud, id);
+}
+
+static void rx_element(void *ud, int64_t id, const char *text, size_t len)
+{
+    ha_ws *ws = ud;
+    ws->cbs.element(ws->cbs.ud, id, text, len);
+}
+
+static void rx_element_oversize(void *ud, int64_t id, size_t size, const char *prefix,
+                                size_t prefix_len)
+{
+    ha_ws *ws = ud;
+    ws->cbs.element_oversize(ws->cbs.ud, id, size, prefix, prefix_len);
+}
+
+static void rx_elements_end(void *ud, int64_t id, const char *error)
+{
+    ha_ws *ws = ud;
+    ws->cbs.elements_end(ws->cbs.ud, id, error);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -164,13 +152,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (ws->wsi != wsi || ws->closing)
             return 0;
-        if (rx_append(ws, in, len) != 0) {
-            hs_error("ws", "out of memory reassembling a %zu byte message",
-                     ws->rx_len + len);
+        ws->rx_bytes += len;
+        if (ha_stream_feed(ws->rx, in, len) != 0) {
+            hs_error("ws", "out of memory reading a message");
+            ha_stream_reset(ws->rx);
             return -1;
         }
-        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
-            rx_deliver(ws);
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0 &&
+            ha_stream_end(ws->rx) != 0) {
+            hs_error("ws", "out of memory reading a message");
+            return -1;
+        }
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (ws->wsi != wsi)
@@ -227,7 +219,23 @@ ha_ws *ha_ws_new(const ha_ws_opts *opts, const ha_ws_cbs *cbs, char *err, size_t
     ws->cbs = *cbs;
     ws->url = opts->url;
     ws->tls_insecure = opts->tls_insecure;
-    ws->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
+    ha_stream_opts so = {opts->stream_threshold, opts->max_message};
+    ha_stream_cbs sc = {
+        .frame = rx_frame,
+        .oversize = rx_oversize,
+        .malformed = rx_malformed,
+        .wants_elements = cbs->wants_elements != NULL ? rx_wants_elements : NULL,
+        .element = rx_element,
+        .element_oversize = rx_element_oversize,
+        .elements_end = rx_elements_end,
+        .ud = ws,
+    };
+    ws->rx = ha_stream_new(&so, &sc);
+    if (ws->rx == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(ws);
+        return NULL;
+    }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
@@ -272,7 +280,7 @@ void ha_ws_free(ha_ws *ws)
         lws_context_destroy(ws->ctx);
     }
     out_clear(ws);
-    free(ws->rx);
+    ha_stream_free(ws->rx);
     free(ws);
 }
 
@@ -301,8 +309,7 @@ int ha_ws_connect(ha_ws *ws)
     ws->active = true;
     ws->open = false;
     ws->closing = false;
-    ws->rx_len = 0;
-    ws->rx_skip = false;
+    ha_stream_reset(ws->rx);
     if (lws_client_connect_via_info(&i) == NULL) {
         /* lws may have reported the error through the callback already;
          * finish() reports only once either way. */
@@ -372,4 +379,9 @@ bool ha_ws_is_active(const ha_ws *ws)
 size_t ha_ws_queued_bytes(const ha_ws *ws)
 {
     return ws->out_bytes;
+}
+
+unsigned long long ha_ws_received_bytes(const ha_ws *ws)
+{
+    return ws->rx_bytes;
 }

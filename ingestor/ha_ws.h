@@ -1,8 +1,11 @@
 /* ha_ws.h - one WebSocket client connection to Home Assistant (libwebsockets).
  *
  * Owns an lws context with one client connection at a time. Incoming
- * fragments are reassembled into complete messages (up to max_message
- * bytes) and handed over whole; outgoing text frames are queued and written
+ * fragments go through an ha_stream (ha_stream.h): a message up to
+ * stream_threshold bytes is handed over whole; a longer one is read as it
+ * arrives, each message of it handed over on its own (up to max_message
+ * bytes), and the elements of a result the owner wants streamed
+ * (wants_elements) one by one. Outgoing text frames are queued and written
  * when the socket is writable, so no call ever blocks on the network.
  * Single-threaded: every function and callback runs on the caller's thread,
  * inside ha_ws_service(). Callbacks must not call ha_ws_connect() or
@@ -12,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ha_url.h"
 
@@ -27,6 +31,17 @@ typedef struct {
      * once per ha_ws_connect(). reason is valid during the call. Required. */
     void (*closed)(void *ud, const char *reason);
     void *ud;
+    /* Optional (after ud, so that initialisers listing the five members
+     * above stay valid): a frame over the threshold that is not well formed
+     * (see ha_stream_cbs.malformed; when NULL it is logged), and the
+     * streaming of results (see ha_stream_cbs; when wants_elements is NULL
+     * no result is streamed). */
+    void (*malformed)(void *ud, const char *reason, const char *text, size_t len);
+    bool (*wants_elements)(void *ud, int64_t id);
+    void (*element)(void *ud, int64_t id, const char *text, size_t len);
+    void (*element_oversize)(void *ud, int64_t id, size_t size, const char *prefix,
+                             size_t prefix_len);
+    void (*elements_end)(void *ud, int64_t id, const char *error);
 } ha_ws_cbs;
 
 typedef struct {
@@ -34,6 +49,7 @@ typedef struct {
     const char *ca_file; /* PEM bundle for wss://, NULL for the system's */
     bool tls_insecure;   /* accept self-signed/expired certificates, any name */
     size_t max_message;  /* bytes; default 64 MiB when 0 */
+    size_t stream_threshold; /* bytes; default 1 MiB when 0 */
 } ha_ws_opts;
 
 typedef struct ha_ws ha_ws;
@@ -65,5 +81,7 @@ bool ha_ws_is_open(const ha_ws *ws);
 bool ha_ws_is_active(const ha_ws *ws);
 /* Bytes queued for sending. */
 size_t ha_ws_queued_bytes(const ha_ws *ws);
+/* Bytes received so far, over every connection (it only grows). */
+unsigned long long ha_ws_received_bytes(const ha_ws *ws);
 
 #endif

@@ -30,6 +30,14 @@
  * system (hs_mem_trim). */
 #define TRIM_FRAME_BYTES (256 * 1024)
 #define TRIM_IDLE_MS 1000
+/* The final merge of a gap closing is produced in slices of at most this
+ * long (in steps of MERGE_STEP items), with the connection read in between:
+ * at 100,000 entities producing it takes many seconds, and Home Assistant
+ * closes a client that falls 4096 messages behind. */
+#define MERGE_SLICE_MS 50
+#define MERGE_STEP 128
+/* Reads of the connection between two slices, while data keeps coming. */
+#define MERGE_READ_ROUNDS 32
 
 /* Tags of the commands and subscriptions the ingest sends itself. */
 enum {
@@ -194,45 +202,104 @@ static void bad_cb(void *ud, const char *reason, const json_t *element)
 /* Processes the live events held back during gap closing, in order. */
 static void release_held(ingest *in)
 {
-    size_t n = json_array_size(in->held);
-    for (size_t i = 0; i < n; i++)
-        process_event(in, json_array_get(in->held, i), false);
-    json_array_clear(in->held);
+    size_t n = gap_store_count(in->held);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *text = gap_store_get(in->held, i, &len, NULL);
+        json_error_t jerr;
+        json_t *ev = json_loadb(text, len, 0, &jerr);
+        if (ev != NULL) {
+            process_event(in, ev, false);
+        } else {
+            count(&in->st.errors);
+            hs_error("ingest", "cannot read a held event again: %s", jerr.text);
+            dead_letter(in, "cannot read a held event again", text, len);
+        }
+        json_decref(ev);
+    }
+    gap_store_clear(in->held);
     atomic_store_explicit(&in->st.held, 0, memory_order_relaxed);
 }
 
+/* Keeps a live event (as text) until the gap is closed. */
 static void hold(ingest *in, const json_t *ev)
 {
-    if (json_array_size(in->held) >= HELD_MAX) {
+    if (gap_store_count(in->held) >= HELD_MAX) {
         hs_warn("ingest",
                 "%d live events held while closing the gap; releasing them now "
                 "(changes still missing from history may be skipped)",
                 HELD_MAX);
         release_held(in);
     }
-    if (json_array_append(in->held, (json_t *)ev) != 0) {
+    char *text = json_dumps(ev, JSON_COMPACT);
+    if (text == NULL ||
+        gap_store_add(in->held, gapfill_event_time(ev), text, strlen(text)) != 0) {
+        free(text);
         process_event(in, ev, false);
         return;
     }
-    atomic_store_explicit(&in->st.held, json_array_size(in->held), memory_order_relaxed);
+    free(text);
+    atomic_store_explicit(&in->st.held, gap_store_count(in->held), memory_order_relaxed);
 }
 
 /* --- gap closing -------------------------------------------------------- */
 
-/* Ends the gap closing (see gapfill.h for the order). */
-static void backfill_finish(ingest *in, const char *why)
+/* The gap is closed once its merge has been produced: the live events held
+ * meanwhile (all newer than the merge's) follow, then live events flow. */
+static void backfill_done(ingest *in)
 {
-    gapfill_finish(in->held, in->bf_states, in->bf_from_ns, emit_cb, bad_cb, in);
-    json_array_clear(in->held);
-    atomic_store_explicit(&in->st.held, 0, memory_order_relaxed);
-    json_decref(in->bf_states);
-    in->bf_states = NULL;
+    release_held(in);
     json_decref(in->bf_ids);
     in->bf_ids = NULL;
     set_bf(in, BF_DONE);
     hs_mem_idle_note(&in->idle, hs_now_mono_ms(), true);
     count(&in->st.backfills);
-    hs_info("ingest", "gap closed (%s): %" PRIu64 " events recovered", why, in->bf_count);
+    hs_info("ingest", "gap closed (%s): %" PRIu64 " events recovered", in->merge_why,
+            in->bf_count);
+}
+
+/* Produces the merge for at most budget_ms (in steps of MERGE_STEP items);
+ * closes the gap when it is all out. */
+static void merge_run(ingest *in, int64_t budget_ms)
+{
+    if (in->merge == NULL)
+        return;
+    int64_t until = hs_now_mono_ms() + budget_ms;
+    size_t left;
+    do {
+        left = gapfill_merge_step(in->merge, MERGE_STEP, emit_cb, bad_cb, in);
+    } while (left > 0 && hs_now_mono_ms() < until);
+    if (left > 0)
+        return;
+    gapfill_merge_free(in->merge);
+    in->merge = NULL;
+    backfill_done(in);
+}
+
+/* Ends the gap closing (see gapfill.h for the order): the held live events
+ * and the kept states are merged and produced, in slices when there are many
+ * (live events arriving meanwhile are held on). */
+static void backfill_finish(ingest *in, const char *why)
+{
+    in->merge_why = why;
+    gap_store *held = gap_store_new(), *states = gap_store_new();
+    gap_merge *m = NULL;
+    if (held != NULL && states != NULL)
+        m = gapfill_merge_new(in->held, in->bf_states, in->bf_from_ns);
+    if (m == NULL) {
+        /* Out of memory: the merge in one go, from the stores in place. */
+        gap_store_free(held);
+        gap_store_free(states);
+        gapfill_finish_stored(in->held, in->bf_states, in->bf_from_ns, emit_cb, bad_cb,
+                              in);
+        backfill_done(in);
+        return;
+    }
+    in->held = held;
+    in->bf_states = states;
+    atomic_store_explicit(&in->st.held, 0, memory_order_relaxed);
+    in->merge = m;
+    merge_run(in, MERGE_SLICE_MS);
 }
 
 typedef struct {
@@ -262,6 +329,47 @@ static void send_history(ingest *in)
              json_array_size(in->bf_ids));
 }
 
+/* One state of the get_states answer (its text, with its entity_id, NULL
+ * when it has none that is a string, and its time): its entity is asked
+ * history for, and it is kept (as text) for the final merge unless it is
+ * older than the merge takes. */
+static void on_state(ingest *in, const char *entity_id, int64_t t, const char *text,
+                     size_t len)
+{
+    if (in->bf_ids != NULL && entity_id != NULL && filter_match(&in->filt, entity_id))
+        json_array_append_new(in->bf_ids, json_string(entity_id));
+    if (in->bf_from_ns != INT64_MIN && t < in->bf_from_ns)
+        return;
+    if (gap_store_add(in->bf_states, t, text, len) != 0) {
+        count(&in->st.errors);
+        hs_error("ingest", "out of memory keeping a get_states state; sent to the DLQ");
+        dead_letter(in, "out of memory keeping the state for the gap closing", text, len);
+    }
+}
+
+/* The same for a parsed state. */
+static void on_state_json(ingest *in, const json_t *st, const char *text, size_t len)
+{
+    on_state(in, json_string_value(json_object_get(st, "entity_id")),
+             gapfill_state_time(st), text, len);
+}
+
+/* Every state of the get_states answer is in: history next, or the end. */
+static void on_states_done(ingest *in)
+{
+    hs_debug("ingest", "get_states: %zu states kept for the gap closing",
+             gap_store_count(in->bf_states));
+    if (in->bf_from_ns == INT64_MIN) {
+        backfill_finish(in, "first start: current states only");
+        return;
+    }
+    if (json_array_size(in->bf_ids) == 0) {
+        backfill_finish(in, "no entity passes the filters");
+        return;
+    }
+    send_history(in);
+}
+
 static void on_states(ingest *in, const ha_msg *m)
 {
     if (!m->success || !json_is_array(m->result)) {
@@ -272,25 +380,20 @@ static void on_states(ingest *in, const ha_msg *m)
         backfill_finish(in, "get_states failed");
         return;
     }
-    in->bf_states = json_incref((json_t *)m->result);
-    in->bf_ids = json_array();
     size_t i;
     const json_t *st;
     json_array_foreach(m->result, i, st)
     {
-        const json_t *eid = json_object_get(st, "entity_id");
-        if (json_is_string(eid) && filter_match(&in->filt, json_string_value(eid)))
-            json_array_append(in->bf_ids, (json_t *)eid);
+        char *text = json_dumps(st, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text == NULL) {
+            count(&in->st.errors);
+            hs_error("ingest", "out of memory keeping a get_states state");
+            continue;
+        }
+        on_state_json(in, st, text, strlen(text));
+        free(text);
     }
-    if (in->bf_from_ns == INT64_MIN) {
-        backfill_finish(in, "first start: current states only");
-        return;
-    }
-    if (json_array_size(in->bf_ids) == 0) {
-        backfill_finish(in, "no entity passes the filters");
-        return;
-    }
-    send_history(in);
+    on_states_done(in);
 }
 
 /* The settle time: history holds everything up to the resubscription once
@@ -322,24 +425,28 @@ static void on_history(ingest *in, const ha_msg *m)
     set_bf(in, BF_WAIT);
 }
 
+/* The gap closing begins with the subscriptions: live events are held from
+ * here on; get_states goes out with the registry lists (send_get_states). */
 static void backfill_start(ingest *in)
 {
-    json_decref(in->bf_states);
-    in->bf_states = NULL;
+    gap_store_clear(in->bf_states);
     json_decref(in->bf_ids);
-    in->bf_ids = NULL;
+    in->bf_ids = json_array();
     in->bf_round = 0;
     in->bf_count = 0;
     in->bf_resub_ns = hs_now_wall_ns();
     int64_t handed = outbox_last_handed(in->out);
     int64_t mark = outbox_mark(in->out);
     in->bf_from_ns = handed != INT64_MIN ? handed : mark;
+    set_bf(in, BF_STATES);
+}
+
+static void send_get_states(ingest *in)
+{
     if (ha_session_command(in->session, "get_states", NULL, TAG_GET_STATES) < 0) {
         hs_warn("ingest", "cannot send get_states");
         set_bf(in, BF_IDLE);
-        return;
     }
-    set_bf(in, BF_STATES);
 }
 
 /* --- registries --------------------------------------------------------- */
@@ -355,26 +462,32 @@ static void request_registry(ingest *in, registry_kind kind)
                                                NULL, TAG_REG_LIST + (int)kind);
 }
 
-static void on_registry(ingest *in, registry_kind kind, const ha_msg *m)
+/* A registry list has been loaded (n entries), or not (n < 0, why in err). */
+static void registry_loaded(ingest *in, registry_kind kind, int n, const char *err)
 {
     in->reg_pending[kind] = -1;
-    char err[256];
-    if (!m->success) {
+    if (n < 0) {
         count(&in->st.errors);
-        hs_warn("ha", "%s failed: %s (areas and devices stay as they were)",
-                registry_list_command(kind), m->message != NULL ? m->message : "error");
+        hs_warn("ha", "%s (areas and devices stay as they were)", err);
     } else {
-        int n = registry_load(in->reg, kind, m->result, err, sizeof(err));
-        if (n < 0) {
-            count(&in->st.errors);
-            hs_warn("ha", "%s", err);
-        } else {
-            count(&in->st.registry_loads);
-            hs_debug("ha", "%s: %d entries", registry_list_command(kind), n);
-        }
+        count(&in->st.registry_loads);
+        hs_debug("ha", "%s: %d entries", registry_list_command(kind), n);
     }
     if (in->reg_again[kind])
         request_registry(in, kind);
+}
+
+static void on_registry(ingest *in, registry_kind kind, const ha_msg *m)
+{
+    char err[256];
+    if (!m->success) {
+        snprintf(err, sizeof(err), "%s failed: %s", registry_list_command(kind),
+                 m->message != NULL ? m->message : "error");
+        registry_loaded(in, kind, -1, err);
+        return;
+    }
+    int n = registry_load(in->reg, kind, m->result, err, sizeof(err));
+    registry_loaded(in, kind, n, err);
 }
 
 /* --- Home Assistant session callbacks ----------------------------------- */
@@ -401,6 +514,7 @@ static void sess_ready(void *ud, const char *ha_version)
             ha_version != NULL ? ha_version : "(unknown version)", in->url.host,
             in->url.port,
             in->event_types.n == 0 ? "all events" : in->cfg->ha_event_types);
+    backfill_start(in);
     for (int k = 0; k < 3; k++) {
         in->reg_pending[k] = -1;
         request_registry(in, (registry_kind)k);
@@ -409,7 +523,7 @@ static void sess_ready(void *ud, const char *ha_version)
         ha_session_command(in->session, "subscribe_events", f, TAG_REG_EVENTS + k);
         json_decref(f);
     }
-    backfill_start(in);
+    send_get_states(in);
 }
 
 static void sess_event(void *ud, int tag, const json_t *event)
@@ -512,10 +626,148 @@ static void ws_oversize(void *ud, size_t size, const char *prefix, size_t prefix
     sess_invalid(in, reason, prefix, prefix_len);
 }
 
+/* A frame over the streaming threshold that is not well formed. */
+static void ws_malformed(void *ud, const char *reason, const char *text, size_t len)
+{
+    char why[256];
+    snprintf(why, sizeof(why), "%s (only its start is kept)", reason);
+    sess_invalid(ud, why, text, len);
+}
+
+static bool is_registry_tag(int tag)
+{
+    return tag >= TAG_REG_LIST && tag < TAG_REG_LIST + 3;
+}
+
+/* The get_states answer the gap closing waits for, and the registry lists,
+ * are read element by element when they are large (ha_stream.h): one state
+ * or registry entry in memory at a time. */
+static bool ws_wants_elements(void *ud, int64_t id)
+{
+    ingest *in = ud;
+    int tag = ha_session_pending_tag(in->session, id);
+    if (tag == TAG_GET_STATES && in->bf == BF_STATES) {
+        in->stream_tag = tag;
+        return true;
+    }
+    if (is_registry_tag(tag) && in->reg_pending[tag - TAG_REG_LIST] == id) {
+        in->stream_tag = tag;
+        registry_load_begin(in->reg, (registry_kind)(tag - TAG_REG_LIST));
+        return true;
+    }
+    return false;
+}
+
+/* One entry of a registry list read element by element. */
+static void registry_element(ingest *in, const char *text, size_t len)
+{
+    registry_kind kind = (registry_kind)(in->stream_tag - TAG_REG_LIST);
+    int rc = registry_load_add_text(in->reg, kind, text, len);
+    if (rc <= 0) {
+        if (rc < 0 && warn_ok(in))
+            hs_error("ingest", "out of memory loading %s", registry_list_command(kind));
+        return;
+    }
+    json_error_t jerr;
+    json_t *el = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (el == NULL) {
+        char why[256];
+        snprintf(why, sizeof(why), "entry of %s is not valid JSON: %s",
+                 registry_list_command(kind), jerr.text);
+        sess_invalid(in, why, text, len);
+        return;
+    }
+    if (registry_load_add(in->reg, kind, el) != 0 && warn_ok(in))
+        hs_error("ingest", "out of memory loading %s", registry_list_command(kind));
+    json_decref(el);
+}
+
+static void ws_element(void *ud, int64_t id, const char *text, size_t len)
+{
+    ingest *in = ud;
+    (void)id;
+    hs_mem_idle_note(&in->idle, hs_now_mono_ms(), true);
+    if (is_registry_tag(in->stream_tag)) {
+        registry_element(in, text, len);
+        return;
+    }
+    char eid[256];
+    bool has_eid;
+    int64_t t;
+    if (gapfill_state_peek(text, len, eid, sizeof(eid), &has_eid, &t) == 0) {
+        on_state(in, has_eid ? eid : NULL, t, text, len);
+        return;
+    }
+    json_error_t jerr;
+    json_t *st = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (st == NULL) {
+        char why[256];
+        snprintf(why, sizeof(why), "state in the get_states answer is not valid JSON: %s",
+                 jerr.text);
+        count(&in->st.events_invalid);
+        count(&in->st.errors);
+        if (warn_ok(in))
+            hs_warn("ha", "unusable state in a get_states/history answer: %s", why);
+        dead_letter(in, why, text, len);
+        return;
+    }
+    on_state_json(in, st, text, len);
+    json_decref(st);
+}
+
+static void ws_element_oversize(void *ud, int64_t id, size_t size, const char *prefix,
+                                size_t prefix_len)
+{
+    ingest *in = ud;
+    (void)id;
+    char why[160];
+    if (is_registry_tag(in->stream_tag)) {
+        snprintf(why, sizeof(why),
+                 "entry of %zu bytes in %s exceeds the size limit; only its start is kept",
+                 size, registry_list_command((registry_kind)(in->stream_tag - TAG_REG_LIST)));
+        sess_invalid(in, why, prefix, prefix_len);
+        return;
+    }
+    snprintf(why, sizeof(why),
+             "state of %zu bytes in the get_states answer exceeds the size limit; only "
+             "its start is kept",
+             size);
+    count(&in->st.events_invalid);
+    count(&in->st.errors);
+    hs_warn("ha", "%s", why);
+    dead_letter(in, why, prefix, prefix_len);
+}
+
+static void ws_elements_end(void *ud, int64_t id, const char *error)
+{
+    ingest *in = ud;
+    ha_session_take_result(in->session, id);
+    if (is_registry_tag(in->stream_tag)) {
+        registry_kind kind = (registry_kind)(in->stream_tag - TAG_REG_LIST);
+        in->stream_tag = 0;
+        char err[256];
+        int n = registry_load_end(in->reg, kind, error == NULL);
+        snprintf(err, sizeof(err), "%s answer %s", registry_list_command(kind),
+                 error != NULL ? error : "could not be kept (out of memory)");
+        registry_loaded(in, kind, n, err);
+        return;
+    }
+    in->stream_tag = 0;
+    if (error != NULL) {
+        count(&in->st.errors);
+        hs_error("ha", "the get_states answer is broken (%s); going on with the %zu "
+                 "states read",
+                 error, gap_store_count(in->bf_states));
+    }
+    on_states_done(in);
+}
+
 static void ws_closed(void *ud, const char *reason)
 {
     ingest *in = ud;
     int64_t now = hs_now_mono_ms();
+    /* A merge under way holds states already read: it is produced first. */
+    merge_run(in, INT64_MAX / 2);
     bool was_ready = ha_session_get_state(in->session) == HA_SESS_READY;
     ha_session_stop(in->session);
     in->closing = false;
@@ -524,6 +776,7 @@ static void ws_closed(void *ud, const char *reason)
                 "connection lost while closing the gap; it is retried on the next "
                 "connection");
     set_bf(in, BF_IDLE);
+    gap_store_clear(in->bf_states);
     if (in->auth_rejected) {
         hs_breaker_failure(in->ha_breaker, now);
         if (!in->authenticated_once) {
@@ -615,6 +868,7 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
         }
         if (in->bf == BF_WAIT && now >= in->bf_next_ms)
             send_history(in);
+        merge_run(in, MERGE_SLICE_MS);
         publish_stats(in, now);
         int64_t wait = ha_session_next_tick_in(in->session, now);
         if (!ha_ws_is_active(in->ws) && in->reconnect_at_ms - now < wait)
@@ -623,8 +877,20 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
             wait = LOOP_WAIT_MS;
         if (wait < 0)
             wait = 0;
-        if (ha_ws_service(in->ws, (int)wait) != 0)
-            hs_warn("ws", "libwebsockets service failed");
+        if (in->merge == NULL) {
+            if (ha_ws_service(in->ws, (int)wait) != 0)
+                hs_warn("ws", "libwebsockets service failed");
+        } else {
+            /* Between slices of a merge, everything the connection has
+             * (a wait of 0 would let lws sleep until its next own timer). */
+            for (int round = 0; round < MERGE_READ_ROUNDS; round++) {
+                unsigned long long before = ha_ws_received_bytes(in->ws);
+                if (ha_ws_service(in->ws, 1) != 0)
+                    hs_warn("ws", "libwebsockets service failed");
+                if (ha_ws_received_bytes(in->ws) == before)
+                    break;
+            }
+        }
         now = hs_now_mono_ms();
         outbox_poll(in->out, now);
         hs_mem_idle_trim(&in->idle, now, TRIM_IDLE_MS);
@@ -634,8 +900,9 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
         hs_error("ingest", "exiting: fix HA_TOKEN (or HA_TOKEN_FILE) and restart");
     else
         hs_info("ingest", "stopping");
-    /* Live events held for a gap closing that cannot finish now go out as
-     * they are. */
+    /* A merge under way is produced; live events held for a gap closing that
+     * cannot finish now go out as they are. */
+    merge_run(in, INT64_MAX / 2);
     release_held(in);
     uint64_t lost = outbox_shutdown(in->out, SHUTDOWN_BUDGET_MS);
     if (lost > 0)
@@ -723,9 +990,11 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
     in->ha_breaker = hs_breaker_new("home_assistant", NULL);
     in->reg = registry_new();
     in->seen = lastseen_new(LASTSEEN_MAX);
-    in->held = json_array();
+    in->held = gap_store_new();
+    in->bf_states = gap_store_new();
     if (in->session == NULL || in->recent == NULL || in->ha_breaker == NULL ||
-        in->reg == NULL || in->seen == NULL || in->held == NULL) {
+        in->reg == NULL || in->seen == NULL || in->held == NULL ||
+        in->bf_states == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -760,6 +1029,11 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
         .oversize = ws_oversize,
         .closed = ws_closed,
         .ud = in,
+        .malformed = ws_malformed,
+        .wants_elements = ws_wants_elements,
+        .element = ws_element,
+        .element_oversize = ws_element_oversize,
+        .elements_end = ws_elements_end,
     };
     in->ws = ha_ws_new(&wo, &wc, err, errlen);
     if (in->ws == NULL)
@@ -785,8 +1059,9 @@ void ingest_free(ingest *in)
     hs_breaker_free(in->ha_breaker);
     registry_free(in->reg);
     lastseen_free(in->seen);
-    json_decref(in->held);
-    json_decref(in->bf_states);
+    gapfill_merge_free(in->merge);
+    gap_store_free(in->held);
+    gap_store_free(in->bf_states);
     json_decref(in->bf_ids);
     filter_fini(&in->filt);
     strlist_fini(&in->event_types);

@@ -12,6 +12,7 @@
 
 #include "backoff.h"
 #include "filter.h"
+#include "gapfill.h"
 #include "ha_session.h"
 #include "ha_url.h"
 #include "ha_ws.h"
@@ -85,6 +86,7 @@ struct ingest {
     uint64_t rand_state;
     registry *reg;
     int64_t reg_pending[3]; /* id of the list request out, -1 when none */
+    int stream_tag;         /* tag of the result being read element by element */
     bool reg_again[3];      /* changed again while a request was out */
     filter filt;
     lastseen *seen;
@@ -96,10 +98,12 @@ struct ingest {
     int64_t bf_sent_ns;  /* wall clock when the current history query went out */
     int64_t bf_next_ms;  /* monotonic time of the next history query */
     int bf_round;
-    json_t *bf_states; /* the get_states result, kept until the end */
-    json_t *bf_ids;    /* entity ids to ask history for */
-    uint64_t bf_count; /* events recovered by this gap closing */
-    json_t *held;      /* live events held back while closing the gap */
+    gap_store *bf_states; /* the get_states states, kept until the end */
+    json_t *bf_ids;       /* entity ids to ask history for */
+    uint64_t bf_count;    /* events recovered by this gap closing */
+    gap_store *held;      /* live events held back while closing the gap */
+    gap_merge *merge;     /* the final merge while it is being produced */
+    const char *merge_why; /* why the gap closes (static text) */
 
     int64_t started_ms;
     int64_t next_stats_ms; /* next homestream_stats record; 0: disabled */

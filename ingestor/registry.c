@@ -1,5 +1,6 @@
 /* registry.c - Home Assistant's area, device and entity registries. */
 #include "registry.h"
+#include "hs_jscan.h"
 #include "strhash.h"
 
 #include <stdint.h>
@@ -26,6 +27,8 @@ typedef struct {
 
 struct registry {
     rmap maps[3];
+    rmap loading[3];      /* registries being loaded element by element */
+    bool load_failed[3]; /* an add to loading ran out of memory */
 };
 
 static const char *const list_commands[] = {
@@ -129,8 +132,10 @@ void registry_free(registry *r)
 {
     if (r == NULL)
         return;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         rmap_fini(&r->maps[i]);
+        rmap_fini(&r->loading[i]);
+    }
     free(r);
 }
 
@@ -141,34 +146,116 @@ static const char *str_member(const json_t *obj, const char *key)
     return s != NULL && *s != '\0' ? s : NULL;
 }
 
-/* Adds the entry of one list element to m; an element without its id (or,
- * for an area, without a name) is skipped. Returns 0 or -1 when out of
- * memory. */
-static int add_entry(rmap *m, registry_kind kind, const json_t *el)
+/* Adds one entry from the members of a list element: for areas
+ * (area_id, name), for devices (id, name_by_user, name, area_id), for
+ * entities (entity_id, area_id, device_id); each a non-empty string or
+ * NULL. An element without its id (or, for an area, without a name) is
+ * skipped. Returns 0 or -1 when out of memory. */
+static int add_fields(rmap *m, registry_kind kind, const char *const *f)
 {
-    const char *id, *a, *b;
     switch (kind) {
     case REGISTRY_AREAS:
-        id = str_member(el, "area_id");
-        a = str_member(el, "name");
-        if (id == NULL || a == NULL)
+        if (f[0] == NULL || f[1] == NULL)
             return 0;
-        return rmap_set(m, id, a, NULL);
+        return rmap_set(m, f[0], f[1], NULL);
     case REGISTRY_DEVICES:
-        id = str_member(el, "id");
-        b = str_member(el, "name_by_user");
-        if (b == NULL)
-            b = str_member(el, "name");
-        if (id == NULL)
+        if (f[0] == NULL)
             return 0;
-        return rmap_set(m, id, str_member(el, "area_id"), b);
+        return rmap_set(m, f[0], f[3], f[1] != NULL ? f[1] : f[2]);
     case REGISTRY_ENTITIES:
-        id = str_member(el, "entity_id");
-        if (id == NULL)
+        if (f[0] == NULL)
             return 0;
-        return rmap_set(m, id, str_member(el, "area_id"), str_member(el, "device_id"));
+        return rmap_set(m, f[0], f[1], f[2]);
     }
     return 0;
+}
+
+/* The members add_fields() takes, per kind, in its order. */
+static const char *const field_names[3][4] = {
+    [REGISTRY_AREAS] = {"area_id", "name", NULL, NULL},
+    [REGISTRY_DEVICES] = {"id", "name_by_user", "name", "area_id"},
+    [REGISTRY_ENTITIES] = {"entity_id", "area_id", "device_id", NULL},
+};
+
+static int add_entry(rmap *m, registry_kind kind, const json_t *el)
+{
+    const char *f[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4 && field_names[kind][i] != NULL; i++)
+        f[i] = str_member(el, field_names[kind][i]);
+    return add_fields(m, kind, f);
+}
+
+void registry_load_begin(registry *r, registry_kind kind)
+{
+    rmap_fini(&r->loading[kind]);
+    r->load_failed[kind] = false;
+}
+
+int registry_load_add(registry *r, registry_kind kind, const json_t *element)
+{
+    if (r->load_failed[kind])
+        return -1;
+    if (add_entry(&r->loading[kind], kind, element) != 0) {
+        r->load_failed[kind] = true;
+        rmap_fini(&r->loading[kind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Longest member text registry_load_add_text() reads; a longer one is left
+ * to the parse. */
+#define FIELD_MAX 1024
+
+int registry_load_add_text(registry *r, registry_kind kind, const char *text, size_t len)
+{
+    if (r->load_failed[kind])
+        return -1;
+    /* jansson refuses "\u0000" where hs_jscan takes it. */
+    if (len >= 6 && memmem(text, len, "\\u0000", 6) != NULL)
+        return 1;
+    hs_jscan_iter it;
+    if (hs_jscan_iter_document(&it, text, len) != 0)
+        return 1;
+    char buf[4][FIELD_MAX];
+    const char *f[4] = {NULL, NULL, NULL, NULL};
+    const char *key;
+    size_t keylen, n;
+    hs_jscan_value v;
+    int rc;
+    while ((rc = hs_jscan_iter_next(&it, &key, &keylen, &v)) == 1) {
+        if (v.type != HS_JSCAN_STRING)
+            continue;
+        for (int i = 0; i < 4 && field_names[kind][i] != NULL; i++) {
+            const char *name = field_names[kind][i];
+            if (keylen != strlen(name) || memcmp(key, name, keylen) != 0)
+                continue;
+            if (hs_jscan_string(&v, buf[i], sizeof(buf[i]), &n) != 0)
+                return 1;
+            f[i] = n > 0 ? buf[i] : NULL;
+        }
+    }
+    if (rc != 0)
+        return 1;
+    if (add_fields(&r->loading[kind], kind, f) != 0) {
+        r->load_failed[kind] = true;
+        rmap_fini(&r->loading[kind]);
+        return -1;
+    }
+    return 0;
+}
+
+int registry_load_end(registry *r, registry_kind kind, bool commit)
+{
+    if (!commit || r->load_failed[kind]) {
+        rmap_fini(&r->loading[kind]);
+        r->load_failed[kind] = false;
+        return -1;
+    }
+    rmap_fini(&r->maps[kind]);
+    r->maps[kind] = r->loading[kind];
+    memset(&r->loading[kind], 0, sizeof(rmap));
+    return (int)r->maps[kind].count;
 }
 
 int registry_load(registry *r, registry_kind kind, const json_t *result, char *err,
@@ -178,20 +265,18 @@ int registry_load(registry *r, registry_kind kind, const json_t *result, char *e
         snprintf(err, errlen, "%s did not return a list", list_commands[kind]);
         return -1;
     }
-    rmap map = {0};
+    registry_load_begin(r, kind);
     size_t i;
     const json_t *el;
     json_array_foreach(result, i, el)
     {
-        if (add_entry(&map, kind, el) != 0) {
-            rmap_fini(&map);
+        if (registry_load_add(r, kind, el) != 0) {
+            registry_load_end(r, kind, false);
             snprintf(err, errlen, "out of memory");
             return -1;
         }
     }
-    rmap_fini(&r->maps[kind]);
-    r->maps[kind] = map;
-    return (int)map.count;
+    return registry_load_end(r, kind, true);
 }
 
 void registry_lookup(const registry *r, const char *entity_id, const char **area,

@@ -8,6 +8,7 @@
 #ifndef INGESTOR_REGISTRY_H
 #define INGESTOR_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -31,6 +32,25 @@ void registry_free(registry *r);
  * stays). */
 int registry_load(registry *r, registry_kind kind, const json_t *result, char *err,
                   size_t errlen);
+
+/* The same, element by element, for a list read as it arrives
+ * (ha_stream.h): registry_load_begin() starts a new registry of that kind
+ * beside the one in use, registry_load_add() adds one list element to it
+ * (an element without its id is skipped), and registry_load_end() puts it
+ * in place (commit true; returns the number of entries) or drops it (commit
+ * false, or an add that ran out of memory before: returns -1 and the old
+ * registry stays). A begin drops a load of the same kind still open.
+ * registry_load_add() returns 0, or -1 when out of memory. */
+void registry_load_begin(registry *r, registry_kind kind);
+int registry_load_add(registry *r, registry_kind kind, const json_t *element);
+int registry_load_end(registry *r, registry_kind kind, bool commit);
+
+/* As registry_load_add() for the JSON text of one element, read without
+ * building a tree. Returns 0, -1 when out of memory, or 1 when the text is
+ * to be parsed and passed to registry_load_add() instead: it is not valid
+ * JSON, or is JSON the strict scanner leaves to jansson (hs_jscan.h), or
+ * holds "\u0000", or a member it reads is over 1 KB. */
+int registry_load_add_text(registry *r, registry_kind kind, const char *text, size_t len);
 
 /* Sets *area and *device to the names for entity_id, or NULL when unknown.
  * The strings belong to the registry and stay valid until the next load. */

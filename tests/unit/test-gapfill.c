@@ -176,6 +176,163 @@ START_TEST(test_states_before_mark_skipped)
 }
 END_TEST
 
+/* Adds the text of v to gs with time t. */
+static void store(gap_store *gs, const json_t *v, int64_t t)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(gap_store_add(gs, t, text, strlen(text)), 0);
+    free(text);
+}
+
+/* Issue #3: the gap closing keeps texts, not trees, and produces the merge
+ * in steps; in any step size it is the order gapfill_finish() gives. */
+START_TEST(test_merge_in_steps)
+{
+    for (size_t step = 1; step <= 6; step++) {
+        sink s;
+        sink_init(&s);
+        gap_store *held = gap_store_new(), *states = gap_store_new();
+        ck_assert_ptr_nonnull(held);
+        ck_assert_ptr_nonnull(states);
+        const struct {
+            const char *entity;
+            int sec;
+            const char *state;
+            bool is_state;
+        } rows[] = {
+            {"sensor.a", 10, "x", false}, {"sensor.c", 8, "late", false},
+            {"sensor.a", 11, "y", false}, {"sensor.a", 11, "y", true},
+            {"sensor.c", 5, "early", true}, {"sensor.b", 3, "quiet", true},
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+            json_t *ev = live(rows[i].entity, rows[i].sec, rows[i].state);
+            if (rows[i].is_state) {
+                const json_t *ns = json_object_get(json_object_get(ev, "data"), "new_state");
+                store(states, ns, gapfill_state_time(ns));
+            } else {
+                store(held, ev, gapfill_event_time(ev));
+            }
+            json_decref(ev);
+        }
+        gap_merge *m = gapfill_merge_new(held, states, INT64_MIN);
+        ck_assert_ptr_nonnull(m);
+        size_t left = 6, steps = 0;
+        while (left > 0) {
+            size_t now = gapfill_merge_step(m, step, emit, bad, &s);
+            ck_assert_uint_eq(now, left > step ? left - step : 0);
+            left = now;
+            steps++;
+        }
+        ck_assert_uint_eq(steps, (6 + step - 1) / step);
+        gapfill_merge_free(m);
+        ck_assert_int_eq(s.n, 5);
+        ck_assert_str_eq(s.out[0], "sensor.b=quiet@03.000100+00:00");
+        ck_assert(s.backfill[0]);
+        ck_assert_str_eq(s.out[1], "sensor.c=early@05.000100+00:00");
+        ck_assert_str_eq(s.out[2], "sensor.c=late@08.000100+00:00");
+        ck_assert(!s.backfill[2]);
+        ck_assert_str_eq(s.out[3], "sensor.a=x@10.000100+00:00");
+        ck_assert_str_eq(s.out[4], "sensor.a=y@11.000100+00:00");
+        ck_assert(!s.backfill[4]);
+        ck_assert_int_eq(s.dup, 1);
+        sink_fini(&s);
+    }
+}
+END_TEST
+
+/* The store keeps texts of any size, in order, with their times. */
+START_TEST(test_store)
+{
+    gap_store *gs = gap_store_new();
+    ck_assert_ptr_nonnull(gs);
+    size_t big = 600 * 1024;
+    char *text = malloc(big + 1);
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < 3000; i++) {
+        char small[64];
+        int n = snprintf(small, sizeof(small), "{\"n\":%d}", i);
+        ck_assert_int_eq(gap_store_add(gs, i, small, (size_t)n), 0);
+        if (i == 1500) {
+            memset(text, 'x', big);
+            text[big] = '\0';
+            ck_assert_int_eq(gap_store_add(gs, -1, text, big), 0);
+        }
+    }
+    ck_assert_uint_eq(gap_store_count(gs), 3001);
+    size_t len;
+    int64_t t;
+    ck_assert_str_eq(gap_store_get(gs, 0, &len, &t), "{\"n\":0}");
+    ck_assert_int_eq(t, 0);
+    const char *b = gap_store_get(gs, 1501, &len, &t);
+    ck_assert_uint_eq(len, big);
+    ck_assert_int_eq(t, -1);
+    ck_assert_int_eq(memcmp(b, text, big + 1), 0);
+    ck_assert_str_eq(gap_store_get(gs, 1502, NULL, NULL), "{\"n\":1501}");
+    ck_assert_str_eq(gap_store_get(gs, 3000, &len, &t), "{\"n\":2999}");
+    ck_assert_int_eq(t, 2999);
+    gap_store_clear(gs);
+    ck_assert_uint_eq(gap_store_count(gs), 0);
+    ck_assert_int_eq(gap_store_add(gs, 5, "{}", 2), 0);
+    ck_assert_uint_eq(gap_store_count(gs), 1);
+    free(text);
+    gap_store_free(gs);
+    gap_store_free(NULL);
+    gapfill_merge_free(NULL);
+}
+END_TEST
+
+/* gapfill_state_peek reads what the parse would, or leaves the text to it. */
+static const struct {
+    const char *text;
+    int rc;
+    const char *eid; /* NULL: none */
+    bool timed;
+} peeks[] = {
+    {"{\"entity_id\":\"light.a\",\"state\":\"on\",\"attributes\":{\"x\":[1,{}]},"
+     "\"last_updated\":\"2026-11-21T22:00:05.000100+00:00\"}",
+     0, "light.a", true},
+    {" {\"last_updated\":\"2026-11-21T22:00:05+00:00\",\"entity_id\":\"s.b\"} ", 0, "s.b",
+     true},
+    {"{\"state\":\"1\"}", 0, NULL, false},
+    {"{\"entity_id\":5,\"last_updated\":7}", 0, NULL, false},
+    {"{\"entity_id\":\"s.c\",\"last_updated\":\"yesterday\"}", 0, "s.c", false},
+    {"{\"entity_id\":\"s.\\u0064\"}", -1, NULL, false},
+    {"{\"entity_id\":\"s.d\",\"last_updated\":\"2026-11-21T22:00:05\\u002b00:00\"}", -1,
+     NULL, false},
+    {"{\"entity_id\":\"s.e\",\"state\":\"a\\u0000b\"}", -1, NULL, false},
+    {"{\"entity_id\":\"s.f\",\"entity_id\":\"s.g\"}", -1, NULL, false},
+    {"{\"entity_id\":\"s.h\"", -1, NULL, false},
+    {"[1,2]", -1, NULL, false},
+    {"{\"entity_id\":\"s.i\"} x", -1, NULL, false},
+};
+
+START_TEST(test_state_peek)
+{
+    const char *text = peeks[_i].text;
+    char eid[64];
+    bool has;
+    int64_t t;
+    int rc = gapfill_state_peek(text, strlen(text), eid, sizeof(eid), &has, &t);
+    ck_assert_msg(rc == peeks[_i].rc, "%s: rc %d", text, rc);
+    if (rc != 0)
+        return;
+    json_t *v = j(text);
+    const char *want = json_string_value(json_object_get(v, "entity_id"));
+    ck_assert(has == (want != NULL));
+    if (want != NULL) {
+        ck_assert_str_eq(eid, want);
+        ck_assert_str_eq(eid, peeks[_i].eid);
+    } else {
+        ck_assert_ptr_null(peeks[_i].eid);
+        ck_assert_str_eq(eid, "");
+    }
+    ck_assert_int_eq(t, gapfill_state_time(v));
+    ck_assert(peeks[_i].timed == (t != INT64_MIN));
+    json_decref(v);
+}
+END_TEST
+
 START_TEST(test_history_then_live_dedupes_overlap)
 {
     sink s;
@@ -248,6 +405,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_finish_merges_in_time_order);
     tcase_add_test(tc, test_states_before_mark_skipped);
     tcase_add_test(tc, test_history_then_live_dedupes_overlap);
+    tcase_add_test(tc, test_merge_in_steps);
+    tcase_add_test(tc, test_store);
+    tcase_add_loop_test(tc, test_state_peek, 0, (int)(sizeof(peeks) / sizeof(peeks[0])));
     tcase_add_test(tc, test_history_old_state_chain);
     suite_add_tcase(s, tc);
     return s;

@@ -343,6 +343,26 @@ START_TEST(test_owner_subscription_tag)
 }
 END_TEST
 
+/* A result the owner read itself (a streamed get_states): the command is
+ * done, so a later result for the same id is unknown. */
+START_TEST(test_take_streamed_result)
+{
+    rec r;
+    ha_session *s = make(&r, NULL, 0);
+    handshake(s, &r);
+    int64_t id = ha_session_command(s, "get_states", NULL, 20);
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(ha_session_pending_tag(s, id), 20);
+    ck_assert_int_eq(ha_session_pending_tag(s, id + 1), HA_TAG_UNKNOWN);
+    ck_assert_int_eq(ha_session_pending_tag(s, 1), HA_TAG_UNKNOWN); /* features */
+    ck_assert_int_eq(ha_session_take_result(s, id), 20);
+    ck_assert_int_eq(ha_session_pending_tag(s, id), HA_TAG_UNKNOWN);
+    ck_assert_int_eq(ha_session_take_result(s, id), HA_TAG_UNKNOWN);
+    rec_free(&r);
+    ha_session_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ha-session");
@@ -357,6 +377,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_garbage_goes_to_invalid);
     tcase_add_test(tc, test_failed_subscription_stops_events);
     tcase_add_test(tc, test_owner_subscription_tag);
+    tcase_add_test(tc, test_take_streamed_result);
     suite_add_tcase(s, tc);
     return s;
 }
