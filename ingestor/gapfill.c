@@ -28,11 +28,19 @@ gap_verdict gapfill_admit(lastseen *seen, const filter *f, const json_t *ev,
         const char *tf = json_string_value(json_object_get(ev, "time_fired"));
         info->has_time = tf != NULL && hs_time_parse_iso(tf, &info->time_ns) == 0;
     }
-    if (info->is_state && info->entity_id != NULL) {
-        if (!lastseen_is_new(seen, info->entity_id, info->time_ns))
-            return GAP_DUPLICATE;
-        lastseen_note(seen, info->entity_id, info->time_ns);
-    }
+    if (info->is_state && info->entity_id != NULL)
+        return gapfill_admit_state(seen, NULL, info->entity_id, info->time_ns);
+    return GAP_EMIT;
+}
+
+gap_verdict gapfill_admit_state(lastseen *seen, const filter *f, const char *entity_id,
+                                int64_t time_ns)
+{
+    if (f != NULL && !filter_match(f, entity_id))
+        return GAP_FILTERED;
+    if (!lastseen_is_new(seen, entity_id, time_ns))
+        return GAP_DUPLICATE;
+    lastseen_note(seen, entity_id, time_ns);
     return GAP_EMIT;
 }
 

@@ -53,6 +53,11 @@ typedef struct {
 gap_verdict gapfill_admit(lastseen *seen, const filter *f, const json_t *ev,
                           gap_info *info);
 
+/* gapfill_admit for a state change already read: entity_id and its new
+ * state's last_updated (f NULL: no filter applies). */
+gap_verdict gapfill_admit_state(lastseen *seen, const filter *f, const char *entity_id,
+                                int64_t time_ns);
+
 /* Called with each event to hand on (borrowed for the call), and with each
  * element that cannot be turned into one (reason, the element). */
 typedef void (*gapfill_emit_fn)(void *ud, const json_t *ev, bool backfill);

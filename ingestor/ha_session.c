@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+
+#include "hs_jscan.h"
 
 typedef struct {
     int64_t id;
@@ -28,6 +31,8 @@ struct ha_session {
     pending_cmd *cmds; /* commands sent and subscriptions of this connection */
     size_t n_cmds, cap_cmds;
     char *auth_message; /* the server's auth_invalid text, owned */
+    hs_jscan_value *spans; /* the elements of the frame being read */
+    size_t cap_spans;
 };
 
 ha_session *ha_session_new(const ha_session_opts *opts, const ha_session_cbs *cbs)
@@ -75,6 +80,7 @@ void ha_session_free(ha_session *s)
     free(s->event_types);
     free(s->cmds);
     free(s->auth_message);
+    free(s->spans);
     free(s);
 }
 
@@ -283,27 +289,169 @@ static int handle_msg(ha_session *s, const ha_msg *m, int64_t now_ms)
     return HA_SESSION_OK;
 }
 
-int ha_session_on_frame(ha_session *s, const char *buf, size_t len, int64_t now_ms,
-                        const char **auth_message)
+/* ---- frames of events, read without a JSON tree ------------------------- */
+
+static void skip_ws(const char *s, size_t n, size_t *pos)
 {
-    if (auth_message != NULL)
-        *auth_message = NULL;
+    while (*pos < n && (s[*pos] == ' ' || s[*pos] == '\t' || s[*pos] == '\n' ||
+                        s[*pos] == '\r'))
+        (*pos)++;
+}
+
+static const char *const p_id[] = {"id", NULL};
+static const char *const p_type[] = {"type", NULL};
+static const char *const p_event[] = {"event", NULL};
+static const char *const *const msg_paths[] = {p_id, p_type, p_event};
+
+/* The tag of the subscription whose event el (an object) is, with the
+ * event's span in *event; HA_TAG_UNKNOWN when el is anything else: another
+ * message type, an event of no subscription of ours, an "event" that is not
+ * an object. */
+static int event_element(ha_session *s, const hs_jscan_value *el, hs_jscan_value *event)
+{
+    hs_jscan_value v[3];
+    int64_t id;
+    if (hs_jscan_extract(el->text, el->len, msg_paths, 3, v) != 0 ||
+        hs_jscan_int(&v[0], &id) != 0 || id < 0 || !hs_jscan_string_is(&v[1], "event", 5) ||
+        v[2].type != HS_JSCAN_OBJECT)
+        return HA_TAG_UNKNOWN;
+    const pending_cmd *c = find_cmd(s, id);
+    if (c == NULL || !c->subscription)
+        return HA_TAG_UNKNOWN;
+    *event = v[2];
+    return c->tag;
+}
+
+/* One element of a frame already validated whole: an event of ours goes to
+ * event_text (or, when that declines it, parsed to event); any other object
+ * is parsed and handled as ha_frame_parse would have classified it; a
+ * value that is not an object is reported as ha_frame_parse reports it. */
+static int fast_element(ha_session *s, const hs_jscan_value *el, int64_t now_ms)
+{
+    if (el->type != HS_JSCAN_OBJECT) {
+        s->cbs.invalid(s->cbs.ud, "message is not a JSON object", el->text, el->len);
+        return HA_SESSION_OK;
+    }
+    hs_jscan_value event = {0};
+    int tag = event_element(s, el, &event);
+    if (tag != HA_TAG_UNKNOWN) {
+        if (s->cbs.event_text(s->cbs.ud, tag, event.text, event.len) == 0)
+            return HA_SESSION_OK;
+        json_error_t jerr;
+        json_t *ev = json_loadb(event.text, event.len, JSON_DECODE_ANY, &jerr);
+        if (ev != NULL) {
+            s->cbs.event(s->cbs.ud, tag, ev);
+            json_decref(ev);
+            return HA_SESSION_OK;
+        }
+    }
     ha_frame f;
     char err[256];
-    if (ha_frame_parse(&f, buf, len, err, sizeof(err)) != 0) {
-        s->cbs.invalid(s->cbs.ud, err, buf, len);
+    if (ha_frame_parse(&f, el->text, el->len, err, sizeof(err)) != 0) {
+        s->cbs.invalid(s->cbs.ud, err, el->text, el->len);
         ha_frame_fini(&f);
         return HA_SESSION_OK;
     }
     int rc = HA_SESSION_OK;
     for (size_t i = 0; i < f.n && rc == HA_SESSION_OK; i++)
         rc = handle_msg(s, &f.msgs[i], now_ms);
+    ha_frame_fini(&f);
+    return rc;
+}
+
+/* Validates buf[0..len) as one object or an array of values, collecting
+ * the spans of its elements (one for an object) in s->spans. Returns the
+ * number of elements, or -1 when hs_jscan declines the frame (or out of
+ * memory). */
+static ssize_t frame_elements(ha_session *s, const char *buf, size_t len)
+{
+    size_t pos = 0, n = 0;
+    skip_ws(buf, len, &pos);
+    bool array = pos < len && buf[pos] == '[';
+    if (array) {
+        pos++;
+        skip_ws(buf, len, &pos);
+    }
+    while (!array || (pos < len && buf[pos] != ']')) {
+        if (n == s->cap_spans) {
+            size_t cap = s->cap_spans ? 2 * s->cap_spans : 64;
+            hs_jscan_value *p = realloc(s->spans, cap * sizeof(*p));
+            if (p == NULL)
+                return -1;
+            s->spans = p;
+            s->cap_spans = cap;
+        }
+        if (hs_jscan_value_at(buf, len, &pos, array ? 1 : 0, &s->spans[n]) != 0)
+            return -1;
+        n++;
+        skip_ws(buf, len, &pos);
+        if (!array)
+            break;
+        if (pos < len && buf[pos] == ',') {
+            pos++;
+            skip_ws(buf, len, &pos);
+            if (pos < len && buf[pos] == ']')
+                return -1; /* a trailing comma */
+        } else if (pos >= len || buf[pos] != ']') {
+            return -1;
+        }
+    }
+    if (array) {
+        if (pos >= len)
+            return -1;
+        pos++;
+        skip_ws(buf, len, &pos);
+    } else if (s->spans[0].type != HS_JSCAN_OBJECT) {
+        return -1;
+    }
+    return pos == len ? (ssize_t)n : -1;
+}
+
+/* Handles a frame without building its JSON tree when it can: a frame of
+ * authenticated traffic that hs_jscan validates whole and that holds no
+ * "\u0000" escape (which the tree parser refuses), so every element is
+ * handled exactly as the tree path would. Returns false, having done
+ * nothing, to leave the frame to the tree path; else true with the
+ * session's verdict in *rc. */
+static bool fast_frame(ha_session *s, const char *buf, size_t len, int64_t now_ms, int *rc)
+{
+    if (s->cbs.event_text == NULL || s->state != HA_SESS_READY ||
+        memmem(buf, len, "\\u0000", 6) != NULL)
+        return false;
+    ssize_t n = frame_elements(s, buf, len);
+    if (n < 0)
+        return false;
+    *rc = HA_SESSION_OK;
+    for (ssize_t i = 0; i < n && *rc == HA_SESSION_OK; i++) {
+        hs_jscan_value el = s->spans[i];
+        *rc = fast_element(s, &el, now_ms);
+    }
+    return true;
+}
+
+int ha_session_on_frame(ha_session *s, const char *buf, size_t len, int64_t now_ms,
+                        const char **auth_message)
+{
+    if (auth_message != NULL)
+        *auth_message = NULL;
+    int rc = HA_SESSION_OK;
+    if (!fast_frame(s, buf, len, now_ms, &rc)) {
+        ha_frame f;
+        char err[256];
+        if (ha_frame_parse(&f, buf, len, err, sizeof(err)) != 0) {
+            s->cbs.invalid(s->cbs.ud, err, buf, len);
+            ha_frame_fini(&f);
+            return HA_SESSION_OK;
+        }
+        for (size_t i = 0; i < f.n && rc == HA_SESSION_OK; i++)
+            rc = handle_msg(s, &f.msgs[i], now_ms);
+        ha_frame_fini(&f);
+    }
     if (rc == HA_SESSION_AUTH_INVALID) {
         s->state = HA_SESS_IDLE;
         if (auth_message != NULL)
             *auth_message = s->auth_message;
     }
-    ha_frame_fini(&f);
     return rc;
 }
 

@@ -53,6 +53,12 @@ typedef struct {
      * tag is HA_TAG_SUBSCRIBE for the configured event types, or the owner's
      * tag of a "subscribe_events" command it sent. Required. */
     void (*event)(void *ud, int tag, const json_t *event);
+    /* The same event as its text (the message's "event" object, valid JSON,
+     * n bytes, valid during the call), offered first. Returns 0 when it
+     * took the event, or -1 to have it parsed and passed to event instead.
+     * Optional: when set, the session reads a frame of such events without
+     * building its JSON tree (see ha_session_on_frame). */
+    int (*event_text)(void *ud, int tag, const char *text, size_t n);
     /* The result of a command: tag is the owner's tag from
      * ha_session_command(), or one of HA_TAG_*. msg is borrowed. Optional. */
     void (*result)(void *ud, int64_t id, int tag, const ha_msg *msg);
@@ -88,7 +94,15 @@ void ha_session_stop(ha_session *s);
 
 /* Handles one complete frame. Returns HA_SESSION_OK, HA_SESSION_DEAD or
  * HA_SESSION_AUTH_INVALID (then *auth_message, when not NULL, points to the
- * server's message until the next call, or NULL). */
+ * server's message until the next call, or NULL).
+ *
+ * Once authenticated, with event_text set, a frame that hs_jscan validates
+ * whole and that holds no "\u0000" escape is read element by element
+ * without a JSON tree: each event of a subscription goes to event_text,
+ * every other element is parsed alone and handled as in a tree of the whole
+ * frame (an element that is not an object is reported invalid with its
+ * text as HA sent it). Any other frame is parsed whole, as before. Both ways
+ * handle the same elements in the same order with the same outcome. */
 int ha_session_on_frame(ha_session *s, const char *buf, size_t len, int64_t now_ms,
                         const char **auth_message);
 

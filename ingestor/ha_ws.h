@@ -31,8 +31,7 @@ typedef struct {
      * once per ha_ws_connect(). reason is valid during the call. Required. */
     void (*closed)(void *ud, const char *reason);
     void *ud;
-    /* Optional (after ud, so that initialisers listing the five members
-     * above stay valid): a frame over the threshold that is not well formed
+    /* Optional: a frame over the threshold that is not well formed
      * (see ha_stream_cbs.malformed; when NULL it is logged), and the
      * streaming of results (see ha_stream_cbs; when wants_elements is NULL
      * no result is streamed). */

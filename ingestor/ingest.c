@@ -24,6 +24,8 @@
 #define RECENT_CAPACITY 1000
 #define LASTSEEN_MAX 200000
 #define HELD_MAX 200000
+/* The raw message buffer is kept between events up to this size. */
+#define RAW_KEEP (256 * 1024)
 /* A frame at least this large (a get_states or history answer, a registry
  * list, a coalesced burst of events) leaves freed memory in the heap: once
  * the connection has been quiet for TRIM_IDLE_MS, it goes back to the
@@ -127,6 +129,45 @@ static void refresh_filter(ingest *in)
     hs_info("ingest", "filters %s", filter_is_empty(&f) ? "cleared" : "changed");
 }
 
+/* Hands one raw message (text, len bytes) of entity_id (NULL when none)
+ * with time t on to Kafka (or the spool) and the recent ring. */
+static void emit_raw(ingest *in, const char *entity_id, const char *text, size_t len,
+                     int64_t t, bool backfill)
+{
+    const char *key = entity_id != NULL ? entity_id : in->cfg->common.site;
+    outbox_raw(in->out, key, strlen(key), text, len, t);
+    int64_t last = atomic_load_explicit(&in->st.last_event_ns, memory_order_relaxed);
+    if (t > last)
+        atomic_store_explicit(&in->st.last_event_ns, t, memory_order_relaxed);
+    if (backfill) {
+        count(&in->st.backfilled);
+        in->bf_count++;
+    }
+    hs_recent_push_text(in->recent, entity_id, text, len);
+}
+
+/* The event context for entity_id (NULL when none). */
+static hs_event_ctx event_ctx(const ingest *in, const char *entity_id, bool backfill)
+{
+    const char *area = NULL, *device = NULL;
+    registry_lookup(in->reg, entity_id, &area, &device);
+    return (hs_event_ctx){
+        .site = in->cfg->common.site,
+        .area = area,
+        .device = device,
+        .ingested_at_ns = hs_now_wall_ns(),
+        .backfill = backfill,
+    };
+}
+
+static void refuse_event(ingest *in, const char *err)
+{
+    count(&in->st.events_invalid);
+    count(&in->st.errors);
+    if (warn_ok(in))
+        hs_warn("ha", "event refused: %s", err);
+}
+
 /* Filters, dedupes, converts and hands one HA event on. */
 static void process_event(ingest *in, const json_t *ev, bool backfill)
 {
@@ -141,23 +182,11 @@ static void process_event(ingest *in, const json_t *ev, bool backfill)
     case GAP_EMIT:
         break;
     }
-    const char *entity_id = info.entity_id;
-    const char *area = NULL, *device = NULL;
-    registry_lookup(in->reg, entity_id, &area, &device);
-    hs_event_ctx ctx = {
-        .site = in->cfg->common.site,
-        .area = area,
-        .device = device,
-        .ingested_at_ns = hs_now_wall_ns(),
-        .backfill = backfill,
-    };
+    hs_event_ctx ctx = event_ctx(in, info.entity_id, backfill);
     char err[256];
     json_t *msg = hs_event_from_ha(ev, &ctx, err, sizeof(err));
     if (msg == NULL) {
-        count(&in->st.events_invalid);
-        count(&in->st.errors);
-        if (warn_ok(in))
-            hs_warn("ha", "event refused: %s", err);
+        refuse_event(in, err);
         dead_letter_json(in, err, ev);
         return;
     }
@@ -169,19 +198,42 @@ static void process_event(ingest *in, const json_t *ev, bool backfill)
         json_decref(msg);
         return;
     }
-    const char *key = entity_id != NULL ? entity_id : in->cfg->common.site;
-    int64_t t = info.has_time ? info.time_ns : ctx.ingested_at_ns;
-    outbox_raw(in->out, key, strlen(key), text, strlen(text), t);
-    int64_t last = atomic_load_explicit(&in->st.last_event_ns, memory_order_relaxed);
-    if (t > last)
-        atomic_store_explicit(&in->st.last_event_ns, t, memory_order_relaxed);
-    if (backfill) {
-        count(&in->st.backfilled);
-        in->bf_count++;
-    }
-    hs_recent_push_text(in->recent, entity_id, text, strlen(text));
+    emit_raw(in, info.entity_id, text, strlen(text),
+             info.has_time ? info.time_ns : ctx.ingested_at_ns, backfill);
     json_decref(msg);
     free(text);
+}
+
+/* process_event for a live state change read from its text (rawmsg): the
+ * same verdicts, the same message, no JSON tree. */
+static void process_state_text(ingest *in, const rawmsg_event *ev, const char *text,
+                               size_t len)
+{
+    char entity_id[256];
+    memcpy(entity_id, ev->entity_id, ev->entity_len);
+    entity_id[ev->entity_len] = '\0';
+    switch (gapfill_admit_state(in->seen, &in->filt, entity_id, ev->time_ns)) {
+    case GAP_FILTERED:
+        count(&in->st.filtered);
+        return;
+    case GAP_DUPLICATE:
+        count(&in->st.deduped);
+        return;
+    case GAP_EMIT:
+        break;
+    }
+    hs_event_ctx ctx = event_ctx(in, entity_id, false);
+    if (rawmsg_write(ev, &ctx, &in->raw) != 0) {
+        /* What hs_event_from_ha says of the same failure. */
+        const char *err = "out of memory (or a string that is not valid UTF-8)";
+        refuse_event(in, err);
+        dead_letter(in, err, text, len);
+        return;
+    }
+    emit_raw(in, entity_id, in->raw.p, in->raw.len, ev->time_ns, false);
+    /* One huge event must not keep its buffer. */
+    if (in->raw.cap > RAW_KEEP)
+        rawmsg_buf_fini(&in->raw);
 }
 
 static void emit_cb(void *ud, const json_t *ev, bool backfill)
@@ -222,7 +274,9 @@ static void release_held(ingest *in)
 }
 
 /* Keeps a live event (as text) until the gap is closed. */
-static void hold(ingest *in, const json_t *ev)
+/* Keeps a live event's text, with its time, until the gap is closed.
+ * Returns 0, or -1 when out of memory. */
+static int hold_text(ingest *in, int64_t time_ns, const char *text, size_t len)
 {
     if (gap_store_count(in->held) >= HELD_MAX) {
         hs_warn("ingest",
@@ -231,15 +285,18 @@ static void hold(ingest *in, const json_t *ev)
                 HELD_MAX);
         release_held(in);
     }
-    char *text = json_dumps(ev, JSON_COMPACT);
-    if (text == NULL ||
-        gap_store_add(in->held, gapfill_event_time(ev), text, strlen(text)) != 0) {
-        free(text);
-        process_event(in, ev, false);
-        return;
-    }
-    free(text);
+    if (gap_store_add(in->held, time_ns, text, len) != 0)
+        return -1;
     atomic_store_explicit(&in->st.held, gap_store_count(in->held), memory_order_relaxed);
+    return 0;
+}
+
+static void hold(ingest *in, const json_t *ev)
+{
+    char *text = json_dumps(ev, JSON_COMPACT);
+    if (text == NULL || hold_text(in, gapfill_event_time(ev), text, strlen(text)) != 0)
+        process_event(in, ev, false);
+    free(text);
 }
 
 /* --- gap closing -------------------------------------------------------- */
@@ -538,6 +595,27 @@ static void sess_event(void *ud, int tag, const json_t *event)
         hold(in, event);
     else
         process_event(in, event, false);
+}
+
+/* Live state changes of the configured subscription, read without a JSON
+ * tree: produced, or held as they came while the gap closes. Everything
+ * else (registry events, other event types, anything rawmsg declines)
+ * takes sess_event. */
+static int sess_event_text(void *ud, int tag, const char *text, size_t n)
+{
+    ingest *in = ud;
+    if (tag != HA_TAG_SUBSCRIBE)
+        return -1;
+    rawmsg_event ev;
+    if (rawmsg_scan(text, n, &ev) != 0 || !ev.has_time)
+        return -1;
+    bool holding = in->bf != BF_DONE && in->bf != BF_IDLE;
+    if (holding && hold_text(in, ev.time_ns, text, n) != 0)
+        return -1;
+    count(&in->st.events_in);
+    if (!holding)
+        process_state_text(in, &ev, text, n);
+    return 0;
 }
 
 static void sess_result(void *ud, int64_t id, int tag, const ha_msg *msg)
@@ -981,6 +1059,7 @@ ingest *ingest_new(struct ingestor_config *cfg, char *err, size_t errlen)
         .send = sess_send,
         .ready = sess_ready,
         .event = sess_event,
+        .event_text = sess_event_text,
         .result = sess_result,
         .invalid = sess_invalid,
         .ud = in,
@@ -1059,6 +1138,7 @@ void ingest_free(ingest *in)
     hs_breaker_free(in->ha_breaker);
     registry_free(in->reg);
     lastseen_free(in->seen);
+    rawmsg_buf_fini(&in->raw);
     gapfill_merge_free(in->merge);
     gap_store_free(in->held);
     gap_store_free(in->bf_states);

@@ -20,6 +20,7 @@
 #include "hs_breaker.h"
 #include "hs_mem.h"
 #include "hs_recent.h"
+#include "rawmsg.h"
 #include "ingest.h"
 #include "lastseen.h"
 #include "outbox.h"
@@ -90,6 +91,7 @@ struct ingest {
     bool reg_again[3];      /* changed again while a request was out */
     filter filt;
     lastseen *seen;
+    rawmsg_buf raw; /* the raw message of the event being produced */
 
     /* Gap closing. */
     bf_state bf;

@@ -24,6 +24,7 @@ typedef struct {
     char invalid_reasons[MAX_REC][128];
     char *invalid_payloads[MAX_REC];
     size_t n_invalid;
+    size_t n_text_offers; /* events offered to event_text */
 } rec;
 
 static int cb_send(void *ud, const char *text, size_t len)
@@ -52,6 +53,41 @@ static void cb_event(void *ud, int tag, const json_t *event)
     ck_assert_uint_lt(r->n_events, MAX_REC);
     r->event_tags[r->n_events] = tag;
     r->events[r->n_events++] = json_deep_copy(event);
+}
+
+/* How the sessions of a test case read events: TEXT_NONE without
+ * event_text (every frame parsed whole), TEXT_TAKE with an event_text that
+ * takes every event, TEXT_DECLINE with one that declines every event (so
+ * the session parses it and calls event). Set by the case's fixture; every
+ * test must see the same events either way. */
+enum { TEXT_NONE, TEXT_TAKE, TEXT_DECLINE };
+static int text_mode;
+
+static void mode_none(void)
+{
+    text_mode = TEXT_NONE;
+}
+static void mode_take(void)
+{
+    text_mode = TEXT_TAKE;
+}
+static void mode_decline(void)
+{
+    text_mode = TEXT_DECLINE;
+}
+
+static int cb_event_text(void *ud, int tag, const char *text, size_t n)
+{
+    rec *r = ud;
+    r->n_text_offers++;
+    if (text_mode == TEXT_DECLINE)
+        return -1;
+    json_error_t e;
+    json_t *ev = json_loadb(text, n, 0, &e);
+    ck_assert_msg(ev != NULL, "event_text got invalid JSON: %.*s", (int)n, text);
+    cb_event(ud, tag, ev);
+    json_decref(ev);
+    return 0;
 }
 
 static void cb_result(void *ud, int64_t id, int tag, const ha_msg *m)
@@ -92,7 +128,13 @@ static ha_session *make(rec *r, const char *const *types, size_t n)
         .ping_interval_ms = 30000,
         .pong_timeout_ms = 15000,
     };
-    ha_session_cbs c = {cb_send, cb_ready, cb_event, cb_result, cb_invalid, r};
+    ha_session_cbs c = {.send = cb_send,
+                        .ready = cb_ready,
+                        .event = cb_event,
+                        .event_text = text_mode == TEXT_NONE ? NULL : cb_event_text,
+                        .result = cb_result,
+                        .invalid = cb_invalid,
+                        .ud = r};
     ha_session *s = ha_session_new(&o, &c);
     ck_assert_ptr_nonnull(s);
     return s;
@@ -363,10 +405,133 @@ START_TEST(test_take_streamed_result)
 }
 END_TEST
 
-static Suite *suite(void)
+/* A coalesced frame mixing events of ours with everything else: the same
+ * outcome whichever way the session reads it. */
+START_TEST(test_mixed_frame)
 {
-    Suite *s = suite_create("ha-session");
-    TCase *tc = tcase_create("core");
+    rec r;
+    ha_session *s = make(&r, NULL, 0);
+    handshake(s, &r);
+    /* id 2: the subscription to all events (id 1: supported_features). */
+    ck_assert_int_eq(feed(s,
+                          "[{\"id\":2,\"type\":\"event\",\"event\":{\"event_type\":\"a\","
+                          "\"data\":{\"x\":[1,{\"y\":\"\\u00e9\"}]}}},"
+                          " 7 ,{\"id\":99,\"type\":\"event\",\"event\":{}},"
+                          "{\"id\":2,\"type\":\"event\",\"event\":\"not an object\"},"
+                          "{\"id\":2,\"type\":\"result\",\"success\":true,\"result\":null},"
+                          "{\"type\":\"event\",\"id\":2,\"event\":{\"event_type\":\"b\"}}]",
+                          5),
+                     HA_SESSION_OK);
+    ck_assert_uint_eq(r.n_events, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(r.events[0], "event_type")), "a");
+    json_t *x = json_object_get(json_object_get(r.events[0], "data"), "x");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(x, 1), "y")),
+                     "\xc3\xa9");
+    ck_assert(json_is_string(r.events[1]));
+    ck_assert_str_eq(json_string_value(json_object_get(r.events[2], "event_type")), "b");
+    ck_assert_uint_eq(r.n_invalid, 2);
+    ck_assert_str_eq(r.invalid_reasons[0], "message is not a JSON object");
+    ck_assert_str_eq(r.invalid_payloads[0], "7");
+    ck_assert_str_eq(r.invalid_reasons[1], "event for an id that is not a subscription");
+    ck_assert_uint_eq(r.n_results, 1);
+    /* Only objects are offered as text. */
+    ck_assert_uint_eq(r.n_text_offers, text_mode == TEXT_NONE ? 0 : 2);
+
+    /* A frame with a \u0000 escape, or a duplicate key, is parsed whole:
+     * jansson refuses the first and keeps the last value of the second. */
+    ck_assert_int_eq(
+        feed(s, "[{\"id\":2,\"type\":\"event\",\"event\":{\"k\":\"\\u0000\"}}]", 6),
+        HA_SESSION_OK);
+    ck_assert_uint_eq(r.n_events, 3);
+    ck_assert_uint_eq(r.n_invalid, 3);
+    ck_assert_int_eq(feed(s,
+                          "{\"id\":2,\"type\":\"event\",\"event\":{\"k\":1,\"k\":2}}",
+                          7),
+                     HA_SESSION_OK);
+    ck_assert_uint_eq(r.n_events, 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.events[3], "k")), 2);
+    ck_assert_uint_eq(r.n_text_offers, text_mode == TEXT_NONE ? 0 : 2);
+
+    /* auth_invalid inside a frame of events ends the session there. */
+    ck_assert_int_eq(feed(s,
+                          "[{\"id\":2,\"type\":\"event\",\"event\":{}},"
+                          "{\"type\":\"auth_invalid\",\"message\":\"gone\"},"
+                          "{\"id\":2,\"type\":\"event\",\"event\":{}}]",
+                          8),
+                     HA_SESSION_AUTH_INVALID);
+    ck_assert_uint_eq(r.n_events, 5);
+    ck_assert_int_eq(ha_session_get_state(s), HA_SESS_IDLE);
+    rec_free(&r);
+    ha_session_free(s);
+}
+END_TEST
+
+/* Frames at the edges of the fast path's own reading of arrays: each must
+ * end in the same callbacks, in the same order, read either way. */
+static const char *const edge_frames[] = {
+    "[]",
+    " [ ] ",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{\"a\":1}},]",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{\"a\":1}} {\"id\":2}]",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{\"a\":1}}] x",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{\"a\":1}}",
+    "[,{\"id\":2,\"type\":\"event\",\"event\":{}}]",
+    "[[{\"id\":2,\"type\":\"event\",\"event\":{}}]]",
+    "[null,true,\"s\",1.5,[],{}]",
+    "7",
+    "\"text\"",
+    "{\"id\":2,\"type\":\"event\",\"event\":{}} {}",
+    "\t{\"id\":2,\"type\":\"event\",\"event\":{\"b\":[1,2]}}\r\n",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{}},{\"id\":-1,\"type\":\"event\",\"event\":{}},"
+    "{\"id\":2.0,\"type\":\"event\",\"event\":{}},{\"id\":2,\"type\":\"pong\"},"
+    "{\"id\":2,\"type\":\"event\"},{\"type\":\"event\",\"event\":{}}]",
+    "[{\"id\":2,\"type\":\"event\",\"event\":{\"x\":\"\xff\"}}]",
+};
+
+/* Feeds every edge frame to a fresh session read the given way and returns
+ * what it saw, as text. */
+static char *edge_outcome(int mode)
+{
+    int saved = text_mode;
+    text_mode = mode;
+    rec r;
+    ha_session *s = make(&r, NULL, 0);
+    text_mode = saved;
+    handshake(s, &r);
+    for (size_t i = 0; i < sizeof edge_frames / sizeof edge_frames[0]; i++)
+        ck_assert_int_eq(feed(s, edge_frames[i], 5), HA_SESSION_OK);
+    size_t cap = 65536, len = 0;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < r.n_events; i++) {
+        char *e = json_dumps(r.events[i], JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        len += (size_t)snprintf(out + len, cap - len, "event %d %s\n", r.event_tags[i], e);
+        free(e);
+    }
+    for (size_t i = 0; i < r.n_invalid; i++)
+        len += (size_t)snprintf(out + len, cap - len, "invalid %s\n", r.invalid_reasons[i]);
+    len += (size_t)snprintf(out + len, cap - len, "results %zu\n", r.n_results);
+    ck_assert_uint_lt(len, cap);
+    rec_free(&r);
+    ha_session_free(s);
+    return out;
+}
+
+START_TEST(test_edge_frames_alike)
+{
+    char *tree = edge_outcome(TEXT_NONE);
+    char *text = edge_outcome(TEXT_TAKE);
+    ck_assert_str_eq(text, tree);
+    /* The frames give events and invalid elements both. */
+    ck_assert_ptr_nonnull(strstr(tree, "event -2"));
+    ck_assert_ptr_nonnull(strstr(tree, "invalid "));
+    free(tree);
+    free(text);
+}
+END_TEST
+
+static void add_tests(TCase *tc)
+{
     tcase_add_test(tc, test_handshake_and_subscribe);
     tcase_add_test(tc, test_all_events);
     tcase_add_test(tc, test_ids_restart_per_connection);
@@ -378,7 +543,23 @@ static Suite *suite(void)
     tcase_add_test(tc, test_failed_subscription_stops_events);
     tcase_add_test(tc, test_owner_subscription_tag);
     tcase_add_test(tc, test_take_streamed_result);
-    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_mixed_frame);
+    tcase_add_test(tc, test_edge_frames_alike);
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ha-session");
+    static const struct {
+        const char *name;
+        void (*setup)(void);
+    } modes[] = {{"tree", mode_none}, {"text", mode_take}, {"text-declined", mode_decline}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        TCase *tc = tcase_create(modes[i].name);
+        tcase_add_unchecked_fixture(tc, modes[i].setup, NULL);
+        add_tests(tc);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }
 
