@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "enrich.h"
+#include "test_scale.h"
 #include "hs_event.h"
 #include "hs_jscan.h"
 
@@ -302,7 +303,7 @@ START_TEST(test_mutations)
         for (size_t cut = 0; cut < n; cut += 5)
             compare_n("prefix", m, cut, 1);
         /* Three of the bytes at each position, the next three at the next. */
-        for (size_t at = 0; at < n; at++) {
+        for (size_t at = test_first(c); at < n; at += test_stride()) {
             for (size_t j = 0; j < 3; j++) {
                 memcpy(buf, m, n);
                 buf[at] = bytes[(at * 3 + j) % sizeof bytes];

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "hs_jscan.h"
+#include "test_scale.h"
 
 #define FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
@@ -273,13 +274,13 @@ START_TEST(test_mutations)
     for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
         size_t n = strlen(good[g]);
         ck_assert_uint_lt(n, sizeof buf);
-        for (size_t cut = 0; cut < n; cut++) {
+        for (size_t cut = test_first(g); cut < n; cut += test_stride()) {
             check_text("prefix", good[g], cut);
             total++;
         }
         /* Six of the bytes at each position, a different six at the next:
          * every byte at most positions, at a quarter of the cost. */
-        for (size_t at = 0; at < n; at++) {
+        for (size_t at = test_first(g); at < n; at += test_stride()) {
             for (size_t j = 0; j < 6; j++) {
                 memcpy(buf, good[g], n);
                 buf[at] = bytes[(at * 6 + j) % sizeof bytes];

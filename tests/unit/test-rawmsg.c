@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "rawmsg.h"
+#include "test_scale.h"
 
 /* 2026-11-21T22:48:38.123456+00:00 */
 #define INGESTED_NS INT64_C(1795301318123456000)
@@ -202,7 +203,7 @@ START_TEST(test_mutations)
     char *text = malloc(n + 1);
     ck_assert_ptr_nonnull(text);
     unsigned taken = 0, tried = 0;
-    for (size_t pos = 0; pos < n; pos++) {
+    for (size_t pos = test_first((size_t)_i); pos < n; pos += test_stride()) {
         for (size_t b = 0; b < sizeof bytes; b++) {
             memcpy(text, orig, n);
             text[pos] = bytes[b];

@@ -1,0 +1,31 @@
+/* test_scale.h - how densely the differential unit tests sweep their
+ * byte-by-byte mutations.
+ *
+ * Natively and under ASan every position of every sample is changed. Under
+ * valgrind, where each step costs some fifty times more, the test setup
+ * sets HS_TEST_QUICK=1 and the sweeps take every TEST_QUICK_STRIDE-th
+ * position, starting at a different offset in each sample, so the memory
+ * checks still see every code path the sweep reaches. */
+#ifndef TEST_SCALE_H
+#define TEST_SCALE_H
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#define TEST_QUICK_STRIDE 7
+
+/* The step between the positions a sweep changes: 1, or TEST_QUICK_STRIDE
+ * when HS_TEST_QUICK is "1". */
+static inline size_t test_stride(void)
+{
+    const char *q = getenv("HS_TEST_QUICK");
+    return q != NULL && q[0] == '1' && q[1] == '\0' ? TEST_QUICK_STRIDE : 1;
+}
+
+/* The first position a sweep of sample number i changes. */
+static inline size_t test_first(size_t i)
+{
+    return i % test_stride();
+}
+
+#endif
