@@ -168,20 +168,23 @@ static void refuse_event(ingest *in, const char *err)
         hs_warn("ha", "event refused: %s", err);
 }
 
+/* Counts what the filters and the dedupe keep back; true for an event to
+ * produce. */
+static bool admitted(ingest *in, gap_verdict v)
+{
+    if (v == GAP_FILTERED)
+        count(&in->st.filtered);
+    else if (v == GAP_DUPLICATE)
+        count(&in->st.deduped);
+    return v == GAP_EMIT;
+}
+
 /* Filters, dedupes, converts and hands one HA event on. */
 static void process_event(ingest *in, const json_t *ev, bool backfill)
 {
     gap_info info;
-    switch (gapfill_admit(in->seen, &in->filt, ev, &info)) {
-    case GAP_FILTERED:
-        count(&in->st.filtered);
+    if (!admitted(in, gapfill_admit(in->seen, &in->filt, ev, &info)))
         return;
-    case GAP_DUPLICATE:
-        count(&in->st.deduped);
-        return;
-    case GAP_EMIT:
-        break;
-    }
     hs_event_ctx ctx = event_ctx(in, info.entity_id, backfill);
     char err[256];
     json_t *msg = hs_event_from_ha(ev, &ctx, err, sizeof(err));
@@ -212,16 +215,8 @@ static void process_state_text(ingest *in, const rawmsg_event *ev, const char *t
     char entity_id[256];
     memcpy(entity_id, ev->entity_id, ev->entity_len);
     entity_id[ev->entity_len] = '\0';
-    switch (gapfill_admit_state(in->seen, &in->filt, entity_id, ev->time_ns)) {
-    case GAP_FILTERED:
-        count(&in->st.filtered);
+    if (!admitted(in, gapfill_admit_state(in->seen, &in->filt, entity_id, ev->time_ns)))
         return;
-    case GAP_DUPLICATE:
-        count(&in->st.deduped);
-        return;
-    case GAP_EMIT:
-        break;
-    }
     hs_event_ctx ctx = event_ctx(in, entity_id, false);
     if (rawmsg_write(ev, &ctx, &in->raw) != 0) {
         /* What hs_event_from_ha says of the same failure. */

@@ -149,38 +149,6 @@ static int put_span(rawmsg_buf *b, const hs_jscan_value *v)
     return v->len ? put(b, v->text, v->len) : put_lit(b, "null");
 }
 
-/* Length of the UTF-8 sequence at s[i] (a byte >= 0x80) as jansson accepts
- * it in a string, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n, size_t i)
-{
-    unsigned char u = s[i];
-    size_t need;
-    uint32_t v;
-    if (u >= 0xC2 && u <= 0xDF) {
-        need = 2;
-        v = u & 0x1Fu;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        need = 3;
-        v = u & 0x0Fu;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        need = 4;
-        v = u & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n - i < need)
-        return 0;
-    for (size_t k = 1; k < need; k++) {
-        if ((s[i + k] & 0xC0u) != 0x80u)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3Fu);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (need == 3 && v < 0x800) ||
-        (need == 4 && v < 0x10000))
-        return 0;
-    return need;
-}
-
 /* A C string as a JSON string, escaped as jansson writes it. Returns -1 when
  * out of memory or when s is not valid UTF-8 (jansson refuses such a string
  * too). */
@@ -197,7 +165,7 @@ static int put_string(rawmsg_buf *b, const char *s)
     for (size_t i = 0; i < n;) {
         unsigned char c = u[i];
         if (c >= 0x80) {
-            size_t k = utf8_len(u, n, i);
+            size_t k = hs_jscan_utf8_len(s, n, i);
             if (k == 0)
                 return -1;
             memcpy(o, u + i, k);

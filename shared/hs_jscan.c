@@ -48,9 +48,7 @@ static long hex4(const char *s, size_t n, size_t i)
     return v;
 }
 
-/* One UTF-8 sequence starting at s[i] (a byte >= 0x80), checked as jansson's
- * utf8_check_first and utf8_check_full do. Returns its length, or 0. */
-static size_t utf8_seq(const char *s, size_t n, size_t i)
+size_t hs_jscan_utf8_len(const char *s, size_t n, size_t i)
 {
     unsigned char u = (unsigned char)s[i];
     size_t need;
@@ -140,7 +138,7 @@ static int scan_string(const char *s, size_t n, size_t *pos, bool *escaped)
         if (c < 0x20)
             return -1;
         if (c >= 0x80) {
-            size_t k = utf8_seq(s, n, i);
+            size_t k = hs_jscan_utf8_len(s, n, i);
             if (k == 0)
                 return -1;
             i += k;

@@ -121,6 +121,12 @@ int hs_jscan_int(const hs_jscan_value *v, int64_t *out);
  * not a number or is longer than 400 bytes. */
 int hs_jscan_number(const hs_jscan_value *v, double *out);
 
+/* The length of the UTF-8 sequence starting at s[i] (a byte >= 0x80,
+ * i < n) when it is one jansson accepts in a string, as its
+ * utf8_check_first and utf8_check_full check it (no overlong form, no
+ * surrogate, nothing above U+10FFFF), else 0. */
+size_t hs_jscan_utf8_len(const char *s, size_t n, size_t i);
+
 /* True when the string v has no escape and its bytes equal s[0..n). */
 bool hs_jscan_string_is(const hs_jscan_value *v, const char *s, size_t n);
 
