@@ -291,13 +291,6 @@ static int handle_msg(ha_session *s, const ha_msg *m, int64_t now_ms)
 
 /* ---- frames of events, read without a JSON tree ------------------------- */
 
-static void skip_ws(const char *s, size_t n, size_t *pos)
-{
-    while (*pos < n && (s[*pos] == ' ' || s[*pos] == '\t' || s[*pos] == '\n' ||
-                        s[*pos] == '\r'))
-        (*pos)++;
-}
-
 static const char *const p_id[] = {"id", NULL};
 static const char *const p_type[] = {"type", NULL};
 static const char *const p_event[] = {"event", NULL};
@@ -359,52 +352,39 @@ static int fast_element(ha_session *s, const hs_jscan_value *el, int64_t now_ms)
     return rc;
 }
 
-/* Validates buf[0..len) as one object or an array of values, collecting
- * the spans of its elements (one for an object) in s->spans. Returns the
- * number of elements, or -1 when hs_jscan declines the frame (or out of
- * memory). */
+/* Reserves room for one more element span in s->spans. */
+static int grow_spans(ha_session *s, size_t n)
+{
+    if (n < s->cap_spans)
+        return 0;
+    size_t cap = s->cap_spans ? 2 * s->cap_spans : 64;
+    hs_jscan_value *p = realloc(s->spans, cap * sizeof(*p));
+    if (p == NULL)
+        return -1;
+    s->spans = p;
+    s->cap_spans = cap;
+    return 0;
+}
+
+/* Validates buf[0..len) as one object or an array of values, in one pass,
+ * collecting the spans of its elements (one for an object) in s->spans.
+ * Returns the number of elements, or -1 when hs_jscan declines the frame,
+ * the frame is neither, or out of memory. */
 static ssize_t frame_elements(ha_session *s, const char *buf, size_t len)
 {
-    size_t pos = 0, n = 0;
-    skip_ws(buf, len, &pos);
-    bool array = pos < len && buf[pos] == '[';
-    if (array) {
-        pos++;
-        skip_ws(buf, len, &pos);
-    }
-    while (!array || (pos < len && buf[pos] != ']')) {
-        if (n == s->cap_spans) {
-            size_t cap = s->cap_spans ? 2 * s->cap_spans : 64;
-            hs_jscan_value *p = realloc(s->spans, cap * sizeof(*p));
-            if (p == NULL)
-                return -1;
-            s->spans = p;
-            s->cap_spans = cap;
-        }
-        if (hs_jscan_value_at(buf, len, &pos, array ? 1 : 0, &s->spans[n]) != 0)
+    hs_jscan_iter it;
+    if (hs_jscan_iter_array_document(&it, buf, len) != 0) {
+        if (grow_spans(s, 0) != 0 || hs_jscan_document(buf, len, &s->spans[0]) != 0 ||
+            s->spans[0].type != HS_JSCAN_OBJECT)
             return -1;
+        return 1;
+    }
+    size_t n = 0;
+    int rc;
+    while ((rc = grow_spans(s, n)) == 0 &&
+           (rc = hs_jscan_iter_element(&it, &s->spans[n])) == 1)
         n++;
-        skip_ws(buf, len, &pos);
-        if (!array)
-            break;
-        if (pos < len && buf[pos] == ',') {
-            pos++;
-            skip_ws(buf, len, &pos);
-            if (pos < len && buf[pos] == ']')
-                return -1; /* a trailing comma */
-        } else if (pos >= len || buf[pos] != ']') {
-            return -1;
-        }
-    }
-    if (array) {
-        if (pos >= len)
-            return -1;
-        pos++;
-        skip_ws(buf, len, &pos);
-    } else if (s->spans[0].type != HS_JSCAN_OBJECT) {
-        return -1;
-    }
-    return pos == len ? (ssize_t)n : -1;
+    return rc == 0 ? (ssize_t)n : -1;
 }
 
 /* Handles a frame without building its JSON tree when it can: a frame of

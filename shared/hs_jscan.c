@@ -535,8 +535,11 @@ static int iter_fail(hs_jscan_iter *it)
     return -1;
 }
 
-int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
-                       hs_jscan_value *val)
+/* Moves it past the separator before its next member or element, or past
+ * the closing bracket close (then checks what may follow a document and
+ * ends it). Returns 1 with *at on the next member or element, 0 at the
+ * end, -1 to decline. */
+static int iter_advance(hs_jscan_iter *it, char close, size_t *at)
 {
     const char *s = it->text;
     size_t n = it->len;
@@ -544,11 +547,11 @@ int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
         return it->pos > n ? -1 : 0;
     size_t i = it->pos;
     if (!it->started) {
-        /* s[i] is the opening brace. */
+        /* s[i] is the opening bracket. */
         it->started = true;
         i++;
         skip_ws(s, n, &i);
-        if (i < n && s[i] == '}') {
+        if (i < n && s[i] == close) {
             i++;
             goto end;
         }
@@ -556,7 +559,7 @@ int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
         skip_ws(s, n, &i);
         if (i >= n)
             return iter_fail(it);
-        if (s[i] == '}') {
+        if (s[i] == close) {
             i++;
             goto end;
         }
@@ -565,10 +568,7 @@ int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
         i++;
         skip_ws(s, n, &i);
     }
-    if (scan_key(s, n, &i, it->key_p, it->key_n, &it->nkeys, key, keylen) != 0 ||
-        scan_value(s, n, &i, it->depth + 1, NULL, 0, val) != 0)
-        return iter_fail(it);
-    it->pos = i;
+    *at = i;
     return 1;
 
 end:
@@ -580,6 +580,55 @@ end:
     it->pos = i;
     it->done = true;
     return 0;
+}
+
+int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
+                       hs_jscan_value *val)
+{
+    size_t i;
+    int rc = iter_advance(it, '}', &i);
+    if (rc != 1)
+        return rc;
+    if (scan_key(it->text, it->len, &i, it->key_p, it->key_n, &it->nkeys, key, keylen) !=
+            0 ||
+        scan_value(it->text, it->len, &i, it->depth + 1, NULL, 0, val) != 0)
+        return iter_fail(it);
+    it->pos = i;
+    return 1;
+}
+
+int hs_jscan_iter_array_document(hs_jscan_iter *it, const char *text, size_t len)
+{
+    size_t i = 0;
+    skip_ws(text, len, &i);
+    iter_setup(it, text, len, i, 0, true);
+    if (i >= len || text[i] != '[') {
+        it->done = true;
+        it->pos = len + 1; /* marks the decline */
+        return -1;
+    }
+    return 0;
+}
+
+int hs_jscan_iter_element(hs_jscan_iter *it, hs_jscan_value *val)
+{
+    size_t i;
+    int rc = iter_advance(it, ']', &i);
+    if (rc != 1)
+        return rc;
+    if (scan_value(it->text, it->len, &i, it->depth + 1, NULL, 0, val) != 0)
+        return iter_fail(it);
+    it->pos = i;
+    return 1;
+}
+
+int hs_jscan_document(const char *text, size_t len, hs_jscan_value *out)
+{
+    size_t i = 0;
+    if (scan_value(text, len, &i, 0, NULL, 0, out) != 0)
+        return -1;
+    skip_ws(text, len, &i);
+    return i == len ? 0 : -1;
 }
 
 /* Appends code point cp as UTF-8 to buf at *o, within cap (a NUL kept). */

@@ -109,6 +109,22 @@ int hs_jscan_iter_object(hs_jscan_iter *it, const hs_jscan_value *obj);
 int hs_jscan_iter_next(hs_jscan_iter *it, const char **key, size_t *keylen,
                        hs_jscan_value *val);
 
+/* Starts iterating text[0..len) as a whole document that must be one
+ * array (whitespace around it allowed, nothing else). Returns 0, or -1 to
+ * decline. */
+int hs_jscan_iter_array_document(hs_jscan_iter *it, const char *text, size_t len);
+
+/* The next element of an array started by hs_jscan_iter_array_document,
+ * validated in full (its depth is 1). Returns 1 for an element, 0 at the
+ * end of the array (after checking that only whitespace follows), -1 to
+ * decline (and on every call after that). */
+int hs_jscan_iter_element(hs_jscan_iter *it, hs_jscan_value *val);
+
+/* Validates text[0..len) as a whole document of any type (whitespace
+ * around it allowed, nothing else) and fills *out with its value. Returns
+ * 0, or -1 to decline. */
+int hs_jscan_document(const char *text, size_t len, hs_jscan_value *out);
+
 /* Decodes the string v into buf[0..cap): its bytes, a NUL after them, and
  * their count in *outlen (the decoded text may itself hold NUL bytes from
  * \u0000). Returns 0, or -1 when v is not a string or does not fit. */

@@ -19,16 +19,10 @@
  * takes nothing else without JSON_DECODE_ANY), whitespace around it. */
 static bool scan_accepts(const char *text, size_t len)
 {
-    size_t pos = 0;
     hs_jscan_value v;
-    if (hs_jscan_value_at(text, len, &pos, 0, &v) != 0)
+    if (hs_jscan_document(text, len, &v) != 0)
         return false;
-    if (v.type != HS_JSCAN_OBJECT && v.type != HS_JSCAN_ARRAY)
-        return false;
-    while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' ||
-                         text[pos] == '\r'))
-        pos++;
-    return pos == len;
+    return v.type == HS_JSCAN_OBJECT || v.type == HS_JSCAN_ARRAY;
 }
 
 /* The same through the object iterator, for documents that are objects. */
@@ -44,6 +38,37 @@ static bool iter_accepts(const char *text, size_t len)
     while ((r = hs_jscan_iter_next(&it, &k, &kl, &v)) == 1)
         ;
     return r == 0;
+}
+
+/* The same through the array iterator, for documents that are arrays;
+ * when it accepts, its elements are jansson's, one for one. */
+static bool array_accepts(const char *what, const char *text, size_t len)
+{
+    hs_jscan_iter it;
+    hs_jscan_value v[64];
+    size_t n = 0;
+    int r;
+    if (hs_jscan_iter_array_document(&it, text, len) != 0)
+        return false;
+    while ((r = hs_jscan_iter_element(&it, &v[n < 63 ? n : 63])) == 1)
+        n++;
+    if (r != 0)
+        return false;
+    json_error_t e;
+    json_t *doc = json_loadb(text, len, FLAGS, &e);
+    ck_assert_msg(json_is_array(doc), "%s: array iterator accepts what jansson rejects: %.*s",
+                  what, (int)len, text);
+    ck_assert_uint_eq(n, json_array_size(doc));
+    for (size_t i = 0; i < n && i < 63; i++) {
+        ck_assert_int_eq(v[i].depth, 1);
+        json_t *got = json_loadb(v[i].text, v[i].len, FLAGS | JSON_DECODE_ANY, &e);
+        ck_assert_msg(got != NULL && json_equal(got, json_array_get(doc, i)),
+                      "%s: element %zu is %.*s: %.*s", what, i, (int)v[i].len, v[i].text,
+                      (int)len, text);
+        json_decref(got);
+    }
+    json_decref(doc);
+    return true;
 }
 
 /* Paths hs_jscan_extract looks for in every text here. */
@@ -118,6 +143,11 @@ static bool check_text(const char *what, const char *text, size_t len)
         bool x = extract_accepts(what, text, len);
         ck_assert_msg(x == s, "%s: scan %d, extract %d: %.*s", what, s, x, (int)len,
                       text);
+    } else if (p < len && text[p] == '[') {
+        /* A document that is an array: the array iterator agrees too. */
+        bool a = array_accepts(what, text, len);
+        ck_assert_msg(a == s, "%s: scan %d, array iter %d: %.*s", what, s, a, (int)len,
+                      text);
     }
     return s;
 }
@@ -146,6 +176,7 @@ static const char *const good[] = {
     "{\"a\":{\"a\":{\"a\":1}},\"b\":{\"a\":2}}",
     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
     "[\"x\",{\"k\":\"v\",\"K\":\"v\"}]",
+    " [ 1 , {\"a\":[2]} ,\"s\",null,[] ]\n",
     "{\"a\":{\"b\":[1,{\"b\":2}],\"a\":{\"a\":3}},\"bb\":{\"c\":null,\"d\":{\"c\":1}}}",
     ("{\"a\":[{\"b\":1}],\"bb\":\"c\",\"new_state\":{\"attributes\":{\"x\":{"
      "\"unit_of_measurement\":1}}}}"),
@@ -164,6 +195,11 @@ static const char *const bad[] = {
     "{\"a\":1",
     "{\"a\":1,}",
     "[1,]",
+    "[,1]",
+    "[1 2]",
+    "[1] x",
+    "[1",
+    "[",
     "{\"a\":1}x",
     "{\"a\":1}{}",
     "{\"a\" 1}",
