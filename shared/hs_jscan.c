@@ -50,33 +50,34 @@ static long hex4(const char *s, size_t n, size_t i)
 
 size_t hs_jscan_utf8_len(const char *s, size_t n, size_t i)
 {
-    unsigned char u = (unsigned char)s[i];
-    size_t need;
-    uint32_t v;
-    if (u >= 0xC2 && u <= 0xDF) {
-        need = 2;
-        v = u & 0x1Fu;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        need = 3;
-        v = u & 0x0Fu;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        need = 4;
-        v = u & 0x07u;
+    const unsigned char *p = (const unsigned char *)s + i;
+    /* The second byte's range rules out overlong forms (E0, F0),
+     * surrogates (ED) and code points past U+10FFFF (F4). */
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
     } else {
         return 0;
     }
-    if (n - i < need)
+    if (n - i < len || p[1] < lo || p[1] > hi)
         return 0;
-    for (size_t k = 1; k < need; k++) {
-        unsigned char c = (unsigned char)s[i + k];
-        if (c < 0x80 || c > 0xBF)
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF)
             return 0;
-        v = (v << 6) | (c & 0x3Fu);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (need == 3 && v < 0x800) ||
-        (need == 4 && v < 0x10000))
-        return 0;
-    return need;
+    return len;
 }
 
 #define ONES UINT64_C(0x0101010101010101)

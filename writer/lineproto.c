@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "hs_event.h"
+#include "hs_jscan.h"
 #include "hs_statsrec.h"
 #include "hs_time.h"
 #include "msgjson.h"
@@ -150,7 +151,7 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
             continue;
         }
         if (c >= 0x80) {
-            size_t len = msgjson_utf8_len(u + i, u + n);
+            size_t len = hs_jscan_utf8_len((const char *)u, n, i);
             if (len == 0) {
                 memcpy(o, REPLACEMENT, 3);
                 o += 3;

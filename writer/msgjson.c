@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_jscan.h"
+
 void msgjson_init(msgjson_doc *d)
 {
     memset(d, 0, sizeof *d);
@@ -92,36 +94,6 @@ static inline void skip_ws(reader *r)
     while (r->p < r->end &&
            (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
-}
-
-/* See msgjson.h. */
-size_t msgjson_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return len;
 }
 
 /* Four hex digits at p (bounds checked by the caller), or -1. */
@@ -257,7 +229,7 @@ static int read_string(reader *r)
         if (c < 0x20)
             return -1; /* a raw control character */
         if (c >= 0x80) {
-            size_t len = msgjson_utf8_len(p, end);
+            size_t len = hs_jscan_utf8_len((const char *)p, (size_t)(end - p), 0);
             if (len == 0)
                 return -1;
             memcpy(o, p, len);
@@ -962,7 +934,7 @@ int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out)
             p++;
             continue;
         }
-        size_t len = msgjson_utf8_len(p, end);
+        size_t len = hs_jscan_utf8_len((const char *)p, (size_t)(end - p), 0);
         if (len == 0)
             return -1;
         p += len;

@@ -124,10 +124,4 @@ int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out);
  * use it. */
 bool msgjson_exact_decimal(const char *s, size_t n, double *out);
 
-/* Length of the well-formed UTF-8 sequence at p, which must not reach end
- * (2 to 4 bytes; overlong forms, surrogates and code points past U+10FFFF
- * refused, as jansson refuses them), or 0. p[0] must be >= 0x80. The
- * line-protocol encoder uses it too, so both judge UTF-8 alike. */
-size_t msgjson_utf8_len(const unsigned char *p, const unsigned char *end);
-
 #endif
