@@ -212,9 +212,7 @@ static void process_event(ingest *in, const json_t *ev, bool backfill)
 static void process_state_text(ingest *in, const rawmsg_event *ev, const char *text,
                                size_t len)
 {
-    char entity_id[256];
-    memcpy(entity_id, ev->entity_id, ev->entity_len);
-    entity_id[ev->entity_len] = '\0';
+    const char *entity_id = ev->entity_id;
     if (!admitted(in, gapfill_admit_state(in->seen, &in->filt, entity_id, ev->time_ns)))
         return;
     hs_event_ctx ctx = event_ctx(in, entity_id, false);

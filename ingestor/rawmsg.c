@@ -17,29 +17,6 @@ void rawmsg_buf_fini(rawmsg_buf *b)
     b->len = b->cap = 0;
 }
 
-/* entity_id must be domain.object_id, both [a-z0-9_]+, as
- * hs_event_split_entity requires. */
-static int check_entity(rawmsg_event *ev)
-{
-    const char *s = ev->entity_id;
-    size_t n = ev->entity_len, dot = n;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (dot != n)
-                return -1;
-            dot = i;
-        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-            return -1;
-        }
-    }
-    /* hs_event_from_ha splits the domain into a 256-byte buffer. */
-    if (dot == 0 || dot == n || dot + 1 == n || dot >= 255)
-        return -1;
-    ev->domain_len = dot;
-    return 0;
-}
-
 /* The members rawmsg_scan reads, found in one pass by hs_jscan_extract. */
 enum {
     P_EVENT_TYPE,
@@ -89,11 +66,16 @@ int rawmsg_scan(const char *text, size_t len, rawmsg_event *ev)
         v[P_DATA].type != HS_JSCAN_OBJECT || v[P_ENTITY].type != HS_JSCAN_STRING ||
         v[P_ENTITY].escaped)
         return -1;
-    ev->entity_id = v[P_ENTITY].text + 1;
     ev->entity_len = v[P_ENTITY].len - 2;
-    if (check_entity(ev) != 0 || take_state(&v[P_NEW], &ev->new_state) != 0 ||
+    if (ev->entity_len >= RAWMSG_ENTITY_MAX)
+        return -1;
+    memcpy(ev->entity_id, v[P_ENTITY].text + 1, ev->entity_len);
+    ev->entity_id[ev->entity_len] = '\0';
+    const char *object_id = hs_event_split_entity(ev->entity_id, NULL, 0);
+    if (object_id == NULL || take_state(&v[P_NEW], &ev->new_state) != 0 ||
         take_state(&v[P_OLD], &ev->old_state) != 0)
         return -1;
+    ev->domain_len = (size_t)(object_id - ev->entity_id) - 1;
     if (v[P_ORIGIN].type == HS_JSCAN_STRING)
         ev->origin = v[P_ORIGIN];
     if (v[P_TIME_FIRED].type == HS_JSCAN_STRING)

@@ -19,7 +19,8 @@
  * than state_changed, text hs_jscan declines (invalid JSON, or valid JSON it
  * leaves to jansson: duplicate keys, deep nesting, ...), a "\u0000" escape
  * anywhere (the frame parser refuses those), an entity_id written with an
- * escape or not of the form domain.object_id, a state that is neither an
+ * escape, of RAWMSG_ENTITY_MAX bytes or more, or not of the form
+ * domain.object_id (hs_event_split_entity), a state that is neither an
  * object nor null. */
 #ifndef INGESTOR_RAWMSG_H
 #define INGESTOR_RAWMSG_H
@@ -31,12 +32,15 @@
 #include "hs_event.h"
 #include "hs_jscan.h"
 
+/* Longer entity ids (never seen in practice) are left to the tree path. */
+#define RAWMSG_ENTITY_MAX 256
+
 /* What rawmsg_scan found in one event. Spans point into the scanned text,
  * which must outlive the struct. */
 typedef struct {
-    const char *entity_id; /* not NUL-terminated: entity_len bytes */
+    char entity_id[RAWMSG_ENTITY_MAX]; /* NUL-terminated */
     size_t entity_len;
-    size_t domain_len;     /* entity_id[0..domain_len) is the domain */
+    size_t domain_len; /* entity_id[0..domain_len) is the domain */
     bool has_time;         /* time_ns below is new_state.last_updated */
     int64_t time_ns;
     /* The values copied over; a span of length 0 is written as null. */

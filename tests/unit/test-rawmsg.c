@@ -160,8 +160,7 @@ START_TEST(test_fields)
     rawmsg_event ev;
     ck_assert_int_eq(rawmsg_scan(good[0], strlen(good[0]), &ev), 0);
     ck_assert_uint_eq(ev.entity_len, strlen("sensor.living_room_temperature"));
-    ck_assert_int_eq(memcmp(ev.entity_id, "sensor.living_room_temperature", ev.entity_len),
-                     0);
+    ck_assert_str_eq(ev.entity_id, "sensor.living_room_temperature");
     ck_assert_uint_eq(ev.domain_len, 6);
     ck_assert(ev.has_time);
     ck_assert_int_eq(ev.time_ns, INGESTED_NS);
@@ -172,6 +171,31 @@ START_TEST(test_fields)
     ck_assert(!ev.has_time);
     ck_assert_int_eq(rawmsg_scan(good[5], strlen(good[5]), &ev), 0);
     ck_assert(ev.has_time);
+}
+END_TEST
+
+/* An entity id is copied into the event only up to RAWMSG_ENTITY_MAX - 1
+ * bytes; a longer one, however well formed, is left to the tree path. */
+START_TEST(test_long_entity_id)
+{
+    static const size_t lens[] = {RAWMSG_ENTITY_MAX - 1, RAWMSG_ENTITY_MAX, 4000};
+    rawmsg_buf buf = {0};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        char entity[4001];
+        memset(entity, 'a', lens[k]);
+        entity[6] = '.';
+        entity[lens[k]] = '\0';
+        char text[4200];
+        int n = snprintf(text, sizeof text,
+                         "{\"event_type\":\"state_changed\",\"data\":{\"entity_id\":\"%s\","
+                         "\"new_state\":{\"last_updated\":\"2026-01-01T00:00:00+00:00\"}}}",
+                         entity);
+        ck_assert_int_lt(n, (int)sizeof text);
+        bool taken = compare(text, (size_t)n, &ctx_full, &buf);
+        ck_assert_msg(taken == (lens[k] < RAWMSG_ENTITY_MAX), "entity id of %zu bytes",
+                      lens[k]);
+    }
+    rawmsg_buf_fini(&buf);
 }
 END_TEST
 
@@ -234,6 +258,7 @@ static Suite *rawmsg_suite(void)
     tcase_add_loop_test(tc, test_declined, 0, sizeof declined / sizeof declined[0]);
     tcase_add_test(tc, test_fields);
     tcase_add_test(tc, test_bad_context_string);
+    tcase_add_test(tc, test_long_entity_id);
     tcase_add_loop_test(tc, test_mutations, 0, sizeof good / sizeof good[0]);
     suite_add_tcase(s, tc);
     return s;
