@@ -568,3 +568,12 @@ void ha_stream_reset(ha_stream *st)
 {
     restart(st);
 }
+
+void ha_stream_trim(ha_stream *st)
+{
+    if (st->scanning || st->raw.len > 0)
+        return;
+    cap_free(&st->raw);
+    cap_free(&st->msg);
+    cap_free(&st->el);
+}

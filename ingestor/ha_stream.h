@@ -89,4 +89,9 @@ int ha_stream_end(ha_stream *st);
  * and gives back large buffers. */
 void ha_stream_reset(ha_stream *st);
 
+/* Between messages, frees the buffers kept for the next one (up to 4 MiB,
+ * which a flood of coalesced frames grows); does nothing while a message is
+ * being read. For a stage gone idle: the next message allocates again. */
+void ha_stream_trim(ha_stream *st);
+
 #endif

@@ -19,6 +19,9 @@ typedef struct out_msg {
     unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
 } out_msg;
 
+/* Descriptors the lws context may use (see ha_ws_new). */
+#define WS_FD_LIMIT 16
+
 struct ha_ws {
     ha_ws_cbs cbs;
     ha_url url;
@@ -253,6 +256,11 @@ ha_ws *ha_ws_new(const ha_ws_opts *opts, const ha_ws_cbs *cbs, char *err, size_t
     /* Read up to 256 KiB per service round instead of lws's default 4 KiB:
      * a coalesced flood then costs far fewer poll rounds. */
     info.pt_serv_buf_size = 256 * 1024;
+    /* lws sizes its fd tables by the process's fd limit unless told (16
+     * bytes per fd: 16 MiB resident under Docker's usual limit of 1048576);
+     * one connection to HA needs a few: the socket, lws's cancel pipe, a
+     * second socket while a reconnect replaces the first. */
+    info.fd_limit_per_thread = WS_FD_LIMIT;
     if (ws->url.tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         if (opts->ca_file != NULL && *opts->ca_file != '\0')
@@ -384,4 +392,9 @@ size_t ha_ws_queued_bytes(const ha_ws *ws)
 unsigned long long ha_ws_received_bytes(const ha_ws *ws)
 {
     return ws->rx_bytes;
+}
+
+void ha_ws_trim(ha_ws *ws)
+{
+    ha_stream_trim(ws->rx);
 }

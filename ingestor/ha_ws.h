@@ -82,5 +82,8 @@ bool ha_ws_is_active(const ha_ws *ws);
 size_t ha_ws_queued_bytes(const ha_ws *ws);
 /* Bytes received so far, over every connection (it only grows). */
 unsigned long long ha_ws_received_bytes(const ha_ws *ws);
+/* Frees the buffers kept for the next incoming message, when none is being
+ * read (ha_stream_trim); for a connection gone quiet. */
+void ha_ws_trim(ha_ws *ws);
 
 #endif

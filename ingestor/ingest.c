@@ -28,7 +28,8 @@
 #define RAW_KEEP (256 * 1024)
 /* A frame at least this large (a get_states or history answer, a registry
  * list, a coalesced burst of events) leaves freed memory in the heap: once
- * the connection has been quiet for TRIM_IDLE_MS, it goes back to the
+ * the connection has been quiet for TRIM_IDLE_MS, the buffers kept for the
+ * next message are freed (ha_ws_trim) and freed memory goes back to the
  * system (hs_mem_trim). */
 #define TRIM_FRAME_BYTES (256 * 1024)
 #define TRIM_IDLE_MS 1000
@@ -964,6 +965,8 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
         }
         now = hs_now_mono_ms();
         outbox_poll(in->out, now);
+        if (in->idle.due && now - in->idle.last_ms >= TRIM_IDLE_MS)
+            ha_ws_trim(in->ws);
         hs_mem_idle_trim(&in->idle, now, TRIM_IDLE_MS);
     }
     bool auth_exit = in->exit_code == INGEST_EXIT_AUTH;

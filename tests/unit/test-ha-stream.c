@@ -340,6 +340,41 @@ START_TEST(test_reset)
 }
 END_TEST
 
+/* A trim between messages frees the kept buffers and the next message is
+ * read whole; a trim in the middle of a message (whole or streamed) changes
+ * nothing: the message still arrives intact. */
+START_TEST(test_trim)
+{
+    seen s;
+    ha_stream *st = make(&s, 1 << 20, 1 << 20);
+    ha_stream_trim(st);
+    feed_split(st, "{\"id\":1,\"type\":\"pong\"}", 3, 5);
+    ha_stream_trim(st);
+    ha_stream_trim(st);
+    const char *part = "{\"id\":2,\"type\":\"po";
+    ck_assert_int_eq(ha_stream_feed(st, part, strlen(part)), 0);
+    ha_stream_trim(st);
+    ck_assert_int_eq(ha_stream_feed(st, "ng\"}", 4), 0);
+    ck_assert_int_eq(ha_stream_end(st), 0);
+    ck_assert_ptr_nonnull(strstr(s.log, "frame {\"id\":1,\"type\":\"pong\"}\n"));
+    ck_assert_ptr_nonnull(strstr(s.log, "frame {\"id\":2,\"type\":\"pong\"}\n"));
+    ha_stream_free(st);
+
+    /* Streamed (threshold 4): a trim between the elements of an answer. */
+    st = make(&s, 4, 1 << 20);
+    size_t n = strlen(ANSWER), half = n / 2;
+    ck_assert_int_eq(ha_stream_feed(st, ANSWER, half), 0);
+    ha_stream_trim(st);
+    ck_assert_int_eq(ha_stream_feed(st, ANSWER + half, n - half), 0);
+    ck_assert_int_eq(ha_stream_end(st), 0);
+    json_t *want = answer_states();
+    check_elements(s.log, want);
+    json_decref(want);
+    ck_assert_int_eq(s.ends, 1);
+    ha_stream_free(st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ha_stream");
@@ -355,6 +390,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_too_deep);
     tcase_add_test(t, test_oversize);
     tcase_add_test(t, test_reset);
+    tcase_add_test(t, test_trim);
     suite_add_tcase(s, t);
     return s;
 }
