@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,13 +329,21 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    /* libcurl (and with it OpenSSL's configuration and engines, about 2 MB
+     * resident) is set up only when a poller will fetch over HTTP: neither
+     * a weather entity from the stream nor no weather at all needs it, and
+     * the provider and PRESENCE_URL cannot change at run time. */
+    weather_provider_kind provider = config_weather_provider(&cfg);
+    bool http = provider == WEATHER_OPENWEATHERMAP || provider == WEATHER_OPEN_METEO ||
+                cfg.presence_url != NULL;
+    if (http && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "homestream-enricher: curl_global_init failed\n");
         hs_cfg_free(config_vars, config_nvars, &cfg);
         return 1;
     }
     int rc = run(&cfg);
-    curl_global_cleanup();
+    if (http)
+        curl_global_cleanup();
     hs_cfg_free(config_vars, config_nvars, &cfg);
     return rc;
 }
