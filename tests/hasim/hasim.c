@@ -20,6 +20,8 @@
  *                       sent, one JSON line each, flushed per line
  *   --port-file PATH    the bound port, written once listening
  *   --start-on-subscribe / --no-start-on-subscribe (on)
+ *   --start-on-signal   the stream starts when SIGUSR1 arrives (benchmarks:
+ *                       a client's start-up without events flowing)
  *   faults: --drop-after N, --stall-ms MS with --stall-every N (default 1000),
  *   --bad-frame-every N, --auth-fail-first N, --huge-states-kb K,
  *   --slow-get-states-ms MS, --recorder-commit-ms MS (5000),
@@ -126,11 +128,14 @@
 #include "server.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t start_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGUSR1)
+        start_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 enum {
@@ -146,6 +151,7 @@ enum {
     OPT_PORT_FILE,
     OPT_START_ON_SUB,
     OPT_NO_START_ON_SUB,
+    OPT_START_ON_SIGNAL,
     OPT_DROP_AFTER,
     OPT_STALL_MS,
     OPT_STALL_EVERY,
@@ -176,6 +182,7 @@ static const struct option long_opts[] = {
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"start-on-subscribe", no_argument, NULL, OPT_START_ON_SUB},
     {"no-start-on-subscribe", no_argument, NULL, OPT_NO_START_ON_SUB},
+    {"start-on-signal", no_argument, NULL, OPT_START_ON_SIGNAL},
     {"drop-after", required_argument, NULL, OPT_DROP_AFTER},
     {"stall-ms", required_argument, NULL, OPT_STALL_MS},
     {"stall-every", required_argument, NULL, OPT_STALL_EVERY},
@@ -212,6 +219,7 @@ static void usage(FILE *f)
         "  --port-file PATH         write the bound port there once listening\n"
         "  --start-on-subscribe     start the stream at the first subscription [on]\n"
         "  --no-start-on-subscribe  start the stream at once\n"
+        "  --start-on-signal        start the stream when SIGUSR1 arrives\n"
         "Faults:\n"
         "  --drop-after N           drop a connection after every N events sent to it\n"
         "  --stall-ms MS            stop writing to a client for MS ...\n"
@@ -296,6 +304,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_START_ON_SUB:
             o.start_on_subscribe = false;
+            break;
+        case OPT_START_ON_SIGNAL:
+            o.start_on_signal = true;
             break;
         case OPT_STRICT_HISTORY:
             o.strict_history = true;
@@ -439,6 +450,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     char err[256] = "";
@@ -450,6 +462,11 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     while (!stop_requested) {
+        if (start_requested) {
+            start_requested = 0;
+            hs_info("hasim", "SIGUSR1: starting the event stream");
+            server_start_stream(srv);
+        }
         if (server_service(srv) < 0) {
             hs_error("hasim", "event loop failed");
             rc = 1;

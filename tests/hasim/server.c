@@ -541,7 +541,7 @@ static void cmd_subscribe_events(server *s, conn *c, const json_t *msg, int64_t 
         tail = &(*tail)->next;
     *tail = u;
     send_result_null(c, id);
-    if (s->o.start_on_subscribe &&
+    if (s->o.start_on_subscribe && !s->o.start_on_signal &&
         (strcmp(u->event_type, "*") == 0 || strcmp(u->event_type, "state_changed") == 0))
         stream_start(s);
 }
@@ -1328,9 +1328,14 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen)
     else
         history_commit(s->hist);
     lws_sul_schedule(s->ctx, 0, &s->sul_house, house_tick, 100000);
-    if (!opts->start_on_subscribe)
+    if (!opts->start_on_subscribe && !opts->start_on_signal)
         stream_start(s);
     return s;
+}
+
+void server_start_stream(server *s)
+{
+    stream_start(s);
 }
 
 /* lws_service() polls with its next timer's distance in whole milliseconds,

@@ -20,6 +20,7 @@ typedef struct {
     const char *events_log; /* NULL = none */
     const char *port_file;  /* NULL = none */
     bool start_on_subscribe;
+    bool start_on_signal; /* neither at once nor on subscribe: server_start_stream */
     int64_t drop_after; /* 0 = off */
     int64_t stall_ms;
     int64_t stall_every;
@@ -43,6 +44,8 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen);
 /* Serves network events and timers once, blocking until something happens.
  * Returns 0, or -1 when the event loop failed. */
 int server_service(server *s);
+/* Starts the event stream now (once; later calls change nothing). */
+void server_start_stream(server *s);
 /* Closes every connection and frees everything. Accepts NULL. */
 void server_free(server *s);
 
