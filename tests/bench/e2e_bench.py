@@ -14,7 +14,11 @@ For each --entities count E it runs three short pipelines:
   idle     hasim emits a single event; once the E initial states that the
            ingestor fetched with get_states are in InfluxDB and the pipeline
            has been quiet for a second, VmRSS/VmHWM of each stage and its
-           CPU use over --idle-seconds more are read from /proc.
+           CPU use over --idle-seconds more are read from /proc. Then, with
+           the pipeline still idle, homestream-lib-floor-STAGE (lib_floor.c:
+           the stage's libraries set up as the stage sets them up, nothing
+           else) runs for each stage and its VmRSS is read: what the
+           libraries alone take.
   latency  hasim emits --rate events/s (1,000 by default), from when the
            start-up states are in InfluxDB on (hasim --start-on-signal: the
            benchmark sends SIGUSR1 then): what is measured is the steady
@@ -337,6 +341,30 @@ def memory(pids):
     return out
 
 
+def lib_floor(pipe):
+    """Per stage, the memory of homestream-lib-floor-STAGE (lib_floor.c: the
+    stage's libraries, set up as the stage sets them up, doing nothing),
+    started while the pipeline idles, so the libraries' pages it shares are
+    counted as they are in the stage: {stage: {"rss_kb", "anon_kb",
+    "file_kb"}}; a stage whose program did not start is left out."""
+    out = {}
+    for n in STAGES:
+        proc = harness.Proc("lib-floor-" + n,
+                            [harness.binary("tests/bench/homestream-lib-floor-" + n),
+                             pipe.broker.bootstrap], {}, pipe.workdir)
+        try:
+            proc.start()
+            proc.wait_line("READY=", 30)
+            time.sleep(1.0)
+            out[n] = {"rss_kb": rss_probe.status_kb(proc.p.pid, "VmRSS")}
+            out[n].update(rss_probe.rollup_kb(proc.p.pid) or {})
+        except (OSError, TimeoutError) as exc:
+            log("homestream-lib-floor-%s: %s" % (n, exc))
+        finally:
+            proc.stop()
+    return out
+
+
 def stats(pipe):
     return {n: pipe.stages[n].json("/stats") for n in STAGES}
 
@@ -568,8 +596,9 @@ def run_idle(entities, idle_seconds):
         dt = time.monotonic() - t0
         mem = memory(pids)
         st = stats(pipe)
+        floor = lib_floor(pipe)
         out = {"entities": entities, "partitions": pipe.partitions,
-               "startup_s": startup_s, "memory": mem,
+               "startup_s": startup_s, "memory": mem, "lib_floor": floor,
                "hasim_start_s": pipe.hasim_start_s,
                "idle_cpu_pct": {n: 100.0 * (cpu1[n] - cpu0[n]) / dt for n in STAGES},
                "ingestor_events_out": st["ingestor"]["events_out_total"],
