@@ -48,6 +48,7 @@ enum {
     TAG_REG_EVENTS = 10, /* + registry_kind */
     TAG_GET_STATES = 20,
     TAG_HISTORY = 21,
+    TAG_ENTITY_GET = 22, /* config/entity_registry/get after an update event */
 };
 
 const char *const ingest_ha_state_names[] = {
@@ -541,6 +542,48 @@ static void on_registry(ingest *in, registry_kind kind, const ha_msg *m)
     registry_loaded(in, kind, n, err);
 }
 
+/* entity_registry_updated {action, entity_id[, old_entity_id]}: the one
+ * entity's entry is asked for (config/entity_registry/get) instead of the
+ * whole list, which in a home of 100,000 entities is tens of MB queued in
+ * front of the events that follow it. The whole list is read again, as for
+ * the other registries, while a load of it is under way (its answer may
+ * predate the change) and when the event says too little. */
+static void on_entity_registry_event(ingest *in, const json_t *event)
+{
+    const json_t *data = json_object_get(event, "data");
+    const char *action = json_string_value(json_object_get(data, "action"));
+    const char *entity_id = json_string_value(json_object_get(data, "entity_id"));
+    const char *old_id = json_string_value(json_object_get(data, "old_entity_id"));
+    if (action == NULL || entity_id == NULL || in->reg_pending[REGISTRY_ENTITIES] >= 0) {
+        request_registry(in, REGISTRY_ENTITIES);
+        return;
+    }
+    registry_remove_entity(in->reg, old_id);
+    if (strcmp(action, "remove") == 0) {
+        registry_remove_entity(in->reg, entity_id);
+        return;
+    }
+    json_t *args = json_pack("{s:s}", "entity_id", entity_id);
+    if (args == NULL || ha_session_command(in->session, "config/entity_registry/get", args,
+                                           TAG_ENTITY_GET) < 0)
+        request_registry(in, REGISTRY_ENTITIES);
+    json_decref(args);
+}
+
+/* The answer to config/entity_registry/get. A failure (the entity went
+ * away meanwhile, or an HA without the command) reads the whole list. */
+static void on_entity_get(ingest *in, const ha_msg *m)
+{
+    int rc = m->success ? registry_update_entity(in->reg, m->result) : -1;
+    if (rc == 1) {
+        count(&in->st.registry_entity_updates);
+        return;
+    }
+    hs_debug("ha", "config/entity_registry/get: %s; reading the whole entity registry",
+             m->message != NULL ? m->message : "no usable entry");
+    request_registry(in, REGISTRY_ENTITIES);
+}
+
 /* --- Home Assistant session callbacks ----------------------------------- */
 
 static int sess_send(void *ud, const char *text, size_t len)
@@ -580,6 +623,10 @@ static void sess_ready(void *ud, const char *ha_version)
 static void sess_event(void *ud, int tag, const json_t *event)
 {
     ingest *in = ud;
+    if (tag == TAG_REG_EVENTS + REGISTRY_ENTITIES) {
+        on_entity_registry_event(in, event);
+        return;
+    }
     if (tag >= TAG_REG_EVENTS && tag < TAG_REG_EVENTS + 3) {
         request_registry(in, (registry_kind)(tag - TAG_REG_EVENTS));
         return;
@@ -625,6 +672,10 @@ static void sess_result(void *ud, int64_t id, int tag, const ha_msg *msg)
     }
     if (tag == TAG_HISTORY) {
         on_history(in, msg);
+        return;
+    }
+    if (tag == TAG_ENTITY_GET) {
+        on_entity_get(in, msg);
         return;
     }
     if (msg->success)

@@ -55,13 +55,14 @@ json_t *ingest_stats_view(void *ud)
     json_t *version = json_string(in->ha_version);
     pthread_mutex_unlock(&in->lock);
     json_t *ha_obj = json_pack(
-        "{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+        "{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
         ingest_ha_state_names[ha], "ha_version", version, "reconnects_total",
         get(&st->reconnects), "connect_attempts_total", get(&st->connect_attempts),
         "connect_failures_total", get(&st->connect_failures), "pong_timeouts_total",
         get(&st->pong_timeouts), "frames_invalid_total", get(&st->frames_invalid),
         "events_invalid_total", get(&st->events_invalid), "registry_loads_total",
-        get(&st->registry_loads));
+        get(&st->registry_loads), "registry_entity_updates_total",
+        get(&st->registry_entity_updates));
     json_t *gap = json_pack("{s:s, s:I, s:I, s:I}", "state", ingest_bf_state_names[bf],
                             "backfills_total", get(&st->backfills), "held_live_events",
                             get(&st->held), "deduped_total", get(&st->deduped));

@@ -62,6 +62,7 @@ typedef struct {
     _Atomic uint64_t connect_failures;
     _Atomic uint64_t pong_timeouts;
     _Atomic uint64_t registry_loads;
+    _Atomic uint64_t registry_entity_updates; /* entries set by config/entity_registry/get */
     _Atomic int64_t last_event_ns; /* time of the last event produced; INT64_MIN: none */
     _Atomic int ha_state;
     _Atomic int bf;

@@ -123,6 +123,33 @@ static int rmap_set(rmap *m, const char *key, const char *a, const char *b)
     return 0;
 }
 
+/* Removes key, when present, shifting the entries after it in its probe
+ * run back so every remaining key stays reachable from its home slot. */
+static void rmap_remove(rmap *m, const char *key)
+{
+    if (m->cap == 0)
+        return;
+    rentry *slot = rmap_slot(m->slots, m->cap, key);
+    if (slot->key == NULL)
+        return;
+    free(slot->key);
+    size_t hole = (size_t)(slot - m->slots);
+    m->slots[hole] = (rentry){NULL, NULL, NULL};
+    m->count--;
+    for (size_t i = (hole + 1) & (m->cap - 1); m->slots[i].key != NULL;
+         i = (i + 1) & (m->cap - 1)) {
+        size_t home = (size_t)strhash(m->slots[i].key) & (m->cap - 1);
+        /* The entry at i may move into the hole unless its home slot lies
+         * cyclically in (hole, i]: then the hole is not on its probe path. */
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (stays)
+            continue;
+        m->slots[hole] = m->slots[i];
+        m->slots[i] = (rentry){NULL, NULL, NULL};
+        hole = i;
+    }
+}
+
 registry *registry_new(void)
 {
     return calloc(1, sizeof(registry));
@@ -277,6 +304,19 @@ int registry_load(registry *r, registry_kind kind, const json_t *result, char *e
         }
     }
     return registry_load_end(r, kind, true);
+}
+
+int registry_update_entity(registry *r, const json_t *entry)
+{
+    if (str_member(entry, "entity_id") == NULL)
+        return 0;
+    return add_entry(&r->maps[REGISTRY_ENTITIES], REGISTRY_ENTITIES, entry) == 0 ? 1 : -1;
+}
+
+void registry_remove_entity(registry *r, const char *entity_id)
+{
+    if (entity_id != NULL)
+        rmap_remove(&r->maps[REGISTRY_ENTITIES], entity_id);
 }
 
 void registry_lookup(const registry *r, const char *entity_id, const char **area,

@@ -4,7 +4,8 @@
  * config/device_registry/list and config/entity_registry/list, and used to
  * name the area and device of an entity: the entity's own area, else its
  * device's area (by area name); the device's name_by_user, else its name.
- * Each load replaces that registry as a whole. Not thread-safe. */
+ * Each load replaces that registry as a whole; single entities of the
+ * entity registry can be set or removed between loads. Not thread-safe. */
 #ifndef INGESTOR_REGISTRY_H
 #define INGESTOR_REGISTRY_H
 
@@ -51,6 +52,17 @@ int registry_load_end(registry *r, registry_kind kind, bool commit);
  * JSON, or is JSON the strict scanner leaves to jansson (hs_jscan.h), or
  * holds "\u0000", or a member it reads is over 1 KB. */
 int registry_load_add_text(registry *r, registry_kind kind, const char *text, size_t len);
+
+/* Puts one entity's entry in place, replacing the one it had, from the
+ * answer of config/entity_registry/get (an object with entity_id and,
+ * optionally, area_id and device_id). An entity-registry load still open
+ * is not changed. Returns 1 when set, 0 when entry has no entity_id
+ * (nothing changes), -1 when out of memory (the old entry stays). */
+int registry_update_entity(registry *r, const json_t *entry);
+
+/* Forgets one entity's entry (HA removed it, or renamed it away from this
+ * id); an unknown id changes nothing. */
+void registry_remove_entity(registry *r, const char *entity_id);
 
 /* Sets *area and *device to the names for entity_id, or NULL when unknown.
  * The strings belong to the registry and stay valid until the next load. */

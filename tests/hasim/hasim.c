@@ -54,7 +54,9 @@
  *    caps a frame at N messages; 0, the default, does not).
  *  - subscribe_events (event_type optional, "*" by default), unsubscribe_events
  *    (not_found "Subscription not found."), ping -> pong, get_states, get_config,
- *    config/{area,device,entity}_registry/list (HA's field sets), and
+ *    config/{area,device,entity}_registry/list (HA's field sets),
+ *    config/entity_registry/get {entity_id} (the extended entry, or not_found
+ *    "Entity not found"), and
  *    history/history_during_period answered from the simulator's recorder in
  *    the compressed format ("s", "a", "lu", "lc" floats) with HA's rules:
  *    start-time state with lu = start_time and no lc; significant_changes_only

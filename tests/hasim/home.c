@@ -1421,58 +1421,87 @@ void home_devices_json(const home *h, jbuf *b)
     jbuf_putc(b, ']');
 }
 
+/* One entity registry entry as entity_registry.py's as_partial_dict (the
+ * list's elements), or with extended the extended_dict of
+ * config/entity_registry/get (aliases, capabilities, device_class,
+ * original_device_class and original_icon as well). Members in sorted
+ * order, as elsewhere in the simulator. */
+static void entity_entry_json(const home *h, int i, bool extended, jbuf *b)
+{
+    const entity *e = &h->ent[i];
+    const kind_info *ki = &kinds[e->k];
+    int entry = entry_for(ki->platform);
+    jbuf_putc(b, '{');
+    if (extended)
+        jbuf_puts(b, "\"aliases\":[],");
+    jbuf_puts(b, "\"area_id\":");
+    if (e->area >= 0)
+        jbuf_put_jcstr(b, area_defs[e->area].id);
+    else
+        jbuf_puts(b, "null");
+    if (extended)
+        jbuf_puts(b, ",\"capabilities\":null");
+    jbuf_puts(b, ",\"categories\":{},\"config_entry_id\":");
+    if (entry >= 0)
+        jbuf_put_jcstr(b, h->entry_ids[entry]);
+    else
+        jbuf_puts(b, "null");
+    jbuf_puts(b, ",\"config_subentry_id\":null,\"created_at\":");
+    jbuf_put_ts(b, h->created_us - INT64_C(86400000000) * 10);
+    if (extended)
+        jbuf_puts(b, ",\"device_class\":null");
+    jbuf_puts(b, ",\"device_id\":");
+    if (e->device >= 0)
+        jbuf_put_jcstr(b, h->dev[e->device].id);
+    else
+        jbuf_puts(b, "null");
+    jbuf_puts(b, ",\"disabled_by\":null,\"entity_category\":null,\"entity_id\":");
+    jbuf_put_jcstr(b, e->entity_id);
+    jbuf_puts(b, ",\"has_entity_name\":");
+    jbuf_puts(b, e->device >= 0 ? "true" : "false");
+    jbuf_puts(b, ",\"hidden_by\":null,\"icon\":null,\"id\":");
+    jbuf_put_jcstr(b, e->reg_id);
+    jbuf_puts(b, ",\"labels\":[],\"modified_at\":");
+    jbuf_put_ts(b, h->created_us - INT64_C(86400000000) * 10);
+    jbuf_puts(b, ",\"name\":");
+    if (i % 7 == 5)
+        jbuf_put_jcstr(b, e->name); /* the user's own (hostile) name */
+    else
+        jbuf_puts(b, "null");
+    jbuf_puts(b, ",\"options\":{}");
+    if (extended)
+        jbuf_puts(b, ",\"original_device_class\":null,\"original_icon\":null");
+    jbuf_puts(b, ",\"original_name\":");
+    jbuf_put_jcstr(b, ki->label[0] ? ki->label : e->name);
+    jbuf_puts(b, ",\"platform\":");
+    jbuf_put_jcstr(b, ki->platform);
+    jbuf_puts(b, ",\"translation_key\":null,\"unique_id\":");
+    jbuf_put_jcstr(b, e->unique_id);
+    jbuf_putc(b, '}');
+}
+
 void home_entities_json(const home *h, jbuf *b)
 {
     jbuf_putc(b, '[');
     bool first = true;
     for (int i = 0; i < h->n; i++) {
-        const entity *e = &h->ent[i];
-        if (!e->present)
+        if (!h->ent[i].present)
             continue;
-        const kind_info *ki = &kinds[e->k];
-        int entry = entry_for(ki->platform);
         if (!first)
             jbuf_putc(b, ',');
         first = false;
-        jbuf_puts(b, "{\"area_id\":");
-        if (e->area >= 0)
-            jbuf_put_jcstr(b, area_defs[e->area].id);
-        else
-            jbuf_puts(b, "null");
-        jbuf_puts(b, ",\"categories\":{},\"config_entry_id\":");
-        if (entry >= 0)
-            jbuf_put_jcstr(b, h->entry_ids[entry]);
-        else
-            jbuf_puts(b, "null");
-        jbuf_puts(b, ",\"config_subentry_id\":null,\"created_at\":");
-        jbuf_put_ts(b, h->created_us - INT64_C(86400000000) * 10);
-        jbuf_puts(b, ",\"device_id\":");
-        if (e->device >= 0)
-            jbuf_put_jcstr(b, h->dev[e->device].id);
-        else
-            jbuf_puts(b, "null");
-        jbuf_puts(b, ",\"disabled_by\":null,\"entity_category\":null,\"entity_id\":");
-        jbuf_put_jcstr(b, e->entity_id);
-        jbuf_puts(b, ",\"has_entity_name\":");
-        jbuf_puts(b, e->device >= 0 ? "true" : "false");
-        jbuf_puts(b, ",\"hidden_by\":null,\"icon\":null,\"id\":");
-        jbuf_put_jcstr(b, e->reg_id);
-        jbuf_puts(b, ",\"labels\":[],\"modified_at\":");
-        jbuf_put_ts(b, h->created_us - INT64_C(86400000000) * 10);
-        jbuf_puts(b, ",\"name\":");
-        if (i % 7 == 5)
-            jbuf_put_jcstr(b, e->name); /* the user's own (hostile) name */
-        else
-            jbuf_puts(b, "null");
-        jbuf_puts(b, ",\"options\":{},\"original_name\":");
-        jbuf_put_jcstr(b, ki->label[0] ? ki->label : e->name);
-        jbuf_puts(b, ",\"platform\":");
-        jbuf_put_jcstr(b, ki->platform);
-        jbuf_puts(b, ",\"translation_key\":null,\"unique_id\":");
-        jbuf_put_jcstr(b, e->unique_id);
-        jbuf_putc(b, '}');
+        entity_entry_json(h, i, false, b);
     }
     jbuf_putc(b, ']');
+}
+
+int home_entity_json(const home *h, const char *entity_id, jbuf *b)
+{
+    int i = home_find(h, entity_id);
+    if (i < 0 || !h->ent[i].present)
+        return -1;
+    entity_entry_json(h, i, true, b);
+    return 0;
 }
 
 static bool id_char(char c)

@@ -76,6 +76,9 @@ void home_config_json(const home *h, jbuf *b);   /* get_config */
 void home_areas_json(const home *h, jbuf *b);    /* config/area_registry/list */
 void home_devices_json(const home *h, jbuf *b);  /* config/device_registry/list */
 void home_entities_json(const home *h, jbuf *b); /* config/entity_registry/list */
+/* config/entity_registry/get: the entry of a present entity_id, extended;
+ * returns 0, or -1 (b unchanged) when there is none. */
+int home_entity_json(const home *h, const char *entity_id, jbuf *b);
 
 /* True when entity_id matches HA's valid_entity_id(). */
 bool home_valid_entity_id(const char *entity_id);

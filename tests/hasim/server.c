@@ -600,6 +600,17 @@ static void cmd_entities(server *s, conn *c, const json_t *msg, int64_t id)
     send_scratch_result(s, c, id, 0);
 }
 
+/* entity_registry.py websocket_get_entity. */
+static void cmd_entity_get(server *s, conn *c, const json_t *msg, int64_t id)
+{
+    const char *entity_id = json_string_value(json_object_get(msg, "entity_id"));
+    if (home_entity_json(s->home, entity_id, &s->scratch) != 0) {
+        send_error(c, id, "not_found", "Entity not found");
+        return;
+    }
+    send_scratch_result(s, c, id, 0);
+}
+
 /* Parses a time as dt_util.parse_datetime would; naive times are UTC (the
  * simulated home's time zone). Returns 0 and sets *us, or -1. */
 static int parse_time(const char *text, int64_t *us)
@@ -710,6 +721,7 @@ static void cmd_history(server *s, conn *c, const json_t *msg, int64_t id)
 
 static const field f_none[] = {{NULL, F_STR, false}};
 static const field f_features[] = {{"features", F_FEATURES, true}, {NULL, F_STR, false}};
+static const field f_entity_get[] = {{"entity_id", F_STR, true}, {NULL, F_STR, false}};
 static const field f_subscribe[] = {{"event_type", F_STR, false}, {NULL, F_STR, false}};
 static const field f_unsubscribe[] = {{"subscription", F_POS_INT, true},
                                       {NULL, F_STR, false}};
@@ -750,6 +762,7 @@ static const command commands[] = {
     {"config/area_registry/list", cmd_areas, f_none},
     {"config/device_registry/list", cmd_devices, f_none},
     {"config/entity_registry/list", cmd_entities, f_none},
+    {"config/entity_registry/get", cmd_entity_get, f_entity_get},
     {"history/history_during_period", cmd_history, f_history},
 };
 

@@ -203,6 +203,83 @@ START_TEST(test_many_and_repeated)
 }
 END_TEST
 
+/* Single entities set and removed between loads, as the ingestor does on
+ * entity_registry_updated: the area and device follow the new entry, a
+ * removed id is unknown, and every other id stays reachable however the
+ * removals reshuffle the hash map's probe runs. */
+START_TEST(test_update_and_remove)
+{
+    registry *r = registry_new();
+    char err[128];
+    json_t *areas = j("[{\"area_id\":\"hall\",\"name\":\"Hall\"},"
+                      "{\"area_id\":\"attic\",\"name\":\"Attic\"}]");
+    json_t *devs = j("[{\"id\":\"d1\",\"name\":\"Plug\",\"area_id\":\"hall\"}]");
+    ck_assert_int_eq(registry_load(r, REGISTRY_AREAS, areas, err, sizeof(err)), 2);
+    ck_assert_int_eq(registry_load(r, REGISTRY_DEVICES, devs, err, sizeof(err)), 1);
+    enum { N = 3000 };
+    json_t *ents = json_array();
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "sensor.s%d", i);
+        json_array_append_new(ents, json_pack("{s:s, s:s}", "entity_id", id, "area_id", "hall"));
+    }
+    ck_assert_int_eq(registry_load(r, REGISTRY_ENTITIES, ents, err, sizeof(err)), N);
+
+    /* A new entity, then the same one moved to a device and another area. */
+    json_t *e = j("{\"entity_id\":\"light.new\",\"area_id\":null,\"device_id\":\"d1\","
+                  "\"aliases\":[],\"name\":null}");
+    ck_assert_int_eq(registry_update_entity(r, e), 1);
+    json_decref(e);
+    const char *area, *device;
+    registry_lookup(r, "light.new", &area, &device);
+    ck_assert_str_eq(area, "Hall");
+    ck_assert_str_eq(device, "Plug");
+    e = j("{\"entity_id\":\"light.new\",\"area_id\":\"attic\",\"device_id\":null}");
+    ck_assert_int_eq(registry_update_entity(r, e), 1);
+    json_decref(e);
+    registry_lookup(r, "light.new", &area, &device);
+    ck_assert_str_eq(area, "Attic");
+    ck_assert_ptr_null(device);
+    ck_assert_uint_eq(registry_count(r, REGISTRY_ENTITIES), N + 1);
+    e = j("{\"area_id\":\"attic\"}");
+    ck_assert_int_eq(registry_update_entity(r, e), 0);
+    json_decref(e);
+    ck_assert_uint_eq(registry_count(r, REGISTRY_ENTITIES), N + 1);
+
+    /* Remove every third entity (and one unknown id): the others keep
+     * their entries. */
+    registry_remove_entity(r, "sensor.none");
+    registry_remove_entity(r, NULL);
+    for (int i = 0; i < N; i += 3) {
+        char id[32];
+        snprintf(id, sizeof(id), "sensor.s%d", i);
+        registry_remove_entity(r, id);
+    }
+    ck_assert_uint_eq(registry_count(r, REGISTRY_ENTITIES), N + 1 - (N + 2) / 3);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "sensor.s%d", i);
+        registry_lookup(r, id, &area, &device);
+        if (i % 3 == 0)
+            ck_assert_msg(area == NULL, "%s still known", id);
+        else
+            ck_assert_msg(area != NULL && strcmp(area, "Hall") == 0, "%s lost", id);
+    }
+    registry_lookup(r, "light.new", &area, &device);
+    ck_assert_str_eq(area, "Attic");
+    /* Removed ids can come back. */
+    e = j("{\"entity_id\":\"sensor.s3\",\"area_id\":\"attic\"}");
+    ck_assert_int_eq(registry_update_entity(r, e), 1);
+    json_decref(e);
+    registry_lookup(r, "sensor.s3", &area, &device);
+    ck_assert_str_eq(area, "Attic");
+    json_decref(areas);
+    json_decref(devs);
+    json_decref(ents);
+    registry_free(r);
+}
+END_TEST
+
 START_TEST(test_names)
 {
     ck_assert_str_eq(registry_list_command(REGISTRY_ENTITIES),
@@ -220,6 +297,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_add_text);
     tcase_add_test(tc, test_reload_replaces);
     tcase_add_test(tc, test_many_and_repeated);
+    tcase_add_test(tc, test_update_and_remove);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     return s;
