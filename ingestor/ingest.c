@@ -29,8 +29,8 @@
 /* A frame at least this large (a get_states or history answer, a registry
  * list, a coalesced burst of events) leaves freed memory in the heap: once
  * the connection has been quiet for TRIM_IDLE_MS, the buffers kept for the
- * next message are freed (ha_ws_trim) and freed memory goes back to the
- * system (hs_mem_trim). */
+ * next message are freed (ha_ws_trim), the recent events are packed
+ * (hs_recent_pack) and freed memory goes back to the system (hs_mem_trim). */
 #define TRIM_FRAME_BYTES (256 * 1024)
 #define TRIM_IDLE_MS 1000
 /* The final merge of a gap closing is produced in slices of at most this
@@ -1016,8 +1016,10 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
         }
         now = hs_now_mono_ms();
         outbox_poll(in->out, now);
-        if (in->idle.due && now - in->idle.last_ms >= TRIM_IDLE_MS)
+        if (in->idle.due && now - in->idle.last_ms >= TRIM_IDLE_MS) {
             ha_ws_trim(in->ws);
+            hs_recent_pack(in->recent);
+        }
         hs_mem_idle_trim(&in->idle, now, TRIM_IDLE_MS);
     }
     bool auth_exit = in->exit_code == INGEST_EXIT_AUTH;

@@ -3,7 +3,14 @@
  * Each slot is one allocation: the event's text, a NUL, then the entity id
  * and its NUL when there is one. A listing copies the slots it wants while
  * holding the lock and parses them after releasing it, so the stage thread
- * never waits for the parsing. */
+ * never waits for the parsing.
+ *
+ * hs_recent_pack() moves every slot into one deflate stream (the pack): the
+ * same bytes, one after the other, each slot then naming its offset. Events
+ * of one home repeat their member names and values, so the pack is several
+ * times smaller than the slots. At most one pack exists; packing again
+ * builds a new one from the old pack's slots and the newer ones, and a
+ * pack whose every slot has been overwritten is freed. */
 #include "hs_recent.h"
 
 #include <pthread.h>
@@ -11,11 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 typedef struct {
-    char *buf;   /* text, '\0', entity id, '\0'; NULL when the slot is empty */
+    char *buf;   /* text, '\0', entity id, '\0'; NULL when packed or empty */
+    size_t off;  /* packed: where the same bytes start in the inflated pack */
     size_t len;  /* length of the text */
+    bool packed; /* the bytes are in the pack */
     bool has_id; /* an entity id follows the text */
 } entry;
+
+typedef struct {
+    unsigned char *z; /* the deflate stream (zlib format) */
+    size_t zlen;
+    size_t rawlen; /* bytes once inflated */
+    size_t live;   /* slots whose bytes are in it */
+} pack;
 
 struct hs_recent {
     pthread_mutex_t lock;
@@ -23,7 +41,16 @@ struct hs_recent {
     size_t capacity;
     size_t next; /* slot the next push writes */
     size_t count;
+    pack *pack; /* NULL when no slot is packed */
 };
+
+static void pack_free(pack *p)
+{
+    if (p == NULL)
+        return;
+    free(p->z);
+    free(p);
+}
 
 /* A capacity of 0 gives a ring that keeps nothing. */
 hs_recent *hs_recent_new(size_t capacity)
@@ -47,15 +74,63 @@ void hs_recent_free(hs_recent *r)
         return;
     for (size_t i = 0; i < r->capacity; i++)
         free(r->ring[i].buf);
+    pack_free(r->pack);
     pthread_mutex_destroy(&r->lock);
     free(r->ring);
     free(r);
 }
 
-/* The entity id stored after the text of e, or NULL. */
-static const char *entry_id(const entry *e)
+/* The bytes of e (text, NUL, id, NUL): in its buffer, or at its offset in
+ * the inflated pack (NULL when the pack is not inflated). */
+static const char *entry_bytes(const entry *e, const char *inflated)
 {
-    return e->has_id ? e->buf + e->len + 1 : NULL;
+    if (!e->packed)
+        return e->buf;
+    return inflated != NULL ? inflated + e->off : NULL;
+}
+
+/* The entity id stored after the text of e, or NULL. */
+static const char *entry_id(const entry *e, const char *bytes)
+{
+    return e->has_id && bytes != NULL ? bytes + e->len + 1 : NULL;
+}
+
+static size_t entry_size(const entry *e, const char *bytes)
+{
+    const char *id = entry_id(e, bytes);
+    return e->len + 1 + (id != NULL ? strlen(id) + 1 : 0);
+}
+
+/* Forgets the slot's bytes before it is overwritten: its buffer is
+ * returned (for the caller to free outside the lock), a packed slot leaves
+ * the pack, and a pack no slot refers to any more is freed. */
+static char *entry_drop(hs_recent *r, entry *e)
+{
+    char *old = e->buf;
+    if (e->packed && --r->pack->live == 0) {
+        pack_free(r->pack);
+        r->pack = NULL;
+    }
+    *e = (entry){0};
+    return old;
+}
+
+/* The pack inflated (r->pack->rawlen bytes), or NULL when there is no pack
+ * or out of memory. Call with the lock held; free the result. */
+static char *inflate_pack(const hs_recent *r)
+{
+    if (r->pack == NULL)
+        return NULL;
+    char *out = malloc(r->pack->rawlen > 0 ? r->pack->rawlen : 1);
+    if (out == NULL)
+        return NULL;
+    uLongf n = (uLongf)r->pack->rawlen;
+    if (uncompress((Bytef *)out, &n, r->pack->z, (uLong)r->pack->zlen) != Z_OK ||
+        n != r->pack->rawlen) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* When the slot cannot be allocated (out of memory) the event is not kept. */
@@ -73,7 +148,7 @@ void hs_recent_push_text(hs_recent *r, const char *entity_id, const char *text,
     if (entity_id != NULL)
         memcpy(buf + len + 1, entity_id, idlen);
     pthread_mutex_lock(&r->lock);
-    char *old = r->ring[r->next].buf;
+    char *old = entry_drop(r, &r->ring[r->next]);
     r->ring[r->next] = (entry){.buf = buf, .len = len, .has_id = entity_id != NULL};
     r->next = (r->next + 1) % r->capacity;
     if (r->count < r->capacity)
@@ -101,24 +176,32 @@ static long copy_matching(hs_recent *r, size_t want, const char *entity_id, char
 {
     long got = 0;
     pthread_mutex_lock(&r->lock);
+    char *inflated = inflate_pack(r);
+    if (r->pack != NULL && inflated == NULL) {
+        pthread_mutex_unlock(&r->lock);
+        return -1;
+    }
     for (size_t i = 0; i < r->count && (size_t)got < want; i++) {
         const entry *e = &r->ring[(r->next + r->capacity - 1 - i) % r->capacity];
-        const char *id = entry_id(e);
-        if (entity_id != NULL && (id == NULL || strcmp(id, entity_id) != 0))
+        const char *bytes = entry_bytes(e, inflated);
+        const char *id = entry_id(e, bytes);
+        if (bytes == NULL || (entity_id != NULL && (id == NULL || strcmp(id, entity_id) != 0)))
             continue;
         char *copy = malloc(e->len + 1);
         if (copy == NULL) {
             pthread_mutex_unlock(&r->lock);
+            free(inflated);
             while (got > 0)
                 free(texts[--got]);
             return -1;
         }
-        memcpy(copy, e->buf, e->len + 1);
+        memcpy(copy, bytes, e->len + 1);
         texts[got] = copy;
         lens[got] = e->len;
         got++;
     }
     pthread_mutex_unlock(&r->lock);
+    free(inflated);
     return got;
 }
 
@@ -150,4 +233,78 @@ json_t *hs_recent_list(hs_recent *r, int limit, const char *entity_id)
         return NULL;
     }
     return arr;
+}
+
+/* Builds the new pack's bytes: every kept slot's bytes, oldest first,
+ * setting each slot's offset into them. Returns the buffer (size in *n), or
+ * NULL when out of memory or the old pack cannot be read. */
+static char *gather(hs_recent *r, const char *inflated, size_t *offs, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        const entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        total += entry_size(e, entry_bytes(e, inflated));
+    }
+    char *raw = malloc(total > 0 ? total : 1);
+    if (raw == NULL)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        const entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        const char *bytes = entry_bytes(e, inflated);
+        size_t size = entry_size(e, bytes);
+        memcpy(raw + at, bytes, size);
+        offs[i] = at;
+        at += size;
+    }
+    *n = total;
+    return raw;
+}
+
+void hs_recent_pack(hs_recent *r)
+{
+    if (r == NULL || r->capacity == 0)
+        return;
+    pthread_mutex_lock(&r->lock);
+    size_t loose = 0;
+    for (size_t i = 0; i < r->capacity; i++)
+        loose += r->ring[i].buf != NULL;
+    char *inflated = inflate_pack(r);
+    size_t *offs = malloc((r->count > 0 ? r->count : 1) * sizeof *offs);
+    size_t rawlen = 0;
+    char *raw = NULL;
+    unsigned char *z = NULL;
+    uLongf zlen = 0;
+    pack *p = NULL;
+    if (loose == 0 || (r->pack != NULL && inflated == NULL) || offs == NULL ||
+        (raw = gather(r, inflated, offs, &rawlen)) == NULL)
+        goto out;
+    zlen = compressBound((uLong)rawlen);
+    z = malloc(zlen);
+    p = malloc(sizeof *p);
+    /* A pack that saves nothing is not kept. */
+    if (z == NULL || p == NULL || compress2(z, &zlen, (const Bytef *)raw, (uLong)rawlen,
+                                            Z_DEFAULT_COMPRESSION) != Z_OK ||
+        zlen >= rawlen)
+        goto out;
+    unsigned char *fit = realloc(z, zlen > 0 ? zlen : 1);
+    if (fit != NULL)
+        z = fit;
+    *p = (pack){.z = z, .zlen = zlen, .rawlen = rawlen, .live = r->count};
+    for (size_t i = 0; i < r->count; i++) {
+        entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        free(e->buf);
+        *e = (entry){.off = offs[i], .len = e->len, .packed = true, .has_id = e->has_id};
+    }
+    pack_free(r->pack);
+    r->pack = p;
+    z = NULL;
+    p = NULL;
+out:
+    pthread_mutex_unlock(&r->lock);
+    free(p);
+    free(z);
+    free(raw);
+    free(offs);
+    free(inflated);
 }

@@ -36,4 +36,13 @@ void hs_recent_push_text(hs_recent *r, const char *entity_id, const char *text,
  * memory. */
 json_t *hs_recent_list(hs_recent *r, int limit, const char *entity_id);
 
+/* Compresses the kept events into one block (zlib), several times smaller
+ * than the texts; a listing inflates it again. For a stage gone idle, from
+ * its own thread, before it gives freed memory back (hs_mem.h): it costs
+ * some milliseconds for a ring of 1,000 events (a push meanwhile waits).
+ * Events pushed later are kept as texts until the next pack. Keeps the
+ * texts as they are when nothing new came since the last pack, when
+ * compressing saves nothing, or when out of memory. */
+void hs_recent_pack(hs_recent *r);
+
 #endif

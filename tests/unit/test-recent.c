@@ -1,7 +1,9 @@
 /* test-recent.c - unit tests for hs_recent: the ring of recent events. */
 #include <check.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hs_recent.h"
 
@@ -144,6 +146,102 @@ START_TEST(test_edge_cases)
 }
 END_TEST
 
+/* Packing changes nothing a listing shows: a ring of capacity 8 gets
+ * events pushed, packed and listed in a fixed pseudo-random order, and every
+ * listing (all, limited, by entity) equals a plain model of the last 8
+ * events. Covers packs over packs, pushes that overwrite packed slots until
+ * the pack is gone, packing with nothing new, and texts with NUL escapes. */
+START_TEST(test_pack_model)
+{
+    enum { CAP = 8 };
+    hs_recent *r = hs_recent_new(CAP);
+    int model_n[CAP];
+    int model_e[CAP]; /* entity number, -1 for none */
+    size_t count = 0, next = 0;
+    unsigned seed = 12345;
+    int n = 0;
+    for (int step = 0; step < 3000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned what = (seed >> 16) % 10;
+        if (what < 6) {
+            int ent = (int)((seed >> 8) % 4) - 1;
+            char id[16], text[96];
+            snprintf(id, sizeof id, "sensor.e%d", ent);
+            n++;
+            int len = snprintf(text, sizeof text,
+                               "{\"n\":%d,\"pad\":\"abcabcabcabc\\u0000%d\"}", n, n % 7);
+            hs_recent_push_text(r, ent >= 0 ? id : NULL, text, (size_t)len);
+            model_n[next] = n;
+            model_e[next] = ent;
+            next = (next + 1) % CAP;
+            if (count < CAP)
+                count++;
+        } else if (what < 8) {
+            hs_recent_pack(r);
+        } else {
+            int ent = (int)((seed >> 8) % 5) - 1; /* -1: no filter; 3: no such entity */
+            int limit = (int)((seed >> 4) % 10);
+            char id[16];
+            snprintf(id, sizeof id, "sensor.e%d", ent);
+            int want[CAP];
+            size_t k = 0;
+            size_t cap = limit < 1 || limit > CAP ? CAP : (size_t)limit;
+            for (size_t i = 0; i < count && k < cap; i++) {
+                size_t slot = (next + CAP - 1 - i) % CAP;
+                if (ent < 0 || model_e[slot] == ent)
+                    want[k++] = model_n[slot];
+            }
+            json_t *list = hs_recent_list(r, limit, ent >= 0 ? id : NULL);
+            ck_assert_ptr_nonnull(list);
+            for (size_t i = 0; i < json_array_size(list); i++) {
+                const char *pad =
+                    json_string_value(json_object_get(json_array_get(list, i), "pad"));
+                ck_assert_ptr_nonnull(pad);
+                ck_assert_uint_eq(strlen(pad), 12); /* stops at the NUL byte */
+            }
+            expect_list(list, want, k);
+        }
+    }
+    hs_recent_free(r);
+}
+END_TEST
+
+/* Packing a ring of realistic events makes the kept bytes several times
+ * smaller, and the listing afterwards is byte for byte what was pushed. */
+START_TEST(test_pack_keeps_texts)
+{
+    hs_recent *r = hs_recent_new(200);
+    hs_recent_pack(r); /* empty: nothing to do */
+    char texts[200][256];
+    for (int i = 0; i < 200; i++) {
+        snprintf(texts[i], sizeof texts[i],
+                 "{\"schema\":1,\"event_type\":\"state_changed\",\"entity_id\":"
+                 "\"sensor.t%d\",\"new_state\":{\"state\":\"%d.%d\",\"attributes\":"
+                 "{\"unit_of_measurement\":\"\u00b0C\"}},\"n\":%d}",
+                 i % 17, i, i % 10, i);
+        char id[32];
+        snprintf(id, sizeof id, "sensor.t%d", i % 17);
+        hs_recent_push_text(r, id, texts[i], strlen(texts[i]));
+    }
+    hs_recent_pack(r);
+    hs_recent_pack(r); /* nothing new: unchanged */
+    json_t *list = hs_recent_list(r, 0, NULL);
+    ck_assert_uint_eq(json_array_size(list), 200);
+    for (int i = 0; i < 200; i++) {
+        json_t *want = json_loads(texts[199 - i], 0, NULL);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_msg(json_equal(json_array_get(list, (size_t)i), want), "event %d differs", i);
+        json_decref(want);
+    }
+    json_decref(list);
+    json_t *one = hs_recent_list(r, 0, "sensor.t3");
+    ck_assert_uint_eq(json_array_size(one), 12); /* i = 3, 20, ..., 190 */
+    json_decref(one);
+    hs_recent_free(r);
+    hs_recent_pack(NULL);
+}
+END_TEST
+
 static void *pusher(void *arg)
 {
     hs_recent *r = arg;
@@ -189,6 +287,8 @@ static Suite *recent_suite(void)
     tcase_add_test(tc, test_text);
     tcase_add_test(tc, test_edge_cases);
     tcase_add_test(tc, test_concurrent);
+    tcase_add_test(tc, test_pack_model);
+    tcase_add_test(tc, test_pack_keeps_texts);
     suite_add_tcase(s, tc);
     return s;
 }
