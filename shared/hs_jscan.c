@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static bool is_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -28,6 +32,8 @@ static int hex_value(unsigned char c)
 static void skip_ws(const char *s, size_t n, size_t *pos)
 {
     size_t i = *pos;
+    if (i < n && (unsigned char)s[i] > ' ')
+        return; /* the common case: compact text */
     while (i < n && is_ws((unsigned char)s[i]))
         i++;
     *pos = i;
@@ -100,34 +106,56 @@ static uint64_t special_bits(uint64_t x)
     return hit & HIGHS;
 }
 
-/* A string whose opening quote is s[*pos]. Moves *pos past the closing
- * quote and sets *escaped. Returns 0 or -1. */
-static int scan_string(const char *s, size_t n, size_t *pos, bool *escaped)
+/* The index of the first byte from s[i] on (i <= n) that is below 0x20, a
+ * quote, a backslash or 0x80 and above, or n when there is none: the end
+ * of a run of plain string bytes. */
+static inline size_t plain_run(const char *s, size_t n, size_t i)
 {
-    size_t i = *pos + 1;
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time. A signed comparison with 0x20 flags the
+     * bytes below it and those from 0x80 up (negative) at once. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+            _mm_cmplt_epi8(x, space));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (n - i >= 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t bits = special_bits(x);
+        if (bits) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* Straight to the first such byte (see special_bits). */
+            return i + (size_t)__builtin_ctzll(bits) / 8;
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+            break;
+        i++;
+    }
+    return i;
+}
+
+/* scan_string from s[i], a byte that ends its first plain run. */
+static int scan_string_rest(const char *s, size_t n, size_t *pos, size_t i, bool *escaped)
+{
     bool esc = false;
     for (;;) {
-        /* The common bytes first: printable ASCII but the quote and
-         * backslash, eight at a time while none of the eight is another. */
-        while (n - i >= 8) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            uint64_t bits = special_bits(x);
-            if (bits) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                /* Straight to the first such byte (see special_bits). */
-                i += (size_t)__builtin_ctzll(bits) / 8;
-#endif
-                break;
-            }
-            i += 8;
-        }
-        while (i < n) {
-            unsigned char c = (unsigned char)s[i];
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
-                break;
-            i++;
-        }
+        i = plain_run(s, n, i);
         if (i >= n)
             return -1;
         unsigned char c = (unsigned char)s[i];
@@ -170,6 +198,20 @@ static int scan_string(const char *s, size_t n, size_t *pos, bool *escaped)
             i += 6;
         }
     }
+}
+
+/* A string whose opening quote is s[*pos]. Moves *pos past the closing
+ * quote and sets *escaped. Returns 0 or -1. Inline for the common string,
+ * one plain run up to its quote. */
+static inline int scan_string(const char *s, size_t n, size_t *pos, bool *escaped)
+{
+    size_t i = plain_run(s, n, *pos + 1);
+    if (i < n && s[i] == '"') {
+        *pos = i + 1;
+        *escaped = false;
+        return 0;
+    }
+    return scan_string_rest(s, n, pos, i, escaped);
 }
 
 /* 19-digit magnitudes that still fit int64_t. */

@@ -230,13 +230,32 @@ static size_t format_fixed(char *out, bool neg, unsigned long long m, int decima
     return len;
 }
 
-/* Appends an integer in decimal. Returns 0 or -1 when out of memory. */
+/* Appends an integer in decimal, two digits at a time from the end (a
+ * timestamp has 19). Returns 0 or -1 when out of memory. */
 static int append_int(lineproto_buf *b, int64_t v)
 {
-    char tmp[48];
+    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    char tmp[24];
+    char *o = tmp + sizeof tmp;
     bool neg = v < 0;
-    unsigned long long m = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    return lineproto_buf_append(b, tmp, format_fixed(tmp, neg, m, 0));
+    uint64_t m = neg ? 0 - (uint64_t)v : (uint64_t)v;
+    while (m >= 100) {
+        o -= 2;
+        memcpy(o, PAIRS + (m % 100) * 2, 2);
+        m /= 100;
+    }
+    if (m >= 10) {
+        o -= 2;
+        memcpy(o, PAIRS + m * 2, 2);
+    } else {
+        *--o = (char)('0' + m);
+    }
+    if (neg)
+        *--o = '-';
+    return lineproto_buf_append(b, o, (size_t)(tmp + sizeof tmp - o));
 }
 
 int lineproto_append_double(lineproto_buf *b, double v)
@@ -653,19 +672,30 @@ static bool stored_keys_equal(const char *a, size_t an, const char *b, size_t bn
     }
 }
 
-/* A hash of the key influxd stores for an escaped field key (FNV-1a over
- * stored_key_byte's bytes): keys stored alike hash alike. */
+/* A hash of the key influxd stores for an escaped field key: keys stored
+ * alike hash alike. Without a backslash influxd stores the bytes as they
+ * are, and they are hashed 8 at a time; with one, FNV-1a runs over
+ * stored_key_byte's bytes. The two kinds never need to hash alike: an
+ * escaped key without a backslash holds no ',', '=', ' ' or '\\', and a
+ * key stored from one with a backslash holds one of them. */
 static uint64_t stored_key_hash(const char *s, size_t n)
 {
+    if (memchr(s, '\\', n) == NULL) {
+        uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+        size_t i = 0;
+        for (; n - i >= 8; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 29;
+        }
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+        return h ^ (h >> 32);
+    }
     uint64_t h = 14695981039346656037ULL;
     size_t i = 0;
-    /* Without a backslash influxd stores the bytes as they are. */
-    for (; i < n && s[i] != '\\'; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    if (i == n)
-        return h;
-    h = 14695981039346656037ULL;
-    i = 0;
     int pending = -1;
     for (int c; (c = stored_key_byte(s, n, &i, &pending)) >= 0;)
         h = (h ^ (unsigned char)c) * 1099511628211ULL;
@@ -1115,6 +1145,8 @@ static bool word_state(const char *s, double *out)
     static const char *const one[] = {"on", "locked", "above_horizon", "open", "home"};
     static const char *const zero[] = {"off", "unlocked", "below_horizon", "closed",
                                        "not_home"};
+    if (strchr("olahubcn", s[0]) == NULL || s[0] == '\0')
+        return false; /* no word starts so */
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
         if (strcmp(s, one[i]) == 0) {
             *out = 1.0;
@@ -1278,9 +1310,9 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
          kn = msgjson_next(attrs, kn)) {
         const char *key = kn->u.s;
         const msgjson_node *v = kn + 1;
-        if (strcmp(key, "unit_of_measurement") == 0 && !include_uom)
+        if (!include_uom && key[0] == 'u' && strcmp(key, "unit_of_measurement") == 0)
             continue;
-        if (strcmp(key, "device_class") == 0 && !include_dc)
+        if (!include_dc && key[0] == 'd' && strcmp(key, "device_class") == 0)
             continue;
         add_attribute(&fs, key, v);
     }
@@ -1300,10 +1332,11 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         fieldset_string(&fs, "state", state); /* e.g. state "nan": keep the text */
 
     tag tags[] = {
+        /* in write_line's (sorted) order already */
+        {"area", msgjson_str(mget(msg, K_AREA))},
         {"domain", domain},
         {"entity_id", object_id},
         {"site", msgjson_str(mget(msg, K_SITE))},
-        {"area", msgjson_str(mget(msg, K_AREA))},
     };
     int rc = -1;
     if (!fs.oom)
@@ -1543,6 +1576,27 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
         info->points = 0;
     }
     return rc;
+}
+
+/* What the ha schema never reads (its encoders, message_time and
+ * entity_parts, and the sink's time_ns, read only other members): the
+ * objects that make most of a state change's text, old_state, the
+ * message's and new_state's context, and an event's data. */
+static const msgjson_filter HA_NEW_STATE[] = {
+    MSGJSON_FILTER_KEY("context", NULL),
+    MSGJSON_FILTER_END,
+};
+static const msgjson_filter HA_MESSAGE[] = {
+    MSGJSON_FILTER_KEY("new_state", HA_NEW_STATE),
+    MSGJSON_FILTER_KEY("old_state", NULL),
+    MSGJSON_FILTER_KEY("context", NULL),
+    MSGJSON_FILTER_KEY("data", NULL),
+    MSGJSON_FILTER_END,
+};
+
+const msgjson_filter *lineproto_filter(const lineproto_opts *opts)
+{
+    return opts->schema == LINEPROTO_SCHEMA_HA ? HA_MESSAGE : NULL;
 }
 
 int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_buf *out,

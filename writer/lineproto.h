@@ -122,10 +122,19 @@ int lineproto_encode(const json_t *msg, const lineproto_opts *opts, lineproto_bu
 
 /* The same from a message read by msgjson_parse or msgjson_from_json
  * (msgjson.h), with the same result for the same message: the writer's
- * path, which builds no jansson tree. */
+ * path, which builds no jansson tree. A message read by
+ * msgjson_parse_filtered with lineproto_filter(opts) gives the same result
+ * with these opts too. */
 struct msgjson_doc;
 int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *opts,
                          lineproto_buf *out, lineproto_info *info, char *err,
                          size_t errlen);
+
+/* The members of a message lineproto_encode_doc reads with opts, as a
+ * filter for msgjson_parse_filtered (static, never freed), or NULL when it
+ * may read any member (the events schema writes an event's data from the
+ * member its event_type names). */
+struct msgjson_filter;
+const struct msgjson_filter *lineproto_filter(const lineproto_opts *opts);
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "hs_jscan.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 void msgjson_init(msgjson_doc *d)
 {
     memset(d, 0, sizeof *d);
@@ -189,7 +193,8 @@ static const unsigned char PLAIN[256] = {
  * never grows a string) cannot overflow it. More: the decoded bytes written
  * so far never pass the text bytes read so far (every string's NUL stands
  * for its closing quote, and its opening quote is never copied), so the
- * plain runs below may store whole 8-byte words while 8 text bytes remain.
+ * plain runs below may store whole 16- or 8-byte blocks while as many text
+ * bytes remain.
  * Returns 0 or -1. */
 static int read_string(reader *r)
 {
@@ -203,6 +208,29 @@ static int read_string(reader *r)
     char *start = o;
     const unsigned char *p = r->p, *end = r->end;
     for (;;) {
+#if defined(__SSE2__)
+        /* Sixteen bytes at a time, stored whole (see above); a signed
+         * comparison with 0x20 flags the bytes below it and those from
+         * 0x80 up (negative) at once. */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                      space = _mm_set1_epi8(0x20);
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)o, x);
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                _mm_cmplt_epi8(x, space));
+            unsigned m = (unsigned)_mm_movemask_epi8(hit);
+            if (m != 0) {
+                size_t k = (size_t)__builtin_ctz(m);
+                o += k;
+                p += k;
+                goto special;
+            }
+            o += 16;
+            p += 16;
+        }
+#endif
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
@@ -219,6 +247,9 @@ static int read_string(reader *r)
         }
         while (p < end && PLAIN[*p])
             *o++ = (char)*p++;
+#if defined(__SSE2__)
+    special:
+#endif
         if (p >= end)
             return -1;
         unsigned char c = *p;
@@ -290,7 +321,7 @@ static int read_string(reader *r)
     if (len > UINT32_MAX)
         return -1;
     msgjson_node *nd = &d->nodes[idx];
-    nd->u.off = d->slen;
+    nd->u.s = start; /* str never moves while a text is read */
     nd->count = (uint32_t)len;
     d->slen += len + 1;
     r->p = p;
@@ -403,20 +434,17 @@ static int read_number(reader *r)
     }
     msgjson_node *nd = &r->d->nodes[idx];
     if (!real) {
-        /* Accumulate negatively so INT64_MIN fits. */
-        int64_t v = 0;
-        for (const unsigned char *q = s + (neg ? 1 : 0); q < p; q++) {
-            int dgt = *q - '0';
-            if (v < (INT64_MIN + dgt) / 10)
-                return -1;
-            v = v * 10 - dgt;
-        }
-        if (!neg) {
-            if (v == INT64_MIN)
-                return -1;
-            v = -v;
-        }
-        nd->u.i = v;
+        /* Up to 19 digits fit a uint64_t (below 10^19 < 2^64); more are
+         * beyond int64_t, which has 19 digits and no leading zeros here. */
+        size_t digits = (size_t)(p - s) - (neg ? 1 : 0);
+        if (digits > 19)
+            return -1;
+        uint64_t u = 0;
+        for (const unsigned char *q = s + (neg ? 1 : 0); q < p; q++)
+            u = u * 10 + (uint64_t)(*q - '0');
+        if (u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+            return -1;
+        nd->u.i = neg ? (int64_t)(0 - u) : (int64_t)u;
     } else if (!msgjson_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d)) {
         char tmp[64];
         char *heap = NULL, *txt = tmp;
@@ -452,7 +480,8 @@ static bool match_word(reader *r, const char *w, size_t n)
 /* True when the keys a and b (string nodes of d) are the same bytes. */
 static bool same_key(const msgjson_doc *d, const msgjson_node *a, const msgjson_node *b)
 {
-    const char *x = d->str + a->u.off, *y = d->str + b->u.off;
+    (void)d;
+    const char *x = a->u.s, *y = b->u.s;
     return a->count == b->count && x[0] == y[0] && memcmp(x, y, a->count) == 0;
 }
 
@@ -460,7 +489,8 @@ static bool same_key(const msgjson_doc *d, const msgjson_node *a, const msgjson_
  * its bytes. Equal keys hash alike; that is all has_duplicate_key needs. */
 static uint32_t key_hash(const msgjson_doc *d, const msgjson_node *k)
 {
-    const unsigned char *s = (const unsigned char *)d->str + k->u.off;
+    (void)d;
+    const unsigned char *s = (const unsigned char *)k->u.s;
     uint32_t n = k->count, h = n * 0x9E3779B1u;
     if (n > 0)
         h ^= (uint32_t)s[0] * 0x85EBCA77u ^ (uint32_t)s[n - 1] * 0xC2B2AE3Du ^
@@ -468,7 +498,7 @@ static uint32_t key_hash(const msgjson_doc *d, const msgjson_node *k)
     return h ^ (h >> 15);
 }
 
-#define DUP_SLOTS 256 /* objects up to half as many members use the table */
+#define DUP_SLOTS 256 /* objects of 9 up to half as many members use the table */
 
 /* True when the object node at idx repeats a key (jansson would keep the
  * last value in the first key's place; such texts are left to jansson). */
@@ -478,7 +508,26 @@ static bool has_duplicate_key(const msgjson_doc *d, size_t idx)
     if (obj->count < 2)
         return false;
     size_t end = idx + obj->span;
-    if (obj->count <= 8 || obj->count > DUP_SLOTS / 2) {
+    if (obj->count <= 8) {
+        /* Each pair, by a signature of length, first and last byte first. */
+        const msgjson_node *key[8];
+        uint64_t sig[8];
+        size_t m = 0;
+        for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span) {
+            const msgjson_node *kn = &d->nodes[k];
+            const unsigned char *t = (const unsigned char *)kn->u.s;
+            uint64_t sg = kn->count;
+            if (kn->count > 0)
+                sg |= (uint64_t)t[0] << 32 | (uint64_t)t[kn->count - 1] << 40;
+            for (size_t j = 0; j < m; j++)
+                if (sig[j] == sg && memcmp(key[j]->u.s, kn->u.s, kn->count) == 0)
+                    return true;
+            key[m] = kn;
+            sig[m++] = sg;
+        }
+        return false;
+    }
+    if (obj->count > DUP_SLOTS / 2) {
         for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span)
             for (size_t j = idx + 1; j < k; j += 1 + d->nodes[j + 1].span)
                 if (same_key(d, &d->nodes[j], &d->nodes[k]))
@@ -509,7 +558,61 @@ static bool has_duplicate_key(const msgjson_doc *d, size_t idx)
 
 static int read_value(reader *r);
 
-static int read_container(reader *r, bool object)
+/* The entry of f for the key node at index k of d, or NULL. */
+static const msgjson_filter *filter_find(const msgjson_filter *f, const msgjson_doc *d,
+                                         size_t k)
+{
+    const char *s = d->nodes[k].u.s;
+    size_t n = d->nodes[k].count;
+    for (; f->key != NULL; f++)
+        if (f->len == n && (n == 0 || (f->key[0] == s[0] && memcmp(f->key, s, n) == 0)))
+            return f;
+    return NULL;
+}
+
+/* A bit per length of f's keys (bit 63 for every length from 63 up), so
+ * that most keys need no look-up at all. */
+static uint64_t filter_lengths(const msgjson_filter *f)
+{
+    uint64_t m = 0;
+    for (; f != NULL && f->key != NULL; f++)
+        m |= UINT64_C(1) << (f->len < 63 ? f->len : 63);
+    return m;
+}
+
+/* Validates the value at r->p (a member of an object at nesting depth
+ * r->depth) without keeping it: an object or an array is scanned with
+ * hs_jscan_value_at, which accepts "\u0000" escapes that jansson (flags
+ * 0) refuses, so one holding those six bytes is declined; a scalar is read
+ * as usual. Either way the value becomes one MSGJSON_SKIPPED node. Returns
+ * 0 or -1. */
+static int skip_value(reader *r)
+{
+    if (r->p < r->end && *r->p != '{' && *r->p != '[') {
+        size_t idx = r->d->n;
+        if (read_value(r) < 0)
+            return -1;
+        r->d->nodes[idx].type = MSGJSON_SKIPPED;
+        return 0;
+    }
+    size_t pos = 0;
+    hs_jscan_value v;
+    if (hs_jscan_value_at((const char *)r->p, (size_t)(r->end - r->p), &pos, r->depth,
+                          &v) < 0)
+        return -1;
+    if (memchr(v.text, '\\', v.len) != NULL && memmem(v.text, v.len, "\\u0000", 6) != NULL)
+        return -1;
+    if (node_push(r->d, MSGJSON_SKIPPED) < 0) {
+        r->oom = true;
+        return -1;
+    }
+    r->p += pos;
+    return 0;
+}
+
+/* Reads the object or array at r->p; an object's members are filtered by f
+ * (NULL: all built). */
+static int read_container(reader *r, bool object, const msgjson_filter *f)
 {
     if (++r->depth > MSGJSON_MAX_DEPTH)
         return -1;
@@ -520,16 +623,19 @@ static int read_container(reader *r, bool object)
     }
     uint32_t count = 0;
     unsigned char close = object ? '}' : ']';
+    uint64_t lengths = filter_lengths(f);
     r->p++; /* the opening bracket */
     skip_ws(r);
     if (r->p < r->end && *r->p == close) {
         r->p++;
     } else {
         for (;;) {
+            int rc;
             if (object) {
                 if (r->p >= r->end || *r->p != '"')
                     return -1;
                 r->p++;
+                size_t key = r->d->n;
                 if (read_string(r) < 0)
                     return -1;
                 skip_ws(r);
@@ -537,8 +643,22 @@ static int read_container(reader *r, bool object)
                     return -1;
                 r->p++;
                 skip_ws(r);
+                uint32_t klen = r->d->nodes[key].count;
+                const msgjson_filter *e = NULL;
+                if ((lengths >> (klen < 63 ? klen : 63)) & 1)
+                    e = filter_find(f, r->d, key);
+                if (e == NULL)
+                    rc = read_value(r);
+                else if (e->sub == NULL)
+                    rc = skip_value(r);
+                else if (r->p < r->end && *r->p == '{')
+                    rc = read_container(r, true, e->sub);
+                else
+                    rc = read_value(r);
+            } else {
+                rc = read_value(r);
             }
-            if (read_value(r) < 0)
+            if (rc < 0)
                 return -1;
             count++;
             skip_ws(r);
@@ -570,9 +690,9 @@ static int read_value(reader *r)
     int64_t idx;
     switch (*r->p) {
     case '{':
-        return read_container(r, true);
+        return read_container(r, true, NULL);
     case '[':
-        return read_container(r, false);
+        return read_container(r, false, NULL);
     case '"':
         r->p++;
         return read_string(r);
@@ -601,7 +721,8 @@ static int read_value(reader *r)
     return 0;
 }
 
-/* Turns the string nodes' offsets into pointers, now that str stays put. */
+/* Turns the string nodes' offsets into pointers, now that str stays put
+ * (msgjson_from_json; the reader of text sets pointers at once). */
 static void resolve_strings(msgjson_doc *d)
 {
     for (size_t i = 0; i < d->n; i++)
@@ -610,6 +731,12 @@ static void resolve_strings(msgjson_doc *d)
 }
 
 int msgjson_parse(msgjson_doc *d, const char *text, size_t n)
+{
+    return msgjson_parse_filtered(d, text, n, NULL);
+}
+
+int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
+                           const msgjson_filter *filter)
 {
     d->n = 0;
     d->slen = 0;
@@ -623,7 +750,7 @@ int msgjson_parse(msgjson_doc *d, const char *text, size_t n)
     skip_ws(&r);
     int rc = -1;
     if (r.p < r.end && *r.p == '{')
-        rc = read_container(&r, true);
+        rc = read_container(&r, true, filter);
     if (rc == 0) {
         skip_ws(&r);
         if (r.p != r.end)
@@ -633,7 +760,6 @@ int msgjson_parse(msgjson_doc *d, const char *text, size_t n)
         d->n = 0;
         return r.oom ? -2 : -1;
     }
-    resolve_strings(d);
     return 0;
 }
 
@@ -775,29 +901,72 @@ const char *msgjson_str(const msgjson_node *v)
 
 /* ---- jansson's compact text --------------------------------------------- */
 
-static int dump_string(const char *s, size_t n, lineproto_buf *out)
+/* The index of the first byte of s[i..n) that is below 0x20, '"', '\\' or
+ * 0x80 and above, or n: where a run that json_dumps copies as it is ends. */
+static size_t dump_run(const char *s, size_t n, size_t i)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+            _mm_cmplt_epi8(x, space));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t m = word_special(w);
+        if (m != 0)
+            return i + plain_prefix(m); /* at or before the first such byte */
+        i += 8;
+    }
+    while (i < n && PLAIN[(unsigned char)s[i]])
+        i++;
+    return i;
+}
+
+/* Appends n bytes of s as one JSON string, quoted and escaped as json_dumps
+ * escapes it. With check, a byte sequence jansson would not accept as
+ * UTF-8 makes it return -1 with out unchanged; without, bytes from 0x80 up
+ * are copied as they are. Returns 0 or -1 (also when out of memory). */
+static int dump_string_as(const char *s, size_t n, lineproto_buf *out, bool check)
 {
     if (n > SIZE_MAX / 6 - 2 || lineproto_buf_reserve(out, n * 6 + 2) < 0)
         return -1;
     char *o = out->data + out->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        /* Runs of bytes copied as they are, a word at a time (the room
-         * reserved above holds six bytes out per byte in). */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if ((word_special(w) & ~w) != 0)
-                break; /* flagged below 0x80: a byte to escape */
-            memcpy(o, &w, 8);
-            o += 8;
-            i += 8;
-        }
+    size_t i = 0;
+    for (;;) {
+        /* A run copied as it is (the room reserved above holds six bytes
+         * out per byte in). */
+        size_t r = dump_run(s, n, i);
+        memcpy(o, s + i, r - i);
+        o += r - i;
+        i = r;
         if (i == n)
             break;
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = check ? hs_jscan_utf8_len(s, n, i) : 1;
+            if (len == 0) {
+                out->data[out->len] = '\0';
+                return -1;
+            }
+            memcpy(o, s + i, len);
+            o += len;
+            i += len;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
+            *o++ = (char)c; /* dump_run stopped short (byte order unknown) */
+            i++;
             continue;
         }
         *o++ = '\\';
@@ -829,11 +998,18 @@ static int dump_string(const char *s, size_t n, lineproto_buf *out)
             *o++ = "0123456789ABCDEF"[c & 15];
             break;
         }
+        i++;
     }
     *o++ = '"';
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return 0;
+}
+
+/* A string of a document (valid UTF-8 already). */
+static int dump_string(const char *s, size_t n, lineproto_buf *out)
+{
+    return dump_string_as(s, n, out, false);
 }
 
 /* A real as jansson's jsonp_dtostr with precision 17 prints it. */
@@ -907,6 +1083,8 @@ static int dump_node(const msgjson_node *v, lineproto_buf *out)
         }
         return lineproto_buf_append(out, "}", 1);
     }
+    case MSGJSON_SKIPPED:
+        return -1;
     }
     return -1;
 }
@@ -923,21 +1101,5 @@ int msgjson_dump(const msgjson_node *v, lineproto_buf *out)
 
 int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out)
 {
-    const unsigned char *u = (const unsigned char *)s, *end = u + n;
-    for (const unsigned char *p = u; p < end;) {
-        uint64_t w;
-        if (end - p >= 8 && (memcpy(&w, p, 8), (w & 0x8080808080808080ULL) == 0)) {
-            p += 8; /* eight ASCII bytes */
-            continue;
-        }
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        size_t len = hs_jscan_utf8_len((const char *)p, (size_t)(end - p), 0);
-        if (len == 0)
-            return -1;
-        p += len;
-    }
-    return dump_string(s, n, out);
+    return dump_string_as(s, n, out, true);
 }

@@ -42,6 +42,7 @@ typedef enum {
     MSGJSON_STRING,
     MSGJSON_ARRAY,
     MSGJSON_OBJECT,
+    MSGJSON_SKIPPED, /* a member a filter left out: validated, not read */
 } msgjson_type;
 
 typedef struct {
@@ -51,10 +52,27 @@ typedef struct {
     union {
         int64_t i;     /* MSGJSON_INTEGER */
         double d;      /* MSGJSON_REAL */
-        size_t off;    /* MSGJSON_STRING while reading: offset in str */
+        size_t off;    /* MSGJSON_STRING while msgjson_from_json fills d: offset in str */
         const char *s; /* MSGJSON_STRING once read: NUL-terminated, in str */
     } u;
 } msgjson_node;
+
+/* Which members of an object msgjson_parse_filtered leaves out: entries up
+ * to one whose key is NULL. A member whose key is listed without a sub
+ * filter keeps its key node, and its value, validated as strictly as a
+ * built one, becomes one MSGJSON_SKIPPED node; a member listed with a sub
+ * filter whose value is an object has that object's members filtered by
+ * sub in turn. Members not listed are built. Keep the lists short: every
+ * key of a filtered object is looked up in its list. len is strlen(key):
+ * MSGJSON_FILTER_KEY fills it. */
+typedef struct msgjson_filter {
+    const char *key;
+    size_t len;
+    const struct msgjson_filter *sub;
+} msgjson_filter;
+
+#define MSGJSON_FILTER_KEY(k, sub) {(k), sizeof(k) - 1, (sub)}
+#define MSGJSON_FILTER_END {NULL, 0, NULL}
 
 /* Zero-initialise it (or msgjson_init); release with msgjson_fini. */
 typedef struct msgjson_doc {
@@ -78,6 +96,19 @@ void msgjson_trim(msgjson_doc *d, size_t keep);
  * held. Returns 0; -1 when the text is declined (see above: invalid, or
  * left to jansson); -2 when out of memory. d is only usable after 0. */
 int msgjson_parse(msgjson_doc *d, const char *text, size_t n);
+
+/* msgjson_parse without building the members filter lists (see
+ * msgjson_filter; NULL builds everything, as msgjson_parse). It accepts a
+ * text only when msgjson_parse would, and then every node it builds is the
+ * one msgjson_parse builds; it may decline a few more (a skipped object or
+ * array is checked by hs_jscan_value_at, which leaves nesting deeper than
+ * HS_JSCAN_MAX_DEPTH, objects of more than HS_JSCAN_MAX_KEYS members, keys
+ * written with escapes and reals near the double's limit to jansson; one
+ * holding the six bytes \u0000 is declined too). Skipping an object or an
+ * array costs a validating scan instead of nodes and decoded strings; a
+ * skipped scalar is read as usual, then marked. */
+int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
+                           const msgjson_filter *filter);
 
 /* Fills d from a jansson value (any type), in jansson's member order; a
  * string is taken up to its first NUL, as the encoder reads C strings.
@@ -105,7 +136,8 @@ const msgjson_node *msgjson_next(const msgjson_node *obj, const msgjson_node *ke
 /* Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) prints it, byte
  * for byte (reals "%.17g" with ".0" added and the exponent's '+' and
  * leading zeros removed; strings with '"', '\' and control characters
- * escaped). Returns 0 or -1 when out of memory. */
+ * escaped). Returns 0, or -1 when out of memory or v is or holds a
+ * MSGJSON_SKIPPED node (out unchanged then). */
 int msgjson_dump(const msgjson_node *v, lineproto_buf *out);
 
 /* Appends n bytes of s as one JSON string, quotes included, escaped as

@@ -356,6 +356,25 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* Writes v in decimal, as printf's "%lld" does, to out, which must
+ * hold 20 bytes. Returns the length. */
+static size_t put_decimal(char *out, int64_t v)
+{
+    char digits[20];
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m > 0);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    while (n > 0)
+        out[len++] = digits[--n];
+    return len;
+}
+
 /* Pushes the points of range r to the ring of recent points. The ring keeps
  * the last RECENT_CAPACITY, so only the range's last RECENT_CAPACITY are
  * pushed: the ring ends up the same, without serialising the others. */
@@ -367,17 +386,21 @@ static void remember_written(sink *s, const batch *b, batch_range r)
         const batch_entry *e = &b->e[i];
         /* {"entity_id","partition","offset","line"}, as json_dumps would
          * print it; a key that is not UTF-8 leaves the point out. */
-        char num[64];
+        char num[96];
         lineproto_buf_truncate(t, 0);
         int rc = lineproto_buf_append(t, "{\"entity_id\":", 13);
         if (rc == 0)
             rc = msgjson_dump_string(e->key ? (const char *)e->key : "",
                                      e->key ? e->key_len : 0, t);
-        int nl = snprintf(num, sizeof num,
-                          ",\"partition\":%d,\"offset\":%" PRId64 ",\"line\":",
-                          (int)e->partition, e->offset);
+        memcpy(num, ",\"partition\":", 13);
+        size_t nl = 13 + put_decimal(num + 13, e->partition);
+        memcpy(num + nl, ",\"offset\":", 10);
+        nl += 10;
+        nl += put_decimal(num + nl, e->offset);
+        memcpy(num + nl, ",\"line\":", 8);
+        nl += 8;
         if (rc == 0)
-            rc = lineproto_buf_append(t, num, (size_t)nl);
+            rc = lineproto_buf_append(t, num, nl);
         if (rc == 0)
             rc = msgjson_dump_string(b->text.data + e->line_off,
                                      e->line_len > 0 ? e->line_len - 1 : 0, t);
@@ -675,16 +698,19 @@ static void note_kafka_error(sink *s, const char *text)
         hs_warn(COMPONENT, "kafka: %s", text);
 }
 
-/* Reads m's JSON into s->doc: msgjson_parse on the payload; when it
+/* Reads m's JSON into s->doc: msgjson_parse_filtered on the payload,
+ * building only the members the schema reads (lineproto_filter); when it
  * declines, on a copy with the payload's "\\u0000" escapes made U+FFFD (the
  * DLQ keeps the original), then jansson for what msgjson still declines, so
- * a text jansson refuses gets jansson's explanation in err. (msgjson_parse
- * declines every text with a "\\u0000" escape in a string, so trying the
- * payload first changes no result.) Returns 0, or -1 with err set. */
+ * a text jansson refuses gets jansson's explanation in err. (msgjson
+ * declines every text with a "\\u0000" escape in a string, skipped or
+ * not, so trying the payload first changes no result.) Returns 0, or -1
+ * with err set. */
 static int read_message(sink *s, const rd_kafka_message_t *m, char *err, size_t errlen)
 {
     const char *text = m->payload ? m->payload : "";
-    int rc = msgjson_parse(&s->doc, text, m->len);
+    const msgjson_filter *filter = lineproto_filter(&s->lp);
+    int rc = msgjson_parse_filtered(&s->doc, text, m->len, filter);
     if (rc == 0)
         return 0;
     char *copy = NULL;
@@ -697,7 +723,7 @@ static int read_message(sink *s, const rd_kafka_message_t *m, char *err, size_t 
         memcpy(copy, text, m->len);
         lineproto_scrub_nul_escapes(copy, m->len);
         text = copy;
-        rc = msgjson_parse(&s->doc, text, m->len);
+        rc = msgjson_parse_filtered(&s->doc, text, m->len, filter);
     }
     if (rc == -1) {
         json_error_t jerr;
@@ -847,8 +873,9 @@ static void publish_stats(sink *s, int64_t now)
 /* Once the input has been quiet for IDLE_TRIM_MS after messages, and no
  * batch is held or filling: the buffers the burst grew (the batches' text,
  * entries and payload copies, the reader's document, the scratch lines) are
- * freed, then glibc gives free memory back to the system (hs_mem.h). They
- * grow again with the next message. */
+ * freed, the recent points are packed (hs_recent_pack), then glibc gives
+ * free memory back to the system (hs_mem.h). They grow again with the next
+ * message. */
 static void trim_when_idle(sink *s, int64_t now)
 {
     if (s->held || s->inflight || s->acc.n > 0 || !s->idle.due ||

@@ -14,6 +14,13 @@ void writer_gen_init(writer_gen *g, unsigned entities, int64_t start_ns)
     g->time_ns = start_ns;
     g->n = 0;
     g->rng = 2463534242u;
+    g->full = false;
+}
+
+void writer_gen_init_full(writer_gen *g, unsigned entities, int64_t start_ns)
+{
+    writer_gen_init(g, entities, start_ns);
+    g->full = true;
 }
 
 static uint32_t rnd(writer_gen *g)
@@ -22,6 +29,32 @@ static uint32_t rnd(writer_gen *g)
     g->rng ^= g->rng >> 17;
     g->rng ^= g->rng << 5;
     return g->rng;
+}
+
+/* A context as HA writes it: a 26-character ULID-like id, no parent, no
+ * user. */
+static json_t *context(writer_gen *g)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    char id[27];
+    for (int i = 0; i < 26; i++)
+        id[i] = alphabet[rnd(g) % 32];
+    id[26] = '\0';
+    return json_pack("{s:s,s:n,s:n}", "id", id, "parent_id", "user_id");
+}
+
+/* Makes ev (a lean event of entity) whole: see writer_gen_init_full. */
+static void make_full(writer_gen *g, json_t *ev, const char *entity, const char *iso)
+{
+    json_t *ns = json_object_get(ev, "new_state");
+    json_object_set_new(ns, "entity_id", json_string(entity));
+    json_object_set_new(ns, "last_reported", json_string(iso));
+    json_object_set_new(ns, "context", context(g));
+    json_t *old = json_deep_copy(ns);
+    json_object_set_new(old, "state", json_string("unavailable"));
+    json_object_set_new(old, "context", context(g));
+    json_object_set_new(ev, "old_state", old);
+    json_object_set_new(ev, "context", context(g));
 }
 
 char *writer_gen_next(writer_gen *g)
@@ -106,6 +139,8 @@ char *writer_gen_next(writer_gen *g)
         "weather", "temperature", 7.5, "humidity", 81, "pressure", 1012.3, "condition",
         "cloudy", "provider", "open-meteo", "observed_at", "age_s", 120, "stale", 0,
         "presence", "anyone_home", 1, "people_home", 2, "people");
+    if (ev != NULL && g->full)
+        make_full(g, ev, entity, iso);
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     g->time_ns += 1000000;

@@ -1187,11 +1187,32 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
         snprintf(why, whylen, "msgjson_from_json failed");
         rc = -1;
     }
-    for (size_t v = 0;
-         rc == 0 && tree != NULL && v < sizeof ref_variants / sizeof ref_variants[0]; v++)
-        rc = check_variant(&doc, tree, &ref_variants[v], why, whylen);
+    /* Per option set, what the writer reads: msgjson_parse_filtered with
+     * the set's lineproto_filter, else (declined) the document above. */
+    msgjson_doc fdoc;
+    msgjson_init(&fdoc);
+    for (size_t v = 0; rc == 0 && v < sizeof ref_variants / sizeof ref_variants[0]; v++) {
+        const msgjson_doc *use = &doc;
+        const msgjson_filter *filter = lineproto_filter(&ref_variants[v]);
+        if (filter != NULL) {
+            int frc = msgjson_parse_filtered(&fdoc, copy, n, filter);
+            if (frc == -2) {
+                snprintf(why, whylen, "msgjson_parse_filtered out of memory");
+                rc = -1;
+            } else if (frc == 0 && prc != 0) {
+                snprintf(why, whylen,
+                         "msgjson_parse_filtered accepted a text msgjson_parse declines");
+                rc = -1;
+            } else if (frc == 0) {
+                use = &fdoc;
+            }
+        }
+        if (rc == 0 && tree != NULL)
+            rc = check_variant(use, tree, &ref_variants[v], why, whylen);
+    }
     json_decref(tree);
     msgjson_fini(&doc);
+    msgjson_fini(&fdoc);
     free(copy);
     return rc;
 }

@@ -27,8 +27,11 @@ int lineproto_ref_parse_pyfloat(const char *s, size_t n, double *out);
  * option set the tests use: the writer's path (writer/sink.c: "\u0000"
  * escapes made U+FFFD, msgjson_parse, jansson for what it declines) and
  * lineproto_ref_encode on json_loadb's tree give the same result, bytes,
- * counters, skip reason and error; a text msgjson accepts is one jansson
- * accepts, and msgjson_dump prints its root as json_dumps does. Returns 0
+ * counters, skip reason and error, reading with msgjson_parse_filtered and
+ * the option set's lineproto_filter as the writer does; a text msgjson
+ * accepts, filtered or not, is one jansson accepts (filtered: one
+ * msgjson_parse accepts), and msgjson_dump prints its root as json_dumps
+ * does. Returns 0
  * (*fast tells whether msgjson_parse accepted the text), or -1 with what
  * differs in why. */
 int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_t whylen);

@@ -723,6 +723,36 @@ START_TEST(test_string_word_edges)
             }
         }
     }
+    /* JSON string dumping of every byte that json_dumps escapes or checks
+     * (controls, quote, backslash, bytes from 0x80 up: alone, never valid
+     * UTF-8) and a plain one, at every position around the dumper's 16-
+     * and 8-byte blocks, against jansson. */
+    static const int lens[] = {1, 7, 8, 9, 15, 16, 17, 31, 33};
+    static const unsigned char probes[] = {'"', '\\', 0x7f, 0x80, 0xbf, 0xc2, 0xe2, 0xf0, 0xff, 'a'};
+    for (int pc = 1; pc < 0x20 + (int)sizeof probes; pc++) {
+        int c = pc < 0x20 ? pc : probes[pc - 0x20];
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+            int len = lens[l];
+            for (int pos = 0; pos < len; pos++) {
+                for (int i = 0; i < len; i++)
+                    str[i] = (char)('a' + i % 26);
+                str[pos] = (char)c;
+                lineproto_buf_truncate(&a, 0);
+                ck_assert_int_eq(lineproto_buf_append(&a, "x", 1), 0);
+                json_t *valid = json_stringn(str, (size_t)len);
+                int drc = msgjson_dump_string(str, (size_t)len, &a);
+                ck_assert_int_eq(drc == 0, valid != NULL);
+                if (valid != NULL) {
+                    char *jd = json_dumps(valid, JSON_ENCODE_ANY);
+                    ck_assert_str_eq(a.data + 1, jd);
+                    free(jd);
+                } else {
+                    ck_assert_str_eq(a.data, "x"); /* refused: out unchanged */
+                }
+                json_decref(valid);
+            }
+        }
+    }
     lineproto_buf_fini(&a);
     lineproto_buf_fini(&b);
     msgjson_fini(&d);
@@ -760,15 +790,92 @@ END_TEST
 
 START_TEST(test_generated_events)
 {
-    writer_gen g;
-    writer_gen_init(&g, 50, 1763765318000000000);
-    for (int i = 0; i < 300; i++) {
-        char *text = writer_gen_next(&g);
-        ck_assert_ptr_nonnull(text);
-        ck_assert_msg(check_same(text, strlen(text), "writer_gen"),
-                      "the benchmark's event took the slow path: %s", text);
-        free(text);
+    /* Lean events and Home Assistant's whole ones (old_state, contexts),
+     * which the ha schema's filter skips in part: neither may fall back. */
+    lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    msgjson_doc doc;
+    msgjson_init(&doc);
+    for (int full = 0; full < 2; full++) {
+        writer_gen g;
+        if (full)
+            writer_gen_init_full(&g, 50, 1763765318000000000);
+        else
+            writer_gen_init(&g, 50, 1763765318000000000);
+        for (int i = 0; i < 300; i++) {
+            char *text = writer_gen_next(&g);
+            ck_assert_ptr_nonnull(text);
+            ck_assert_msg(check_same(text, strlen(text), "writer_gen"),
+                          "the benchmark's event took the slow path: %s", text);
+            ck_assert_msg(msgjson_parse_filtered(&doc, text, strlen(text),
+                                                 lineproto_filter(&ha)) == 0,
+                          "the benchmark's event took the slow path (filtered): %s",
+                          text);
+            if (full) {
+                const msgjson_node *old = msgjson_get(msgjson_root(&doc), "old_state");
+                ck_assert_ptr_nonnull(old);
+                ck_assert_int_eq(old->type, MSGJSON_SKIPPED);
+            }
+            free(text);
+        }
     }
+    msgjson_fini(&doc);
+}
+END_TEST
+
+/* msgjson_parse_filtered: listed members become one MSGJSON_SKIPPED node
+ * each (scalars and containers), a sub filter reaches into an object, the
+ * rest is built as msgjson_parse builds it; a skipped value is validated
+ * as strictly, duplicate keys are still found, and a skipped "\u0000"
+ * escape is declined as msgjson_parse declines it. */
+START_TEST(test_filter)
+{
+    static const msgjson_filter inner[] = {MSGJSON_FILTER_KEY("ctx", NULL),
+                                           MSGJSON_FILTER_END};
+    static const msgjson_filter top[] = {
+        MSGJSON_FILTER_KEY("old", NULL), MSGJSON_FILTER_KEY("n", NULL),
+        MSGJSON_FILTER_KEY("ns", inner), MSGJSON_FILTER_END};
+    msgjson_doc d;
+    msgjson_init(&d);
+    const char *ok = "{\"a\":1,\"old\":{\"x\":[1,{\"y\":\"\\u00e9\"}],\"z\":null},"
+                     "\"n\":-2.5,\"ns\":{\"ctx\":[true],\"s\":\"on\"},\"b\":\"t\"}";
+    ck_assert_int_eq(msgjson_parse_filtered(&d, ok, strlen(ok), top), 0);
+    const msgjson_node *root = msgjson_root(&d);
+    ck_assert_int_eq(root->count, 5);
+    ck_assert_int_eq(msgjson_get(root, "a")->u.i, 1);
+    ck_assert_int_eq(msgjson_get(root, "old")->type, MSGJSON_SKIPPED);
+    ck_assert_int_eq(msgjson_get(root, "old")->span, 1);
+    ck_assert_int_eq(msgjson_get(root, "n")->type, MSGJSON_SKIPPED);
+    const msgjson_node *ns = msgjson_get(root, "ns");
+    ck_assert_int_eq(ns->type, MSGJSON_OBJECT);
+    ck_assert_int_eq(msgjson_get(ns, "ctx")->type, MSGJSON_SKIPPED);
+    ck_assert_str_eq(msgjson_str(msgjson_get(ns, "s")), "on");
+    ck_assert_str_eq(msgjson_str(msgjson_get(root, "b")), "t");
+    lineproto_buf out;
+    lineproto_buf_init(&out);
+    ck_assert_int_eq(msgjson_dump(root, &out), -1);
+    ck_assert_int_eq(msgjson_dump(ns + 4, &out), 0); /* "s":"on" */
+    ck_assert_str_eq(out.data, "\"on\"");
+    lineproto_buf_fini(&out);
+    /* A scalar listed with a sub filter is built as it is. */
+    const char *scalar_ns = "{\"ns\":7}";
+    ck_assert_int_eq(msgjson_parse_filtered(&d, scalar_ns, strlen(scalar_ns), top), 0);
+    ck_assert_int_eq(msgjson_get(msgjson_root(&d), "ns")->u.i, 7);
+    static const char *const bad[] = {
+        "{\"old\":{\"x\":1,\"x\":2}}",  "{\"old\":[1,]}",
+        "{\"old\":{\"s\":\"\\u0000\"}}", "{\"old\":\"\\u0000\"}",
+        "{\"old\":\"\xC0\xAF\"}",         "{\"old\":9223372036854775808}",
+        "{\"old\":[1e400]}",                "{\"old\":1,\"old\":{}}",
+        "{\"ns\":{\"ctx\":{\"a\" 1}}}",      "{\"old\":{\"a\":\"\x01\"}}",
+        "{\"old\":tru}",                    "{\"n\":01}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(msgjson_parse_filtered(&d, bad[i], strlen(bad[i]), top) == -1,
+                      "accepted %s", bad[i]);
+        ck_assert_msg(msgjson_parse(&d, bad[i], strlen(bad[i])) == -1,
+                      "msgjson_parse accepted %s", bad[i]);
+    }
+    msgjson_fini(&d);
 }
 END_TEST
 
@@ -856,6 +963,7 @@ static Suite *msgjson_suite(void)
     tcase_add_loop_test(td, test_hostile_messages, 0, 4);
     tcase_add_test(td, test_fuzz_corpus);
     tcase_add_test(td, test_generated_events);
+    tcase_add_test(td, test_filter);
     tcase_add_test(td, test_double_same_as_before);
     tcase_add_test(td, test_exact_decimal);
     tcase_add_test(td, test_duplicate_keys);
