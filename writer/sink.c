@@ -886,6 +886,7 @@ static void trim_when_idle(sink *s, int64_t now)
     msgjson_fini(&s->doc);
     lineproto_buf_fini(&s->scratch);
     lineproto_buf_fini(&s->recent_text);
+    hs_recent_pack(s->recent);
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
 }
 
