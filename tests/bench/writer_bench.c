@@ -10,7 +10,11 @@
  * event), produces EVENTS synthetic enriched events, starts the writer and
  * times it from its first written point to its last (points/s and CPU
  * seconds per million points, from /proc), then writes the same lines with
- * one keep-alive connection in 5000-point requests into another database.
+ * one keep-alive connection, in requests cut as the writer cuts its batches,
+ * into another database (before and after the writer; the faster counts).
+ * Last, it consumes the same messages once more with the writer's consumer
+ * settings and no work per message, and prints that CPU per million: what
+ * librdkafka alone costs, a floor under the writer's.
  * With --latency it produces RATE events a second for SECONDS to the running
  * writer and reports the writer's kafka_to_influx_ms percentiles (from the
  * enqueueing producer's timestamp to InfluxDB's acknowledgement).
@@ -377,6 +381,40 @@ static int run_latency(const char *bootstrap, const char *writer_bin, const char
 /* One message through the writer's reading and encoding, as the sink's
  * handle_message does it (a declined text would go to jansson there; the
  * benchmark's events never are). Returns lineproto_encode_doc's result. */
+/* The floor under the writer's CPU: consumes the EVENTS enriched messages
+ * again, in a group of its own, with the writer's consumer settings
+ * (hs_kafka_consumer_new, as sink.c makes it) and no work per message.
+ * Returns this process's CPU seconds (all threads, librdkafka's included)
+ * from the first message to the last, or -1 when they did not all come
+ * within 120 s. */
+static double bare_consume(const char *bootstrap, long events)
+{
+    char err[256];
+    rd_kafka_t *c = hs_kafka_consumer_new(bootstrap, "bench-bare-consume",
+                                          "ha.events.enriched", NULL, err, sizeof err);
+    if (c == NULL) {
+        fprintf(stderr, "bare consume: %s\n", err);
+        return -1;
+    }
+    long got = 0;
+    double cpu0 = -1, cpu1 = -1, t_end = now_s() + 120;
+    while (got < events && now_s() < t_end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (m == NULL)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (got == 0)
+                cpu0 = cpu_seconds(getpid());
+            got++;
+            if (got == events)
+                cpu1 = cpu_seconds(getpid());
+        }
+        rd_kafka_message_destroy(m);
+    }
+    hs_kafka_consumer_close(c);
+    return got == events && cpu0 >= 0 ? cpu1 - cpu0 : -1;
+}
+
 static __attribute__((noinline)) int encode_one(msgjson_doc *doc, const char *text,
                                                 size_t len, const lineproto_opts *lo,
                                                 const msgjson_filter *filter,
@@ -615,6 +653,9 @@ int main(int argc, char **argv)
                      max_bytes, &requests_after, &failures);
     double dcpu3 = cpu_seconds(influxd);
 
+    double bare_cpu = bare_consume(bootstrap, events);
+    double bare_per_m = bare_cpu >= 0 && events > 0 ? bare_cpu / ((double)events / 1e6) : -1;
+
     double pipe_pts = t1 > t0 ? (double)(events - first) / (t1 - t0) : 0;
     double direct_pts = direct_before > direct_after ? direct_before : direct_after;
     double cpu_per_m = done > first && cpu1 >= cpu0
@@ -647,6 +688,10 @@ int main(int argc, char **argv)
     printf("of the writer's cpu, its admin thread answering this benchmark's /stats "
            "polls: %.2f s per million points\n",
            admin_per_m);
+    printf("consuming the same messages with the writer's consumer settings and no work "
+           "per message (librdkafka alone): %.2f s cpu per million, %.0f %% of influxd's "
+           "while the writer wrote\n",
+           bare_per_m, influx_pipe > 0 && bare_per_m >= 0 ? 100 * bare_per_m / influx_pipe : -1);
     printf("{\"events\":%ld,\"entities\":%u,\"bytes_line_protocol\":%zu,"
            "\"direct_request_max_points\":%ld,\"direct_request_max_bytes\":%ld,"
            "\"direct_rate_before_writer\":%.0f,\"direct_rate_after_writer\":%.0f,"
@@ -655,12 +700,13 @@ int main(int argc, char **argv)
            "\"influxd_cpu_s_per_million_points\":%.2f,"
            "\"influxd_cpu_s_per_million_points_direct\":%.2f,"
            "\"writer_admin_cpu_s_per_million_points\":%.2f,"
+           "\"bare_consume_cpu_s_per_million\":%.2f,"
            "\"writer_reached\":%" PRId64 ",\"writer_batches\":%" PRId64
            ",\"direct_failures\":%ld}\n",
            events, entities, lines.len, max_points, max_bytes, direct_before, direct_after,
            pipe_pts, direct_pts,
            direct_pts > 0 ? pipe_pts / direct_pts : 0, cpu_per_m, influx_pipe,
-           influx_direct, admin_per_m, done, batches, failures);
+           influx_direct, admin_per_m, bare_per_m, done, batches, failures);
     stop(broker);
     stop(influxd);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
