@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <jansson.h>
 
 #define DEFAULT_THRESHOLD (1024u * 1024)
@@ -453,6 +457,33 @@ static void key_chars(ha_stream *st, const char *d, size_t n)
     st->key_pos += n;
 }
 
+/* The index of the first quote or backslash in d[i..n), or n. */
+static size_t string_run_end(const char *d, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < n && d[i] != '"' && d[i] != '\\')
+        i++;
+    return i;
+}
+
+/* True for a byte that structural() only copies: not a quote, bracket,
+ * brace or comma, and not white space. */
+static bool is_plain(unsigned char c)
+{
+    return c != '"' && c != ',' && c != '[' && c != ']' && c != '{' && c != '}' &&
+           !is_space(c);
+}
+
 static int scan(ha_stream *st, const char *d, size_t n)
 {
     size_t i = 0;
@@ -481,9 +512,7 @@ static int scan(ha_stream *st, const char *d, size_t n)
                 i++;
                 continue;
             }
-            size_t j = i + 1;
-            while (j < n && d[j] != '"' && d[j] != '\\')
-                j++;
+            size_t j = string_run_end(d, i + 1, n);
             if (st->in_key)
                 key_chars(st, d + i, j - i);
             if (put(st, d + i, j - i) != 0)
@@ -505,7 +534,14 @@ static int scan(ha_stream *st, const char *d, size_t n)
             rc = between_msgs(st, c);
         else if (st->el_active && st->depth == st->el_depth)
             rc = in_result_array(st, c);
-        else
+        else if (is_plain(c)) {
+            /* Numbers, literals, colons: copied as one run. */
+            size_t j = i;
+            while (j < n && is_plain((unsigned char)d[j]))
+                j++;
+            rc = put(st, d + i - 1, j - i + 1);
+            i = j;
+        } else
             rc = structural(st, c);
         if (rc != 0)
             return -1;
