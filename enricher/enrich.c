@@ -1,6 +1,7 @@
 /* enrich.c - the enricher's transform (see enrich.h). */
 #include "enrich.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -60,6 +61,59 @@ static bool is_decimal_literal(const char *s)
     return *p == '\0';
 }
 
+/* 10^0 .. 10^22: every one exactly a double (5^22 < 2^53). */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The decimal literal s (is_decimal_literal holds) as strtod reads it, for
+ * the common literals whose value is exact without strtod: at most 15
+ * significant digits (so the digits are an integer below 2^53, an exact
+ * double) over a power of ten of at most 22 (also exact), with no
+ * exponent. One division of two exact doubles is correctly rounded, which
+ * is what strtod gives (round to nearest, the default mode, on arithmetic
+ * without excess precision: FLT_EVAL_METHOD 0, as SSE on x86-64). Returns
+ * 0 and sets *out, or -1 when the literal needs strtod. */
+static int decimal_fast(const char *s, double *out)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    const char *p = s;
+    bool neg = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    uint64_t m = 0;
+    int sig = 0;   /* digits in m, leading zeros not counted */
+    int scale = 0; /* value = m * 10^scale */
+    for (; is_digit(*p); p++) {
+        if (sig > 0 || *p != '0')
+            sig++;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (sig > 15)
+            return -1;
+    }
+    if (*p == '.') {
+        for (p++; is_digit(*p); p++) {
+            if (sig > 0 || *p != '0')
+                sig++;
+            m = m * 10 + (uint64_t)(*p - '0');
+            scale--;
+            if (sig > 15 || scale < -22)
+                return -1;
+        }
+    }
+    if (*p == 'e' || *p == 'E')
+        return -1;
+    double v = (double)m;
+    v = scale < 0 ? v / pow10_exact[-scale] : v;
+    *out = neg ? -v : v;
+    return 0;
+#else
+    (void)s;
+    (void)out;
+    return -1;
+#endif
+}
+
 int enrich_state_value(const char *state, double *out)
 {
     if (!state)
@@ -78,6 +132,8 @@ int enrich_state_value(const char *state, double *out)
     }
     if (!is_decimal_literal(state))
         return -1;
+    if (decimal_fast(state, out) == 0)
+        return 0;
     /* The literal is plain C-locale syntax; daemons never call setlocale(). */
     char *end = NULL;
     double v = strtod(state, &end);
@@ -478,7 +534,12 @@ static int round17(double a, uint64_t *digits, int *exp10)
     double frac = frexp(a, &e2); /* a = frac * 2^e2, 0.5 <= frac < 1 */
     uint64_t m = (uint64_t)ldexp(frac, 53);
     int q = e2 - 53; /* a = m * 2^q exactly */
-    int x = (int)floor(log10(a));
+    /* floor(log10(a)) is floor((e2 - 1) * log10(2)) or one more, as
+     * 2^(e2-1) <= a < 2^e2, found without a call to log10: 78913 / 2^18
+     * is log10(2) to within 1e-6, so for the e2 here (-16 to 63) the guess
+     * is off by one at most, which the loop below corrects either way;
+     * adding 400 * 2^18 before the shift keeps the operand positive. */
+    int x = (int)((((int64_t)(e2 - 1) * 78913) + ((int64_t)400 << 18)) >> 18) - 400;
     for (int tries = 0; tries < 3; tries++) {
         int k = 16 - x; /* digits = round(a * 10^k) */
         unsigned __int128 d;

@@ -36,6 +36,9 @@
 #define STALL_MS 30000    /* no delivery report for this long with outputs in flight */
 #define CLOSE_MIN_MS 1000 /* least time given to the consumer's close */
 #define IDLE_TRIM_MS 2000 /* quiet time after which freed memory goes back */
+/* Longest wait for input while outputs are in flight: their delivery
+ * reports are served between waits. */
+#define INFLIGHT_WAIT_MS 5
 
 /* One consumed message whose offset waits for its outputs. */
 typedef struct {
@@ -72,6 +75,10 @@ typedef struct out_msg {
 typedef struct {
     uint32_t generation;
     bool assigned; /* seen in the last assignment check or since */
+    /* An offset done but not yet stored: delivery reports come in bursts,
+     * and flush_offsets stores every partition's newest in one call. */
+    bool store_due;
+    int64_t store_next; /* the offset the group resumes from */
 } part_state;
 
 struct pipeline {
@@ -82,7 +89,11 @@ struct pipeline {
     poller *poller;
 
     rd_kafka_t *producer;
+    rd_kafka_topic_t *rkt_enriched, *rkt_dlq; /* held so a produce looks up no name */
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *consumer_queue; /* the consumer's queue, for batch reads */
+    bool stores_due;                  /* some part_state has store_due */
+    bool delivered;                   /* a good delivery report since the last poll */
     pthread_mutex_t consumer_lock; /* guards consumer against the admin thread at close */
     bool consumer_lock_init;
     bool closed;
@@ -140,14 +151,18 @@ static uint64_t ld(_Atomic uint64_t *a)
     return atomic_load_explicit(a, memory_order_relaxed);
 }
 
+/* The counters have one writer, the thread of pipeline_step() (delivery
+ * reports are served there too); other threads only read them. So a
+ * relaxed load and store suffice, without a locked read-modify-write for
+ * each of the several counts an event makes. */
 static void inc(_Atomic uint64_t *a)
 {
-    atomic_fetch_add_explicit(a, 1, memory_order_relaxed);
+    atomic_store_explicit(a, ld(a) + 1, memory_order_relaxed);
 }
 
 static void dec(_Atomic uint64_t *a)
 {
-    atomic_fetch_sub_explicit(a, 1, memory_order_relaxed);
+    atomic_store_explicit(a, ld(a) - 1, memory_order_relaxed);
 }
 
 static part_state *part_get(pipeline *p, int32_t partition)
@@ -175,7 +190,9 @@ static void out_free(out_msg *o)
     free(o);
 }
 
-/* The input's offset is done: store it when its generation is current. */
+/* The input's offset is done: when its generation is current and that lets
+ * the partition's committable point advance, the new point is noted for
+ * flush_offsets. */
 static void input_done(pipeline *p, input_ref *in)
 {
     part_state *ps = (size_t)in->partition < p->nparts ? &p->parts[in->partition] : NULL;
@@ -183,17 +200,65 @@ static void input_done(pipeline *p, input_ref *in)
         int64_t next = 0;
         if (hs_offtrack_done(p->offtrack, p->topic_raw, in->partition, in->offset,
                              &next)) {
-            int e =
-                hs_kafka_store_offset(p->consumer, p->topic_raw, in->partition, next - 1);
-            if (e != 0)
-                hs_debug(COMPONENT, "storing offset %" PRId64 " of %s [%" PRId32 "]: %s",
-                         next - 1, p->topic_raw, in->partition,
-                         rd_kafka_err2str((rd_kafka_resp_err_t)e));
-            else
-                inc(&p->offsets_stored);
+            ps->store_next = next;
+            ps->store_due = true;
+            p->stores_due = true;
         }
     }
     free(in);
+}
+
+/* Stores the offsets input_done noted, all partitions in one call (after
+ * every poll of the producer, so before the next auto commit as before). A
+ * partition that fails is logged at debug level: it was revoked meanwhile,
+ * and its new owner starts from what was committed. */
+static void flush_offsets(pipeline *p)
+{
+    if (!p->stores_due)
+        return;
+    p->stores_due = false;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t i = 0; i < p->nparts; i++) {
+        part_state *ps = &p->parts[i];
+        if (!ps->store_due)
+            continue;
+        ps->store_due = false;
+        if (!list)
+            list = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(list, p->topic_raw, (int32_t)i)->offset =
+            ps->store_next;
+    }
+    if (!list || p->closed || !p->consumer) {
+        if (list)
+            rd_kafka_topic_partition_list_destroy(list);
+        return;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(p->consumer, list);
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            inc(&p->offsets_stored);
+            continue;
+        }
+        hs_debug(COMPONENT, "storing offset %" PRId64 " of %s [%" PRId32 "]: %s",
+                 tp->offset - 1, p->topic_raw, tp->partition,
+                 rd_kafka_err2str(tp->err ? tp->err : e));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Serves the producer's delivery reports, waiting at most timeout_ms for
+ * the first, then stores what they completed. The clock is read once per
+ * poll that saw a good delivery, not once per report. */
+static void poll_producer(pipeline *p, int timeout_ms)
+{
+    rd_kafka_poll(p->producer, timeout_ms);
+    if (p->delivered) {
+        p->delivered = false;
+        atomic_store_explicit(&p->last_delivery_ms, hs_now_mono_ms(),
+                              memory_order_relaxed);
+    }
+    flush_offsets(p);
 }
 
 /* Releases one output of its input; the input is done when none is left. */
@@ -230,14 +295,35 @@ static const char *out_topic(const pipeline *p, const out_msg *o)
 
 static void out_failed(pipeline *p, out_msg *o, rd_kafka_resp_err_t e);
 
-/* Hands o to the producer. On a synchronous failure o goes to the retry
- * list or, for what can never fit, the DLQ (see out_failed). */
+/* Hands o to the producer, as hs_kafka_produce does but through the held
+ * topic handle and without a copy of the payload: o owns it until its
+ * delivery report (RD_KAFKA_MSG_F_COPY and F_FREE unset, so librdkafka
+ * neither copies nor frees it; a failed delivery produces the same bytes
+ * again). librdkafka copies the key. On a full local queue it serves
+ * delivery reports and tries again for at most PRODUCE_BLOCK_MS. On a
+ * synchronous failure o goes to the retry list or, for what can never fit,
+ * the DLQ (see out_failed). */
 static void out_produce(pipeline *p, out_msg *o)
 {
-    int e = hs_kafka_produce(p->producer, out_topic(p, o), o->key, o->keylen, o->payload,
-                             o->len, o, PRODUCE_BLOCK_MS);
-    if (e != 0)
-        out_failed(p, o, (rd_kafka_resp_err_t)e);
+    rd_kafka_topic_t *rkt = o->kind == OUT_DLQ ? p->rkt_dlq : p->rkt_enriched;
+    int64_t deadline = 0;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(0),
+            RD_KAFKA_V_KEY(o->key, o->keylen), RD_KAFKA_V_VALUE(o->payload, o->len),
+            RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        int64_t now = hs_now_mono_ms();
+        if (deadline == 0)
+            deadline = now + PRODUCE_BLOCK_MS;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || now >= deadline) {
+            out_failed(p, o, e);
+            return;
+        }
+        /* Serving delivery reports is what frees room in the queue. */
+        poll_producer(p, 10);
+    }
 }
 
 /* Replaces an enriched message that Kafka will never take with a DLQ record
@@ -312,8 +398,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     if (!o)
         return;
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_store_explicit(&p->last_delivery_ms, hs_now_mono_ms(),
-                              memory_order_relaxed);
+        p->delivered = true; /* poll_producer records the time */
         switch (o->kind) {
         case OUT_ENRICHED:
             inc(&p->events_out);
@@ -496,6 +581,7 @@ static int track(pipeline *p, int32_t partition, int64_t offset, uint32_t *gener
     if (!ps->assigned) {
         ps->assigned = true;
         ps->generation++;
+        ps->store_due = false;
         hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
     }
     if (hs_offtrack_add(p->offtrack, p->topic_raw, partition, offset) != 0) {
@@ -503,6 +589,7 @@ static int track(pipeline *p, int32_t partition, int64_t offset, uint32_t *gener
                 "%s [%" PRId32 "] restarts at offset %" PRId64 "; tracking it afresh",
                 p->topic_raw, partition, offset);
         ps->generation++;
+        ps->store_due = false;
         hs_offtrack_forget(p->offtrack, p->topic_raw, partition);
         if (hs_offtrack_add(p->offtrack, p->topic_raw, partition, offset) != 0)
             return -1;
@@ -529,6 +616,7 @@ static void check_assignment(pipeline *p)
                     p->topic_raw, i);
             p->parts[i].assigned = false;
             p->parts[i].generation++;
+            p->parts[i].store_due = false;
             hs_offtrack_forget(p->offtrack, p->topic_raw, (int32_t)i);
         }
     }
@@ -850,7 +938,7 @@ int pipeline_step(pipeline *p, int timeout_ms)
 {
     if (p->fatal)
         return -1;
-    rd_kafka_poll(p->producer, 0);
+    poll_producer(p, 0);
     retry_due(p);
     if (take_presence(p) != 0 || weather_idle(p) != 0)
         return -1;
@@ -868,18 +956,30 @@ int pipeline_step(pipeline *p, int timeout_ms)
     else if (p->paused && inflight < INFLIGHT_PAUSE / 2)
         set_paused(p, false);
 
-    int consumed = 0;
-    for (int i = 0; i < BATCH_MAX; i++) {
-        rd_kafka_message_t *m =
-            rd_kafka_consumer_poll(p->consumer, i == 0 ? timeout_ms : 0);
-        if (!m) {
-            /* Once the input has been quiet for IDLE_TRIM_MS after a burst,
-             * the memory the burst freed goes back to the system. */
-            if (i == 0)
-                hs_mem_idle_trim(&p->idle, hs_now_mono_ms(), IDLE_TRIM_MS);
-            break;
-        }
-        consumed++;
+    /* With outputs in flight the wait for input is short, so that their
+     * delivery reports (which store the input offsets, count events_out
+     * and free the messages) are served within a few ms of arriving, not
+     * after a whole timeout_ms of quiet input. */
+    int wait_ms = timeout_ms;
+    if (wait_ms > INFLIGHT_WAIT_MS && ld(&p->inflight) > 0)
+        wait_ms = INFLIGHT_WAIT_MS;
+    /* The first message with a wait, then what else is queued, up to a
+     * batch, in one call without a wait: it takes the queue's lock once
+     * per message but skips rd_kafka_consumer_poll's per-call work. */
+    rd_kafka_message_t *batch[BATCH_MAX];
+    size_t consumed = 0;
+    batch[0] = rd_kafka_consumer_poll(p->consumer, wait_ms);
+    if (batch[0]) {
+        ssize_t more =
+            rd_kafka_consume_batch_queue(p->consumer_queue, 0, batch + 1, BATCH_MAX - 1);
+        consumed = 1 + (more > 0 ? (size_t)more : 0);
+    } else {
+        /* Once the input has been quiet for IDLE_TRIM_MS after a burst,
+         * the memory the burst freed goes back to the system. */
+        hs_mem_idle_trim(&p->idle, hs_now_mono_ms(), IDLE_TRIM_MS);
+    }
+    for (size_t i = 0; i < consumed; i++) {
+        rd_kafka_message_t *m = batch[i];
         int rc = 0;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -895,6 +995,10 @@ int pipeline_step(pipeline *p, int timeout_ms)
         }
         rd_kafka_message_destroy(m);
         if (rc != 0) {
+            /* The rest of the batch is not handled, so nothing of it is
+             * stored: it is consumed again after the restart. */
+            while (++i < consumed)
+                rd_kafka_message_destroy(batch[i]);
             hs_error(COMPONENT, "out of memory handling a message");
             p->fatal = true;
             return -1;
@@ -903,13 +1007,13 @@ int pipeline_step(pipeline *p, int timeout_ms)
          * poll takes the producer's queue lock, once per message was a
          * few per cent of the enricher's CPU. */
         if (i % 16 == 15)
-            rd_kafka_poll(p->producer, 0);
+            poll_producer(p, 0);
     }
     /* Messages are activity, every one heavy; once per batch is enough for
      * a quiet time of seconds, and saves a clock read per message. */
     if (consumed > 0)
         hs_mem_idle_note(&p->idle, hs_now_mono_ms(), true);
-    rd_kafka_poll(p->producer, 0);
+    poll_producer(p, 0);
     return p->fatal ? -1 : 0;
 }
 
@@ -958,10 +1062,21 @@ pipeline *pipeline_new(const pipeline_opts *o, char *err, size_t errlen)
         hs_kafka_producer_new(o->brokers, on_delivery, p, o->producer_extra, err, errlen);
     if (!p->producer)
         goto fail;
+    p->rkt_enriched = rd_kafka_topic_new(p->producer, p->topic_enriched, NULL);
+    p->rkt_dlq = rd_kafka_topic_new(p->producer, p->topic_dlq, NULL);
+    if (!p->rkt_enriched || !p->rkt_dlq) {
+        snprintf(err, errlen, "kafka topic: %s", rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
     p->consumer = hs_kafka_consumer_new(o->brokers, o->group, o->topic_raw,
                                         o->consumer_extra, err, errlen);
     if (!p->consumer)
         goto fail;
+    p->consumer_queue = rd_kafka_queue_get_consumer(p->consumer);
+    if (!p->consumer_queue) {
+        snprintf(err, errlen, "kafka: the consumer has no queue");
+        goto fail;
+    }
     return p;
 fail:
     pipeline_free(p);
@@ -1020,7 +1135,7 @@ int pipeline_close(pipeline *p, int timeout_ms)
         while (hs_now_mono_ms() < deliveries_deadline && ld(&p->inflight) > 0 &&
                !p->fatal) {
             retry_due(p);
-            rd_kafka_poll(p->producer, 50);
+            poll_producer(p, 50);
         }
     }
     int left = (int)ld(&p->inflight);
@@ -1031,10 +1146,20 @@ int pipeline_close(pipeline *p, int timeout_ms)
         rd_kafka_t *c = p->consumer;
         p->consumer = NULL;
         pthread_mutex_unlock(&p->consumer_lock);
+        /* The queue handle holds a reference the close would wait for. */
+        if (p->consumer_queue)
+            rd_kafka_queue_destroy(p->consumer_queue);
+        p->consumer_queue = NULL;
         int64_t budget = deadline - hs_now_mono_ms();
         close_consumer_bounded(c, budget > CLOSE_MIN_MS ? budget : CLOSE_MIN_MS);
     }
     if (p->producer) {
+        /* The messages in flight hold their own references to the topics. */
+        if (p->rkt_enriched)
+            rd_kafka_topic_destroy(p->rkt_enriched);
+        if (p->rkt_dlq)
+            rd_kafka_topic_destroy(p->rkt_dlq);
+        p->rkt_enriched = p->rkt_dlq = NULL;
         hs_kafka_producer_close(p->producer, 0);
         p->producer = NULL;
     }

@@ -6,9 +6,10 @@
  * home or the weather, the enricher's own presence/weather record. The input
  * offset is done when all of those have good delivery reports; a failed
  * delivery is produced again after a pause (at-least-once, never dropped).
- * Per input partition, offsets are stored (hs_kafka_store_offset) only up to
- * the first one not yet done (hs_offtrack), and committed by the consumer's
- * auto commit and at close.
+ * Per input partition, offsets are stored only up to the first one not yet
+ * done (hs_offtrack), for all partitions in one rd_kafka_offsets_store
+ * after each poll that served delivery reports, and committed by the
+ * consumer's auto commit and at close.
  *
  * Rebalance: the consumer uses librdkafka's built-in assignment handling
  * (hs_kafka_consumer_new installs no rebalance callback; auto commit commits

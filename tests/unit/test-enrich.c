@@ -86,6 +86,85 @@ START_TEST(test_state_value)
 }
 END_TEST
 
+/* Decimal literals give exactly strtod's double, the sign of zero
+ * included, whichever way enrich_state_value reads them: the short ones
+ * without strtod, the long ones (more than 15 significant digits, a scale
+ * beyond 10^22, an exponent) with it. */
+static void expect_strtod(const char *text)
+{
+    double got = -999;
+    ck_assert_msg(enrich_state_value(text, &got) == 0, "\"%s\" rejected", text);
+    double want = strtod(text, NULL);
+    ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "\"%s\": %.17g, strtod %.17g",
+                  text, got, want);
+}
+
+START_TEST(test_state_value_strtod)
+{
+    static const char *const fixed[] = {
+        "0.1",
+        "0.3",
+        "-0.0",
+        "-0",
+        "+0.0",
+        "0.000",
+        "1.",
+        ".5",
+        "-.5",
+        "123456789012345",
+        "1234567890123456",
+        "12345678901234567890",
+        "999999999999999.9",
+        "0.1234567890123456",
+        "9007199254740993",
+        "0.0000000000000000000001",
+        "0.00000000000000000000001",
+        "1.0000000000000000000001",
+        "4.35",
+        "1e22",
+        "1e-5",
+        "0.30000000000000004",
+        "21.5",
+        "1015.9166",
+        "-40.0",
+        "00000000000000000001.5",
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        expect_strtod(fixed[i]);
+    /* Random literals: up to 24 digits, the point anywhere or nowhere, a
+     * sign, sometimes an exponent. */
+    uint64_t state = 0x2545F4914F6CDD1Du;
+    char text[64];
+    for (int i = 0; i < 5000; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        uint64_t r = state;
+        size_t o = 0;
+        if (r % 3 == 0)
+            text[o++] = r % 2 ? '-' : '+';
+        r /= 3;
+        int ndigits = 1 + (int)(r % 24);
+        r /= 24;
+        int point = (int)(r % (uint64_t)(ndigits + 2)) - 1; /* -1: no point */
+        r /= (uint64_t)(ndigits + 2);
+        uint64_t d = state * 0x9E3779B97F4A7C15u;
+        for (int k = 0; k < ndigits; k++) {
+            if (k == point)
+                text[o++] = '.';
+            text[o++] = (char)('0' + (k < 2 && r % 4 == 0 ? 0 : d % 10));
+            d = d / 10 + (d % 7) * 0x100000000u;
+        }
+        if (point == ndigits)
+            text[o++] = '.';
+        if (r % 16 == 1)
+            o += (size_t)snprintf(text + o, sizeof text - o, "e%d", (int)(d % 41) - 20);
+        text[o] = '\0';
+        expect_strtod(text);
+    }
+}
+END_TEST
+
 START_TEST(test_state_value_null)
 {
     double v = 0;
@@ -408,6 +487,7 @@ static Suite *enrich_suite(void)
     tcase_add_loop_test(tc, test_state_value, 0,
                         sizeof value_cases / sizeof value_cases[0]);
     tcase_add_test(tc, test_state_value_null);
+    tcase_add_test(tc, test_state_value_strtod);
     tcase_add_loop_test(tc, test_enrich_event, 0,
                         sizeof event_cases / sizeof event_cases[0]);
     tcase_add_loop_test(tc, test_enrich_text_cases, 0,
