@@ -975,8 +975,12 @@ int pipeline_step(pipeline *p, int timeout_ms)
         consumed = 1 + (more > 0 ? (size_t)more : 0);
     } else {
         /* Once the input has been quiet for IDLE_TRIM_MS after a burst,
-         * the memory the burst freed goes back to the system. */
-        hs_mem_idle_trim(&p->idle, hs_now_mono_ms(), IDLE_TRIM_MS);
+         * the recent events are packed and the memory the burst freed goes
+         * back to the system. */
+        int64_t quiet_now = hs_now_mono_ms();
+        if (p->idle.due && quiet_now - p->idle.last_ms >= IDLE_TRIM_MS)
+            hs_recent_pack(p->recent);
+        hs_mem_idle_trim(&p->idle, quiet_now, IDLE_TRIM_MS);
     }
     for (size_t i = 0; i < consumed; i++) {
         rd_kafka_message_t *m = batch[i];
