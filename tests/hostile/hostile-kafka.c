@@ -151,7 +151,7 @@ static char *base64(const unsigned char *p, size_t n)
     return out;
 }
 
-static int print_message(const rd_kafka_message_t *m)
+static int print_message(const rd_kafka_message_t *m, FILE *out)
 {
     json_t *o = json_pack("{s:i, s:I}", "partition", (int)m->partition, "offset",
                           (json_int_t)m->offset);
@@ -167,13 +167,15 @@ static int print_message(const rd_kafka_message_t *m)
         json_object_set_new(o, "payload_b64", b != NULL ? json_string(b) : json_null());
         free(b);
     }
-    int rc = json_dumpf(o, stdout, JSON_COMPACT);
-    putchar('\n');
+    int rc = json_dumpf(o, out, JSON_COMPACT);
+    fputc('\n', out);
     json_decref(o);
     return rc;
 }
 
-static int consume(const char *brokers, const char *topic, long count, long idle_ms)
+/* The messages go to out, one JSON object per line. */
+static int consume(const char *brokers, const char *topic, long count, long idle_ms,
+                   FILE *out)
 {
     char group[96], err[256];
     snprintf(group, sizeof group, "hostile-kafka-%ld-%ld", (long)getpid(),
@@ -191,7 +193,7 @@ static int consume(const char *brokers, const char *topic, long count, long idle
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            print_message(m);
+            print_message(m, out);
             seen++;
             idle = 0;
         } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -199,7 +201,7 @@ static int consume(const char *brokers, const char *topic, long count, long idle
         }
         rd_kafka_message_destroy(m);
     }
-    fflush(stdout);
+    fflush(out);
     hs_kafka_consumer_close(rk);
     return 0;
 }
@@ -208,9 +210,22 @@ int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "produce") == 0)
         return produce(argv[2], argv[3], argc - 4, argv + 4);
-    if (argc == 6 && strcmp(argv[1], "consume") == 0)
-        return consume(argv[2], argv[3], strtol(argv[4], NULL, 10),
-                       strtol(argv[5], NULL, 10));
+    if (argc == 6 && strcmp(argv[1], "consume") == 0) {
+        /* hs_log writes librdkafka's log lines straight to descriptor 1,
+         * from librdkafka's threads: they would cut into a message being
+         * printed. Messages go to the original stdout, logs to stderr. */
+        fflush(stdout);
+        int fd = dup(STDOUT_FILENO);
+        FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (out == NULL || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            perror("hostile-kafka: stdout");
+            return 1;
+        }
+        int rc = consume(argv[2], argv[3], strtol(argv[4], NULL, 10),
+                         strtol(argv[5], NULL, 10), out);
+        fclose(out);
+        return rc;
+    }
     fprintf(stderr,
             "usage: %s produce BROKERS TOPIC FILE...\n"
             "       %s consume BROKERS TOPIC COUNT IDLE_MS\n",

@@ -273,7 +273,9 @@ def produce(bootstrap, topic, files):
 def consume(bootstrap, topic, count, idle_ms=4000):
     r = subprocess.run([hostile_kafka(), "consume", bootstrap, topic, str(count), str(idle_ms)],
                        capture_output=True, timeout=180)
-    return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+    # One message per line: str.splitlines() would also split at U+2028 and the
+    # other line breaks a payload may hold.
+    return [json.loads(line) for line in r.stdout.decode().split("\n") if line.strip()]
 
 
 def message_bytes(m):
