@@ -150,6 +150,11 @@ static inline size_t plain_run(const char *s, size_t n, size_t i)
     return i;
 }
 
+size_t hs_jscan_plain_run(const char *s, size_t n, size_t i)
+{
+    return plain_run(s, n, i);
+}
+
 /* scan_string from s[i], a byte that ends its first plain run. */
 static int scan_string_rest(const char *s, size_t n, size_t *pos, size_t i, bool *escaped)
 {

@@ -146,4 +146,10 @@ size_t hs_jscan_utf8_len(const char *s, size_t n, size_t i);
 /* True when the string v has no escape and its bytes equal s[0..n). */
 bool hs_jscan_string_is(const hs_jscan_value *v, const char *s, size_t n);
 
+/* The index of the first byte of s[i..n) (i <= n) below 0x20, a quote, a
+ * backslash or from 0x80 up, or n when there is none: the end of a run of
+ * bytes a JSON string holds (and json_dumps writes) as they are. Scans 16
+ * bytes at a time where SSE2 is there, else 8. */
+size_t hs_jscan_plain_run(const char *s, size_t n, size_t i);
+
 #endif

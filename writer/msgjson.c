@@ -901,37 +901,6 @@ const char *msgjson_str(const msgjson_node *v)
 
 /* ---- jansson's compact text --------------------------------------------- */
 
-/* The index of the first byte of s[i..n) that is below 0x20, '"', '\\' or
- * 0x80 and above, or n: where a run that json_dumps copies as it is ends. */
-static size_t dump_run(const char *s, size_t n, size_t i)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-                  space = _mm_set1_epi8(0x20);
-    while (n - i >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-            _mm_cmplt_epi8(x, space));
-        unsigned m = (unsigned)_mm_movemask_epi8(hit);
-        if (m != 0)
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
-#endif
-    while (n - i >= 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        uint64_t m = word_special(w);
-        if (m != 0)
-            return i + plain_prefix(m); /* at or before the first such byte */
-        i += 8;
-    }
-    while (i < n && PLAIN[(unsigned char)s[i]])
-        i++;
-    return i;
-}
-
 /* Appends n bytes of s as one JSON string, quoted and escaped as json_dumps
  * escapes it. With check, a byte sequence jansson would not accept as
  * UTF-8 makes it return -1 with out unchanged; without, bytes from 0x80 up
@@ -946,7 +915,7 @@ static int dump_string_as(const char *s, size_t n, lineproto_buf *out, bool chec
     for (;;) {
         /* A run copied as it is (the room reserved above holds six bytes
          * out per byte in). */
-        size_t r = dump_run(s, n, i);
+        size_t r = hs_jscan_plain_run(s, n, i);
         memcpy(o, s + i, r - i);
         o += r - i;
         i = r;
@@ -962,11 +931,6 @@ static int dump_string_as(const char *s, size_t n, lineproto_buf *out, bool chec
             memcpy(o, s + i, len);
             o += len;
             i += len;
-            continue;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c; /* dump_run stopped short (byte order unknown) */
-            i++;
             continue;
         }
         *o++ = '\\';
