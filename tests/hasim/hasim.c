@@ -22,6 +22,8 @@
  *   --start-on-subscribe / --no-start-on-subscribe (on)
  *   --start-on-signal   the stream starts when SIGUSR1 arrives (benchmarks:
  *                       a client's start-up without events flowing)
+ *   SIGUSR2 (always) ends the stream at once, as if --events were the number
+ *   emitted so far (DONE=<N>, and the server keeps serving)
  *   faults: --drop-after N, --stall-ms MS with --stall-every N (default 1000),
  *   --bad-frame-every N, --auth-fail-first N, --huge-states-kb K,
  *   --slow-get-states-ms MS, --recorder-commit-ms MS (5000),
@@ -30,7 +32,8 @@
  *   when no pong comes within S/2, as aiohttp's heartbeat)
  *   --log-level L (info)
  * stdout carries only "LISTENING=<port>" (once listening) and "DONE=<N>"
- * (when --events N are all emitted; the server keeps serving); logs (JSON
+ * (when --events N are all emitted, or on SIGUSR2; the server keeps
+ * serving); logs (JSON
  * lines, LOG_FORMAT=text for text) go to stderr. SIGTERM/SIGINT exit 0.
  *
  * Protocol, as HA does it:
@@ -131,11 +134,14 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t start_requested;
+static volatile sig_atomic_t end_requested;
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1)
         start_requested = 1;
+    else if (sig == SIGUSR2)
+        end_requested = 1;
     else
         stop_requested = 1;
 }
@@ -453,6 +459,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     char err[256] = "";
@@ -468,6 +475,11 @@ int main(int argc, char **argv)
             start_requested = 0;
             hs_info("hasim", "SIGUSR1: starting the event stream");
             server_start_stream(srv);
+        }
+        if (end_requested) {
+            end_requested = 0;
+            hs_info("hasim", "SIGUSR2: ending the event stream");
+            server_end_stream(srv);
         }
         if (server_service(srv) < 0) {
             hs_error("hasim", "event loop failed");

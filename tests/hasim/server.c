@@ -1351,6 +1351,18 @@ void server_start_stream(server *s)
     stream_start(s);
 }
 
+void server_end_stream(server *s)
+{
+    if (s->done)
+        return;
+    s->gen_running = false; /* gen_tick stops at its next turn */
+    s->done = true;
+    fprintf(s->out, "DONE=%lld\n", (long long)s->emitted);
+    fflush(s->out);
+    hs_info(COMPONENT, "stream ended on request after %lld events; still serving",
+            (long long)s->emitted);
+}
+
 /* lws_service() polls with its next timer's distance in whole milliseconds,
  * rounded down, so the last fraction of a millisecond before a timer is spent
  * polling with a zero timeout again and again: at --rate 1000, whose timer

@@ -46,6 +46,9 @@ server *server_new(const hasim_opts *opts, FILE *out, char *err, size_t errlen);
 int server_service(server *s);
 /* Starts the event stream now (once; later calls change nothing). */
 void server_start_stream(server *s);
+/* Ends the event stream now, as if --events had been the number emitted so
+ * far: writes DONE=<N>; the server keeps serving. Once over, nothing. */
+void server_end_stream(server *s);
 /* Closes every connection and frees everything. Accepts NULL. */
 void server_free(server *s);
 
