@@ -303,7 +303,7 @@ DATA_SOURCE = fill_with_representative_points
 # about PIPELINE_EVENTS / PIPELINE_RATE seconds of real time. hasim has no
 # simulated clock: its events carry the wall-clock time they are sent at.
 PIPELINE_EVENTS = 3000
-PIPELINE_RATE = 100
+PIPELINE_RATE = 300
 PIPELINE_STAGE_ENV = {
     "ingestor": {"STATS_INTERVAL_S": "1"},
     "enricher": {"STATS_INTERVAL_S": "1", "WEATHER_PROVIDER": "entity",

@@ -6,7 +6,7 @@ While hasim streams (200 events/s, no fixed count), enricher A takes every
 partition; enricher B joins the same group (a rebalance splits the
 partitions between them), both enrich for a while, then A stops with
 SIGTERM in the middle of the stream (it commits what is done and leaves:
-another rebalance gives B everything), and two seconds later the test ends
+another rebalance gives B everything), and a second later the test ends
 hasim's stream (SIGUSR2), so the stream always outlasts the rebalances
 however long they take. Afterwards every state change hasim emitted is on
 ha.events.enriched at least once (at-least-once: a rebalance may replay,
@@ -84,7 +84,7 @@ def test_two_enrichers_share_and_lose_nothing():
         a_before_stop = out_total(a)
         st_a = a.stop()
         assert st_a == 0, "enricher A exited %r on SIGTERM" % st_a
-        time.sleep(2.0)
+        time.sleep(1.0)
         os.kill(hasim.proc.p.pid, signal.SIGUSR2)
         events = hasim.wait_done(30)
         assert events > 0
