@@ -80,19 +80,23 @@ void hs_recent_free(hs_recent *r)
     free(r);
 }
 
-/* The bytes of e (text, NUL, id, NUL): in its buffer, or at its offset in
- * the inflated pack (NULL when the pack is not inflated). */
-static const char *entry_bytes(const entry *e, const char *inflated)
+/* The slot of the i-th oldest kept event (i < r->count). */
+static entry *oldest(hs_recent *r, size_t i)
 {
-    if (!e->packed)
-        return e->buf;
-    return inflated != NULL ? inflated + e->off : NULL;
+    return &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
 }
 
-/* The entity id stored after the text of e, or NULL. */
+/* The bytes of e (text, NUL, id, NUL): in its buffer, or at its offset in
+ * the inflated pack, which the caller has inflated when e is packed. */
+static const char *entry_bytes(const entry *e, const char *inflated)
+{
+    return e->packed ? inflated + e->off : e->buf;
+}
+
+/* The entity id stored after the text of e (bytes: entry_bytes), or NULL. */
 static const char *entry_id(const entry *e, const char *bytes)
 {
-    return e->has_id && bytes != NULL ? bytes + e->len + 1 : NULL;
+    return e->has_id ? bytes + e->len + 1 : NULL;
 }
 
 static size_t entry_size(const entry *e, const char *bytes)
@@ -176,25 +180,18 @@ static long copy_matching(hs_recent *r, size_t want, const char *entity_id, char
 {
     long got = 0;
     pthread_mutex_lock(&r->lock);
-    char *inflated = inflate_pack(r);
-    if (r->pack != NULL && inflated == NULL) {
-        pthread_mutex_unlock(&r->lock);
-        return -1;
-    }
+    char *inflated = NULL; /* the pack, once a wanted slot is in it */
     for (size_t i = 0; i < r->count && (size_t)got < want; i++) {
-        const entry *e = &r->ring[(r->next + r->capacity - 1 - i) % r->capacity];
+        const entry *e = oldest(r, r->count - 1 - i);
+        if (e->packed && inflated == NULL && (inflated = inflate_pack(r)) == NULL)
+            goto fail;
         const char *bytes = entry_bytes(e, inflated);
         const char *id = entry_id(e, bytes);
-        if (bytes == NULL || (entity_id != NULL && (id == NULL || strcmp(id, entity_id) != 0)))
+        if (entity_id != NULL && (id == NULL || strcmp(id, entity_id) != 0))
             continue;
         char *copy = malloc(e->len + 1);
-        if (copy == NULL) {
-            pthread_mutex_unlock(&r->lock);
-            free(inflated);
-            while (got > 0)
-                free(texts[--got]);
-            return -1;
-        }
+        if (copy == NULL)
+            goto fail;
         memcpy(copy, bytes, e->len + 1);
         texts[got] = copy;
         lens[got] = e->len;
@@ -203,6 +200,12 @@ static long copy_matching(hs_recent *r, size_t want, const char *entity_id, char
     pthread_mutex_unlock(&r->lock);
     free(inflated);
     return got;
+fail:
+    pthread_mutex_unlock(&r->lock);
+    free(inflated);
+    while (got > 0)
+        free(texts[--got]);
+    return -1;
 }
 
 /* A limit below 1 means the whole ring. */
@@ -242,7 +245,7 @@ static char *gather(hs_recent *r, const char *inflated, size_t *offs, size_t *n)
 {
     size_t total = 0;
     for (size_t i = 0; i < r->count; i++) {
-        const entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        const entry *e = oldest(r, i);
         total += entry_size(e, entry_bytes(e, inflated));
     }
     char *raw = malloc(total > 0 ? total : 1);
@@ -250,7 +253,7 @@ static char *gather(hs_recent *r, const char *inflated, size_t *offs, size_t *n)
         return NULL;
     size_t at = 0;
     for (size_t i = 0; i < r->count; i++) {
-        const entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        const entry *e = oldest(r, i);
         const char *bytes = entry_bytes(e, inflated);
         size_t size = entry_size(e, bytes);
         memcpy(raw + at, bytes, size);
@@ -266,17 +269,18 @@ void hs_recent_pack(hs_recent *r)
     if (r == NULL || r->capacity == 0)
         return;
     pthread_mutex_lock(&r->lock);
-    size_t loose = 0;
-    for (size_t i = 0; i < r->capacity; i++)
-        loose += r->ring[i].buf != NULL;
-    char *inflated = inflate_pack(r);
-    size_t *offs = malloc((r->count > 0 ? r->count : 1) * sizeof *offs);
+    bool loose = false; /* a slot pushed since the last pack */
+    for (size_t i = 0; i < r->count && !loose; i++)
+        loose = !oldest(r, i)->packed;
+    char *inflated = NULL;
+    size_t *offs = NULL;
     size_t rawlen = 0;
     char *raw = NULL;
     unsigned char *z = NULL;
     uLongf zlen = 0;
     pack *p = NULL;
-    if (loose == 0 || (r->pack != NULL && inflated == NULL) || offs == NULL ||
+    if (!loose || (r->pack != NULL && (inflated = inflate_pack(r)) == NULL) ||
+        (offs = malloc(r->count * sizeof *offs)) == NULL ||
         (raw = gather(r, inflated, offs, &rawlen)) == NULL)
         goto out;
     zlen = compressBound((uLong)rawlen);
@@ -292,7 +296,7 @@ void hs_recent_pack(hs_recent *r)
         z = fit;
     *p = (pack){.z = z, .zlen = zlen, .rawlen = rawlen, .live = r->count};
     for (size_t i = 0; i < r->count; i++) {
-        entry *e = &r->ring[(r->next + r->capacity - r->count + i) % r->capacity];
+        entry *e = oldest(r, i);
         free(e->buf);
         *e = (entry){.off = offs[i], .len = e->len, .packed = true, .has_id = e->has_id};
     }
