@@ -978,7 +978,7 @@ int pipeline_step(pipeline *p, int timeout_ms)
          * the recent events are packed and the memory the burst freed goes
          * back to the system. */
         int64_t quiet_now = hs_now_mono_ms();
-        if (p->idle.due && quiet_now - p->idle.last_ms >= IDLE_TRIM_MS)
+        if (hs_mem_idle_due(&p->idle, quiet_now, IDLE_TRIM_MS))
             hs_recent_pack(p->recent);
         hs_mem_idle_trim(&p->idle, quiet_now, IDLE_TRIM_MS);
     }

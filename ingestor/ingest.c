@@ -1016,7 +1016,7 @@ int ingest_run(ingest *in, volatile sig_atomic_t *stop)
         }
         now = hs_now_mono_ms();
         outbox_poll(in->out, now);
-        if (in->idle.due && now - in->idle.last_ms >= TRIM_IDLE_MS) {
+        if (hs_mem_idle_due(&in->idle, now, TRIM_IDLE_MS)) {
             ha_ws_trim(in->ws);
             hs_recent_pack(in->recent);
         }

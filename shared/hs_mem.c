@@ -42,9 +42,14 @@ void hs_mem_idle_note(hs_mem_idle *t, int64_t now_ms, bool heavy)
         t->due = true;
 }
 
+bool hs_mem_idle_due(const hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms)
+{
+    return t->due && now_ms - t->last_ms >= quiet_ms;
+}
+
 bool hs_mem_idle_trim(hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms)
 {
-    if (!t->due || now_ms - t->last_ms < quiet_ms)
+    if (!hs_mem_idle_due(t, now_ms, quiet_ms))
         return false;
     t->due = false;
     hs_mem_trim();

@@ -38,9 +38,13 @@ typedef struct {
  * back. */
 void hs_mem_idle_note(hs_mem_idle *t, int64_t now_ms, bool heavy);
 
-/* Calls hs_mem_trim once when heavy work was noted and nothing has been
- * noted for quiet_ms; returns true when it did. Cheap otherwise: call it
- * from the loop as often as it turns. */
+/* True when heavy work was noted and nothing has been noted for quiet_ms:
+ * the moment hs_mem_idle_trim trims. A stage frees or packs what it holds
+ * itself then, before the trim gives the memory back. */
+bool hs_mem_idle_due(const hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms);
+
+/* Calls hs_mem_trim once when hs_mem_idle_due; returns true when it did.
+ * Cheap otherwise: call it from the loop as often as it turns. */
 bool hs_mem_idle_trim(hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms);
 
 #define HS_MEM_ARENA_MAX 2

@@ -878,8 +878,8 @@ static void publish_stats(sink *s, int64_t now)
  * message. */
 static void trim_when_idle(sink *s, int64_t now)
 {
-    if (s->held || s->inflight || s->acc.n > 0 || !s->idle.due ||
-        now - s->idle.last_ms < IDLE_TRIM_MS)
+    if (s->held || s->inflight || s->acc.n > 0 ||
+        !hs_mem_idle_due(&s->idle, now, IDLE_TRIM_MS))
         return;
     batch_release(&s->acc);
     batch_release(&s->out);

@@ -100,8 +100,11 @@ START_TEST(test_idle)
     hs_mem_idle_note(&t, 200, true);
     ck_assert(!hs_mem_idle_trim(&t, 1199, 1000));
     hs_mem_idle_note(&t, 1000, false); /* still busy: the quiet time restarts */
+    ck_assert(!hs_mem_idle_due(&t, 1999, 1000));
     ck_assert(!hs_mem_idle_trim(&t, 1999, 1000));
+    ck_assert(hs_mem_idle_due(&t, 2000, 1000));
     ck_assert(hs_mem_idle_trim(&t, 2000, 1000));
+    ck_assert(!hs_mem_idle_due(&t, 5000, 1000));
     ck_assert(!hs_mem_idle_trim(&t, 5000, 1000)); /* once */
     hs_mem_idle_note(&t, 6000, true);
     ck_assert(hs_mem_idle_trim(&t, 7000, 1000));
