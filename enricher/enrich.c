@@ -1,7 +1,6 @@
 /* enrich.c - the enricher's transform (see enrich.h). */
 #include "enrich.h"
 
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -61,59 +60,6 @@ static bool is_decimal_literal(const char *s)
     return *p == '\0';
 }
 
-/* 10^0 .. 10^22: every one exactly a double (5^22 < 2^53). */
-static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The decimal literal s (is_decimal_literal holds) as strtod reads it, for
- * the common literals whose value is exact without strtod: at most 15
- * significant digits (so the digits are an integer below 2^53, an exact
- * double) over a power of ten of at most 22 (also exact), with no
- * exponent. One division of two exact doubles is correctly rounded, which
- * is what strtod gives (round to nearest, the default mode, on arithmetic
- * without excess precision: FLT_EVAL_METHOD 0, as SSE on x86-64). Returns
- * 0 and sets *out, or -1 when the literal needs strtod. */
-static int decimal_fast(const char *s, double *out)
-{
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-    const char *p = s;
-    bool neg = *p == '-';
-    if (*p == '+' || *p == '-')
-        p++;
-    uint64_t m = 0;
-    int sig = 0;   /* digits in m, leading zeros not counted */
-    int scale = 0; /* value = m * 10^scale */
-    for (; is_digit(*p); p++) {
-        if (sig > 0 || *p != '0')
-            sig++;
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (sig > 15)
-            return -1;
-    }
-    if (*p == '.') {
-        for (p++; is_digit(*p); p++) {
-            if (sig > 0 || *p != '0')
-                sig++;
-            m = m * 10 + (uint64_t)(*p - '0');
-            scale--;
-            if (sig > 15 || scale < -22)
-                return -1;
-        }
-    }
-    if (*p == 'e' || *p == 'E')
-        return -1;
-    double v = (double)m;
-    v = scale < 0 ? v / pow10_exact[-scale] : v;
-    *out = neg ? -v : v;
-    return 0;
-#else
-    (void)s;
-    (void)out;
-    return -1;
-#endif
-}
-
 int enrich_state_value(const char *state, double *out)
 {
     if (!state)
@@ -132,7 +78,7 @@ int enrich_state_value(const char *state, double *out)
     }
     if (!is_decimal_literal(state))
         return -1;
-    if (decimal_fast(state, out) == 0)
+    if (hs_jscan_exact_decimal(state, strlen(state), out))
         return 0;
     /* The literal is plain C-locale syntax; daemons never call setlocale(). */
     char *end = NULL;

@@ -152,4 +152,15 @@ bool hs_jscan_string_is(const hs_jscan_value *v, const char *s, size_t n);
  * bytes at a time where SSE2 is there, else 8. */
 size_t hs_jscan_plain_run(const char *s, size_t n, size_t i);
 
+/* strtod's value of the decimal text s (n bytes: an optional sign, digits
+ * with at most one '.' among them, at least one digit, an optional exponent
+ * of 'e' or 'E', an optional sign and digits), when it takes one correctly
+ * rounded operation: at most 15 significant digits (an exact double) times
+ * or over a power of ten up to 1e22 (exact too). IEEE arithmetic rounds
+ * that operation as strtod rounds the decimal, so *out is strtod's result
+ * bit for bit (Clinger's fast path). Returns false, *out untouched, when
+ * the text needs strtod. The writer's JSON reader and its Python float(), and
+ * the enricher's state values, use it. */
+bool hs_jscan_exact_decimal(const char *s, size_t n, double *out);
+
 #endif

@@ -418,7 +418,7 @@ int lineproto_parse_pyfloat(const char *s, size_t n, double *out)
     if (i != z)
         return -1;
     clean[olen] = '\0';
-    if (!msgjson_exact_decimal(clean, olen, out))
+    if (!hs_jscan_exact_decimal(clean, olen, out))
         *out = strtod(clean, NULL);
     return 0;
 }
@@ -1038,7 +1038,7 @@ static double digit_tail_value(const char *text)
             tmp[n++] = *p;
     tmp[n] = '\0';
     double v;
-    if (!msgjson_exact_decimal(tmp, n, &v))
+    if (!hs_jscan_exact_decimal(tmp, n, &v))
         v = strtod(tmp, NULL);
     if (tmp != local)
         free(tmp);

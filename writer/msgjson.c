@@ -2,7 +2,6 @@
 #include "msgjson.h"
 
 #include <errno.h>
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -333,60 +332,6 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* See msgjson.h. */
-bool msgjson_exact_decimal(const char *text, size_t n, double *out)
-{
-#if FLT_EVAL_METHOD == 0
-    static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const unsigned char *p = (const unsigned char *)text, *end = p + n;
-    bool neg = false;
-    if (p < end && (*p == '-' || *p == '+'))
-        neg = *p++ == '-';
-    uint64_t m = 0;
-    int sig = 0, exp10 = 0;
-    bool frac = false;
-    for (; p < end; p++) {
-        if (*p == '.') {
-            frac = true;
-            continue;
-        }
-        if (!is_digit(*p))
-            break;
-        if ((m != 0 || *p != '0') && ++sig > 15)
-            return false;
-        m = m * 10 + (uint64_t)(*p - '0');
-        if (frac && --exp10 < -1000)
-            return false; /* zeros without end: beyond the fast path anyway */
-    }
-    if (p < end) { /* the exponent */
-        p++;
-        bool eneg = false;
-        if (p < end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        int e = 0;
-        for (; p < end; p++) {
-            if (e > 1000)
-                return false;
-            e = e * 10 + (*p - '0');
-        }
-        exp10 += eneg ? -e : e;
-    }
-    if (exp10 < -22 || exp10 > 22)
-        return false;
-    double v = (double)m;
-    v = exp10 < 0 ? v / P10[-exp10] : v * P10[exp10];
-    *out = neg ? -v : v;
-    return true;
-#else
-    (void)text;
-    (void)n;
-    (void)out;
-    return false;
-#endif
-}
-
 /* Reads a number by RFC 8259's grammar, typed as jansson types it. An
  * integer out of int64_t's range and a real that overflows are declined
  * (jansson refuses both). Returns 0 or -1. */
@@ -445,7 +390,7 @@ static int read_number(reader *r)
         if (u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
             return -1;
         nd->u.i = neg ? (int64_t)(0 - u) : (int64_t)u;
-    } else if (!msgjson_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d)) {
+    } else if (!hs_jscan_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d)) {
         char tmp[64];
         char *heap = NULL, *txt = tmp;
         size_t len = (size_t)(p - s);

@@ -145,15 +145,5 @@ int msgjson_dump(const msgjson_node *v, lineproto_buf *out);
  * UTF-8 (jansson refuses such a string) or out of memory, out unchanged. */
 int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out);
 
-/* strtod's value of the decimal text s (n bytes: an optional sign, digits
- * with at most one '.' among them, at least one digit, an optional exponent
- * of 'e' or 'E', an optional sign and digits), when it takes one correctly
- * rounded operation: at most 15 significant digits (an exact double) times
- * or over a power of ten up to 1e22 (exact too). IEEE arithmetic rounds
- * that operation as strtod rounds the decimal, so *out is strtod's result
- * bit for bit (Clinger's fast path). Returns false, *out untouched, when
- * the text needs strtod. The reader and the encoder's Python float() both
- * use it. */
-bool msgjson_exact_decimal(const char *s, size_t n, double *out);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "hs_jscan.h"
 #include "lineproto-ref.h"
 #include "lineproto.h"
 #include "msgjson.h"
@@ -539,7 +540,7 @@ static size_t random_decimal(char *buf, bool py)
     return (size_t)(p - buf);
 }
 
-/* msgjson_exact_decimal gives strtod's double, bit for bit, whenever it
+/* hs_jscan_exact_decimal gives strtod's double, bit for bit, whenever it
  * answers, and answers for the short decimals messages carry; the reader
  * and Python's float() give strtod's double for every text. */
 START_TEST(test_exact_decimal)
@@ -553,7 +554,7 @@ START_TEST(test_exact_decimal)
         bool py = i % 2 == 1;
         size_t n = random_decimal(text, py);
         double want = strtod(text, NULL), got = 0;
-        if (msgjson_exact_decimal(text, n, &got)) {
+        if (hs_jscan_exact_decimal(text, n, &got)) {
             answered++;
             ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, strtod %.17g",
                           text, got, want);
@@ -585,13 +586,13 @@ START_TEST(test_exact_decimal)
                                         "123456789012345e7", "0.000000000000000000001"};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
         double want = strtod(edges[i], NULL), got;
-        if (msgjson_exact_decimal(edges[i], strlen(edges[i]), &got))
+        if (hs_jscan_exact_decimal(edges[i], strlen(edges[i]), &got))
             ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%s", edges[i]);
     }
     double z;
-    ck_assert(msgjson_exact_decimal("-0.0", 4, &z) && z == 0 && signbit(z));
-    ck_assert(!msgjson_exact_decimal("1e23", 4, &z));
-    ck_assert(!msgjson_exact_decimal("1234567890123456", 16, &z));
+    ck_assert(hs_jscan_exact_decimal("-0.0", 4, &z) && z == 0 && signbit(z));
+    ck_assert(!hs_jscan_exact_decimal("1e23", 4, &z));
+    ck_assert(!hs_jscan_exact_decimal("1234567890123456", 16, &z));
 }
 END_TEST
 
