@@ -230,9 +230,7 @@ static size_t format_fixed(char *out, bool neg, unsigned long long m, int decima
     return len;
 }
 
-/* Appends an integer in decimal, two digits at a time from the end (a
- * timestamp has 19). Returns 0 or -1 when out of memory. */
-static int append_int(lineproto_buf *b, int64_t v)
+int lineproto_append_int(lineproto_buf *b, int64_t v)
 {
     static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
                                 "25262728293031323334353637383940414243444546474849"
@@ -267,7 +265,7 @@ int lineproto_append_double(lineproto_buf *b, double v)
     /* The range test comes first: casting a double beyond long long's range
      * is undefined behaviour (found by fuzz-lineproto). */
     if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v)))
-        return append_int(b, (long long)v);
+        return lineproto_append_int(b, (long long)v);
     /* A value with at most 9 integer and 6 decimal digits (15 in all, so
      * "%.15g" below would print exactly these digits, and without an
      * exponent from 1e-5 up) is the decimal with the fewest decimals that
@@ -771,7 +769,7 @@ static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
         free(keys);
     if (rc == 0) {
         rc = buf_putc(out, ' ');
-        rc |= append_int(out, time_ns);
+        rc |= lineproto_append_int(out, time_ns);
         rc |= buf_putc(out, '\n');
     }
     return rc == 0 ? 0 : -1;

@@ -60,6 +60,10 @@ typedef enum {
 int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
                              size_t n);
 
+/* Appends v in decimal, as printf's "%lld" prints it, two digits at a time
+ * from the end (a timestamp has 19). Returns 0 or -1 when out of memory. */
+int lineproto_append_int(lineproto_buf *b, int64_t v);
+
 /* Appends a finite double in the shortest form that reads back to the same
  * value ("21.5", "1e+20", "-0"). Returns 0, -1 when out of memory, -2 when v
  * is NaN or infinite (nothing appended). */

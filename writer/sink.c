@@ -356,28 +356,6 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* Writes v in decimal, as printf's "%lld" does, to out, which must
- * hold 20 bytes. Returns the length. */
-static size_t put_decimal(char *out, int64_t v)
-{
-    char digits[20];
-    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m > 0);
-    size_t len = 0;
-    if (v < 0)
-        out[len++] = '-';
-    while (n > 0)
-        out[len++] = digits[--n];
-    return len;
-}
-
-/* Pushes the points of range r to the ring of recent points. The ring keeps
- * the last RECENT_CAPACITY, so only the range's last RECENT_CAPACITY are
- * pushed: the ring ends up the same, without serialising the others. */
 static void remember_written(sink *s, const batch *b, batch_range r)
 {
     size_t lo = r.hi - r.lo > RECENT_CAPACITY ? r.hi - RECENT_CAPACITY : r.lo;
@@ -386,26 +364,18 @@ static void remember_written(sink *s, const batch *b, batch_range r)
         const batch_entry *e = &b->e[i];
         /* {"entity_id","partition","offset","line"}, as json_dumps would
          * print it; a key that is not UTF-8 leaves the point out. */
-        char num[96];
         lineproto_buf_truncate(t, 0);
         int rc = lineproto_buf_append(t, "{\"entity_id\":", 13);
-        if (rc == 0)
-            rc = msgjson_dump_string(e->key ? (const char *)e->key : "",
-                                     e->key ? e->key_len : 0, t);
-        memcpy(num, ",\"partition\":", 13);
-        size_t nl = 13 + put_decimal(num + 13, e->partition);
-        memcpy(num + nl, ",\"offset\":", 10);
-        nl += 10;
-        nl += put_decimal(num + nl, e->offset);
-        memcpy(num + nl, ",\"line\":", 8);
-        nl += 8;
-        if (rc == 0)
-            rc = lineproto_buf_append(t, num, nl);
-        if (rc == 0)
-            rc = msgjson_dump_string(b->text.data + e->line_off,
-                                     e->line_len > 0 ? e->line_len - 1 : 0, t);
-        if (rc == 0)
-            rc = lineproto_buf_append(t, "}", 1);
+        rc |= msgjson_dump_string(e->key ? (const char *)e->key : "",
+                                  e->key ? e->key_len : 0, t);
+        rc |= lineproto_buf_append(t, ",\"partition\":", 13);
+        rc |= lineproto_append_int(t, e->partition);
+        rc |= lineproto_buf_append(t, ",\"offset\":", 10);
+        rc |= lineproto_append_int(t, e->offset);
+        rc |= lineproto_buf_append(t, ",\"line\":", 8);
+        rc |= msgjson_dump_string(b->text.data + e->line_off,
+                                  e->line_len > 0 ? e->line_len - 1 : 0, t);
+        rc |= lineproto_buf_append(t, "}", 1);
         if (rc < 0)
             continue;
         char key[256];
