@@ -51,6 +51,14 @@ def check_stage(pipe, name, secrets):
 
     recent = st.json("/events/recent?limit=5")
     assert isinstance(recent, list) and 0 < len(recent) <= 5, recent
+    if name == "writer":
+        # A written point: its entity, where it was read and the line sent.
+        for point in recent:
+            assert set(point) == {"entity_id", "partition", "offset", "line"}, point
+            assert isinstance(point["entity_id"], str), point
+            assert isinstance(point["partition"], int) and point["partition"] >= 0, point
+            assert isinstance(point["offset"], int) and point["offset"] >= 0, point
+            assert isinstance(point["line"], str) and " " in point["line"], point
     status, _, body = st.get("/events/recent?limit=abc")
     assert status == 400, "bad limit: %s" % status
 
