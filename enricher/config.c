@@ -68,6 +68,11 @@ weather_provider_kind config_weather_provider(const struct enricher_config *cfg)
     return WEATHER_NONE;
 }
 
+bool config_weather_fetches(weather_provider_kind kind)
+{
+    return kind == WEATHER_OPENWEATHERMAP || kind == WEATHER_OPEN_METEO;
+}
+
 const char *config_weather_provider_name(weather_provider_kind kind)
 {
     switch (kind) {

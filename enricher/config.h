@@ -42,6 +42,8 @@ typedef enum {
  * when WEATHER_API_KEY is set, else none. */
 weather_provider_kind config_weather_provider(const struct enricher_config *cfg);
 const char *config_weather_provider_name(weather_provider_kind kind);
+/* True for the providers fetched over HTTP (openweathermap, open-meteo). */
+bool config_weather_fetches(weather_provider_kind kind);
 
 /* Checks what the table alone cannot: openweathermap needs WEATHER_API_KEY,
  * openweathermap and open-meteo need WEATHER_LAT/WEATHER_LON (not both 0),

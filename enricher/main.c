@@ -333,8 +333,7 @@ int main(int argc, char **argv)
      * resident) is set up only when a poller will fetch over HTTP: neither
      * a weather entity from the stream nor no weather at all needs it, and
      * the provider and PRESENCE_URL cannot change at run time. */
-    weather_provider_kind provider = config_weather_provider(&cfg);
-    bool http = provider == WEATHER_OPENWEATHERMAP || provider == WEATHER_OPEN_METEO ||
+    bool http = config_weather_fetches(config_weather_provider(&cfg)) ||
                 cfg.presence_url != NULL;
     if (http && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "homestream-enricher: curl_global_init failed\n");

@@ -340,7 +340,7 @@ static void fetch_presence(poller *p, int64_t now_ms)
 
 static bool fetches_weather(const poller *p)
 {
-    return p->o.provider == WEATHER_OPENWEATHERMAP || p->o.provider == WEATHER_OPEN_METEO;
+    return config_weather_fetches(p->o.provider);
 }
 
 static void *run(void *arg)

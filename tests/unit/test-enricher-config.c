@@ -193,6 +193,11 @@ START_TEST(test_provider_names)
                      "openweathermap");
     ck_assert_str_eq(config_weather_provider_name(WEATHER_OPEN_METEO), "open-meteo");
     ck_assert_str_eq(config_weather_provider_name(WEATHER_ENTITY), "entity");
+    /* Only these two are fetched over HTTP (libcurl is set up for them). */
+    ck_assert(config_weather_fetches(WEATHER_OPENWEATHERMAP));
+    ck_assert(config_weather_fetches(WEATHER_OPEN_METEO));
+    ck_assert(!config_weather_fetches(WEATHER_ENTITY));
+    ck_assert(!config_weather_fetches(WEATHER_NONE));
 }
 END_TEST
 
