@@ -31,6 +31,9 @@
 #define RECENT_CAPACITY 1000
 #define LATENCY_WINDOW 1024
 #define MAX_POLL_PER_STEP 2000
+/* Messages taken from librdkafka's queue in one call: it takes the queue's
+ * lock once per message, but skips rd_kafka_consumer_poll's work per call. */
+#define TAKE_MAX 64
 #define MAX_WRITES_PER_STEP 64
 /* The JSON reader keeps its buffers between messages up to this size (a
  * ~1.3 KB message takes a few KB); a larger message's are released. */
@@ -113,6 +116,11 @@ struct sink {
     bool held;
     bool inflight; /* the HTTP thread holds a range of `out` */
     write_job job;
+    rd_kafka_queue_t *queue; /* the consumer's queue, for reads in batches */
+    /* Messages read from librdkafka and not handled yet (handled first at
+     * the next step): a read takes up to TAKE_MAX at once. */
+    rd_kafka_message_t *taken[TAKE_MAX];
+    size_t ntaken, itaken;
     bool queue_empty;
     int64_t next_attempt_ms;
     unsigned attempt;
@@ -860,6 +868,32 @@ static void trim_when_idle(sink *s, int64_t now)
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
 }
 
+/* The next message to handle: one taken earlier, else one from librdkafka
+ * (waiting up to wait_ms for the first) together with what else is queued
+ * behind it, up to TAKE_MAX. NULL when none came. */
+static rd_kafka_message_t *take_message(sink *s, int wait_ms)
+{
+    if (s->itaken < s->ntaken)
+        return s->taken[s->itaken++];
+    s->ntaken = s->itaken = 0;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, wait_ms);
+    if (m == NULL)
+        return NULL;
+    ssize_t more = rd_kafka_consume_batch_queue(s->queue, 0, s->taken, TAKE_MAX);
+    if (more > 0)
+        s->ntaken = (size_t)more;
+    return m;
+}
+
+/* Destroys the messages taken and not handled: not stored, they are read
+ * again after a restart. */
+static void drop_taken(sink *s)
+{
+    while (s->itaken < s->ntaken)
+        rd_kafka_message_destroy(s->taken[s->itaken++]);
+    s->ntaken = s->itaken = 0;
+}
+
 void sink_step(sink *s, int max_wait_ms)
 {
     if (s->closed)
@@ -894,8 +928,7 @@ void sink_step(sink *s, int max_wait_ms)
     s->queue_empty = false;
     int consumed = 0;
     for (int i = 0; i < MAX_POLL_PER_STEP; i++) {
-        rd_kafka_message_t *m =
-            rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0);
+        rd_kafka_message_t *m = take_message(s, i == 0 ? (int)wait : 0);
         if (m == NULL) {
             s->queue_empty = true;
             if (i == 0)
@@ -1018,6 +1051,12 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
         sink_free(s);
         return NULL;
     }
+    s->queue = rd_kafka_queue_get_consumer(s->consumer);
+    if (s->queue == NULL) {
+        snprintf(err, errlen, "consumer: no queue");
+        sink_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -1088,6 +1127,9 @@ void sink_shutdown(sink *s, int deadline_ms)
                 "uncommitted",
                 atomic_load(&s->dlq_inflight));
     drop_undelivered(s);
+    drop_taken(s);
+    rd_kafka_queue_destroy(s->queue);
+    s->queue = NULL;
     hs_kafka_consumer_close(s->consumer);
     s->consumer = NULL;
     hs_kafka_producer_close(s->producer, 0);
@@ -1112,6 +1154,9 @@ void sink_free(sink *s)
     }
     if (s->producer != NULL)
         drop_undelivered(s);
+    drop_taken(s);
+    if (s->queue != NULL)
+        rd_kafka_queue_destroy(s->queue);
     hs_kafka_consumer_close(s->consumer);
     s->consumer = NULL;
     hs_kafka_producer_close(s->producer, 0);
