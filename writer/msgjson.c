@@ -2,6 +2,7 @@
 #include "msgjson.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -49,6 +50,15 @@ static int node_grow(msgjson_doc *d)
     return 0;
 }
 
+/* Makes room for at least want nodes. Returns 0 or -1 when out of memory. */
+static int node_reserve(msgjson_doc *d, size_t want)
+{
+    while (d->cap < want)
+        if (node_grow(d) < 0)
+            return -1;
+    return 0;
+}
+
 /* Returns the index of a new node of type t, or -1 when out of memory. */
 static inline int64_t node_push(msgjson_doc *d, msgjson_type t)
 {
@@ -82,21 +92,28 @@ static int str_reserve(msgjson_doc *d, size_t extra)
 
 /* ---- reading text ------------------------------------------------------- */
 
-typedef struct {
-    msgjson_doc *d;
-    const unsigned char *p;
-    const unsigned char *end;
-    int depth;
-    bool oom;
-} reader;
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define ALWAYS_INLINE inline
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
 
-static inline void skip_ws(reader *r)
+/* The first byte at or after p that is not JSON whitespace, or end. Out of
+ * line: the reader calls it only where a byte it looked at is not the one
+ * compact text has there. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static const unsigned char *
+skip_ws(const unsigned char *p, const unsigned char *end)
 {
-    if (r->p < r->end && *r->p > ' ')
-        return; /* the common case: compact text */
-    while (r->p < r->end &&
-           (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
-        r->p++;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
 }
 
 /* Four hex digits at p (bounds checked by the caller), or -1. */
@@ -187,30 +204,22 @@ static const unsigned char PLAIN[256] = {
     /* 0x80 and above: 0 */
 };
 
-/* Reads a string (r->p just past its opening quote) into a new string node.
- * The string buffer was reserved for the whole text, so decoding (which
- * never grows a string) cannot overflow it. More: the decoded bytes written
- * so far never pass the text bytes read so far (every string's NUL stands
- * for its closing quote, and its opening quote is never copied), so the
- * plain runs below may store whole 16- or 8-byte blocks while as many text
- * bytes remain.
- * Returns 0 or -1. */
-static int read_string(reader *r)
+/* Reads the rest of a string from p (inside it, past its opening quote) up
+ * to and past its closing quote, decoding into o: escapes and surrogate
+ * pairs decoded, UTF-8 checked. The decoded bytes written never pass the
+ * text bytes read (every string's NUL stands for its closing quote, and its
+ * opening quote is never copied; no escape decodes longer than itself), so
+ * plain runs may be stored in whole 16- or 8-byte blocks while as many text
+ * bytes remain. Returns the byte after the closing quote with *oend at the
+ * end of the decoded bytes (no NUL written), or NULL when the string is
+ * invalid. */
+static const unsigned char *string_rest(const unsigned char *p, const unsigned char *end,
+                                        char *o, char **oend)
 {
-    int64_t idx = node_push(r->d, MSGJSON_STRING);
-    if (idx < 0) {
-        r->oom = true;
-        return -1;
-    }
-    msgjson_doc *d = r->d;
-    char *o = d->str + d->slen;
-    char *start = o;
-    const unsigned char *p = r->p, *end = r->end;
     for (;;) {
 #if defined(__SSE2__)
-        /* Sixteen bytes at a time, stored whole (see above); a signed
-         * comparison with 0x20 flags the bytes below it and those from
-         * 0x80 up (negative) at once. */
+        /* A signed comparison with 0x20 flags the bytes below it and those
+         * from 0x80 up (negative) at once. */
         const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
                       space = _mm_set1_epi8(0x20);
         while (end - p >= 16) {
@@ -250,18 +259,18 @@ static int read_string(reader *r)
     special:
 #endif
         if (p >= end)
-            return -1;
+            return NULL;
         unsigned char c = *p;
         if (c == '"') {
-            p++;
-            break;
+            *oend = o;
+            return p + 1;
         }
         if (c < 0x20)
-            return -1; /* a raw control character */
+            return NULL; /* a raw control character */
         if (c >= 0x80) {
             size_t len = hs_jscan_utf8_len((const char *)p, (size_t)(end - p), 0);
             if (len == 0)
-                return -1;
+                return NULL;
             memcpy(o, p, len);
             o += len;
             p += len;
@@ -269,7 +278,7 @@ static int read_string(reader *r)
         }
         /* a backslash escape */
         if (end - p < 2)
-            return -1;
+            return NULL;
         c = p[1];
         p += 2;
         switch (c) {
@@ -296,35 +305,65 @@ static int read_string(reader *r)
         case 'u':
             break;
         default:
-            return -1;
+            return NULL;
         }
         if (end - p < 4)
-            return -1;
+            return NULL;
         int32_t cp = hex4(p);
         p += 4;
         if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-            return -1; /* \u0000 (refused by jansson) or a lone low surrogate */
+            return NULL; /* \u0000 (refused by jansson) or a lone low surrogate */
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                return -1;
+                return NULL;
             int32_t lo = hex4(p + 2);
             if (lo < 0xDC00 || lo > 0xDFFF)
-                return -1;
+                return NULL;
             p += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
         o += put_utf8(o, cp);
     }
-    *o = '\0';
-    size_t len = (size_t)(o - start);
-    if (len > UINT32_MAX)
-        return -1;
-    msgjson_node *nd = &d->nodes[idx];
-    nd->u.s = start; /* str never moves while a text is read */
-    nd->count = (uint32_t)len;
-    d->slen += len + 1;
-    r->p = p;
-    return 0;
+}
+
+/* string_rest with the common case inline: a string whose closing quote
+ * comes before any other byte string_rest would stop at. */
+static ALWAYS_INLINE const unsigned char *
+string_read(const unsigned char *p, const unsigned char *end, char *o, char **oend)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (LIKELY(end - p >= 16)) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        _mm_storeu_si128((__m128i *)(void *)o, x);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+            _mm_cmplt_epi8(x, space));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m != 0) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (LIKELY(p[k] == '"')) {
+                *oend = o + k;
+                return p + k + 1;
+            }
+            return string_rest(p + k, end, o + k, oend);
+        }
+        p += 16;
+        o += 16;
+    }
+#endif
+    return string_rest(p, end, o, oend);
+}
+
+/* A hash of a key of len bytes at s (s[0] readable even when len is 0, as
+ * a NUL-terminated key's is) from its length and its first and last bytes:
+ * equal keys hash alike, and that is all that parse_text needs of it. */
+static ALWAYS_INLINE uint32_t key_hash(const char *s, size_t len)
+{
+    uint32_t x = (uint32_t)len ^ (uint32_t)(unsigned char)s[0] << 8 ^
+                 (uint32_t)(unsigned char)s[len - (len > 0)] << 16;
+    return x * 0x9E3779B1u;
 }
 
 static bool is_digit(unsigned char c)
@@ -332,347 +371,558 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* Reads a number by RFC 8259's grammar, typed as jansson types it. An
- * integer out of int64_t's range and a real that overflows are declined
- * (jansson refuses both). Returns 0 or -1. */
-static int read_number(reader *r)
+#if FLT_EVAL_METHOD == 0
+static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#endif
+
+#if FLT_EVAL_METHOD == 0 && defined(__SIZEOF_INT128__)
+/* strtod's value of u / 10^k (0 < u < 2^64, 1 <= k <= 19) when it can be
+ * told cheaply: the double nearest u / 10^k, found as a candidate d by two
+ * roundings ((double)u, then the division by the exact 10^k), is d when
+ * u / 10^k lies strictly between the midpoints around d, which exact
+ * 128-bit products decide (u * 2^(s+1) against (2M -+ 1) * 10^k, d being
+ * M / 2^s). Returns false, *out untouched, when they do not (d is a
+ * neighbour of the right double, or the value is a tie or beyond the
+ * products' range): strtod decides then. */
+static bool decimal_nearest(uint64_t u, size_t k, double *out)
 {
-    const unsigned char *s = r->p, *p = s, *end = r->end;
-    bool neg = false;
-    if (p < end && *p == '-') {
-        neg = true;
-        p++;
-    }
-    if (p >= end || !is_digit(*p))
-        return -1;
-    if (*p == '0') {
-        p++;
-        if (p < end && is_digit(*p))
-            return -1;
-    } else {
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    bool real = false;
-    if (p < end && *p == '.') {
-        real = true;
+    static const uint64_t P10U[] = {1,
+                                    10,
+                                    100,
+                                    1000,
+                                    10000,
+                                    100000,
+                                    1000000,
+                                    10000000,
+                                    100000000,
+                                    1000000000,
+                                    10000000000ULL,
+                                    100000000000ULL,
+                                    1000000000000ULL,
+                                    10000000000000ULL,
+                                    100000000000000ULL,
+                                    1000000000000000ULL,
+                                    10000000000000000ULL,
+                                    100000000000000000ULL,
+                                    1000000000000000000ULL,
+                                    10000000000000000000ULL};
+    double d = (double)u / P10[k];
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    int field = (int)(bits >> 52 & 0x7FF);
+    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | UINT64_C(1) << 52;
+    int s = 1075 - field; /* d = m / 2^s */
+    if (field == 0 || m == UINT64_C(1) << 52 || s <= 0 ||
+        64 - __builtin_clzll(u) + s + 1 > 127)
+        return false;
+    unsigned __int128 x = (unsigned __int128)u << (s + 1);
+    unsigned __int128 lo = (unsigned __int128)(2 * m - 1) * P10U[k];
+    unsigned __int128 hi = (unsigned __int128)(2 * m + 1) * P10U[k];
+    if (x <= lo || x >= hi)
+        return false;
+    *out = d;
+    return true;
+}
+#endif
+
+/* The rest of a real whose sign and integer digits (idigits of them, value
+ * u, or garbage beyond 19 digits) end at p, the whole starting at s: by
+ * RFC 8259's grammar, its value as strtod reads it into *nd (a real that
+ * overflows is declined, as jansson does). Returns the byte after it or
+ * NULL; *oom when out of memory. */
+static const unsigned char *real_read(const unsigned char *s, const unsigned char *p,
+                                      const unsigned char *end, bool neg, uint64_t u,
+                                      size_t idigits, msgjson_node *nd, bool *oom)
+{
+    size_t fdigits = 0;
+    bool exponent = false;
+    if (*p == '.') {
         p++;
         if (p >= end || !is_digit(*p))
-            return -1;
-        while (p < end && is_digit(*p))
+            return NULL;
+        do {
+            u = u * 10 + (uint64_t)(*p - '0');
+            fdigits++;
             p++;
+        } while (p < end && is_digit(*p));
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
-        real = true;
+        exponent = true;
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
         if (p >= end || !is_digit(*p))
-            return -1;
+            return NULL;
         while (p < end && is_digit(*p))
             p++;
     }
-    int64_t idx = node_push(r->d, real ? MSGJSON_REAL : MSGJSON_INTEGER);
-    if (idx < 0) {
-        r->oom = true;
-        return -1;
+    nd->type = MSGJSON_REAL;
+#if FLT_EVAL_METHOD == 0
+    /* Up to 15 digits are an exact double, and so is 10^fdigits (at most
+     * 1e15): one correctly rounded division gives strtod's value (the fast
+     * path of hs_jscan_exact_decimal, by the same operations). */
+    if (!exponent && idigits + fdigits <= 15) {
+        double v = (double)u / P10[fdigits];
+        nd->u.d = neg ? -v : v;
+        return p;
     }
-    msgjson_node *nd = &r->d->nodes[idx];
-    if (!real) {
-        /* Up to 19 digits fit a uint64_t (below 10^19 < 2^64); more are
-         * beyond int64_t, which has 19 digits and no leading zeros here. */
-        size_t digits = (size_t)(p - s) - (neg ? 1 : 0);
-        if (digits > 19)
-            return -1;
-        uint64_t u = 0;
-        for (const unsigned char *q = s + (neg ? 1 : 0); q < p; q++)
-            u = u * 10 + (uint64_t)(*q - '0');
-        if (u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
-            return -1;
-        nd->u.i = neg ? (int64_t)(0 - u) : (int64_t)u;
-    } else if (!hs_jscan_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d)) {
-        char tmp[64];
-        char *heap = NULL, *txt = tmp;
-        size_t len = (size_t)(p - s);
-        if (len >= sizeof tmp) {
-            heap = malloc(len + 1);
-            if (heap == NULL) {
-                r->oom = true;
-                return -1;
-            }
-            txt = heap;
+#if defined(__SIZEOF_INT128__)
+    /* Up to 19 digits (the 17 of a double printed with "%.17g"). */
+    double near;
+    if (!exponent && idigits + fdigits <= 19 && fdigits > 0 && u != 0 &&
+        decimal_nearest(u, fdigits, &near)) {
+        nd->u.d = neg ? -near : near;
+        return p;
+    }
+#endif
+#else
+    (void)u;
+    (void)idigits;
+    (void)exponent;
+#endif
+    if (hs_jscan_exact_decimal((const char *)s, (size_t)(p - s), &nd->u.d))
+        return p;
+    char tmp[64];
+    char *heap = NULL, *txt = tmp;
+    size_t len = (size_t)(p - s);
+    if (len >= sizeof tmp) {
+        heap = malloc(len + 1);
+        if (heap == NULL) {
+            *oom = true;
+            return NULL;
         }
-        memcpy(txt, s, len);
-        txt[len] = '\0';
-        double v = strtod(txt, NULL);
-        free(heap);
-        if (isinf(v))
-            return -1;
-        nd->u.d = v;
+        txt = heap;
     }
-    r->p = p;
-    return 0;
+    memcpy(txt, s, len);
+    txt[len] = '\0';
+    double v = strtod(txt, NULL);
+    free(heap);
+    if (isinf(v))
+        return NULL;
+    nd->u.d = v;
+    return p;
 }
 
-static bool match_word(reader *r, const char *w, size_t n)
+/* Reads the number at p (p < end) by RFC 8259's grammar into *nd, typed as
+ * jansson types it (no '.', 'e' or 'E': an integer). An integer out of
+ * int64_t's range and a real that overflows are declined (jansson refuses
+ * both). Returns the byte after it or NULL; *oom when out of memory. */
+static ALWAYS_INLINE const unsigned char *
+number_read(const unsigned char *p, const unsigned char *end, msgjson_node *nd, bool *oom)
 {
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, w, n) != 0)
-        return false;
-    r->p += n;
-    return true;
-}
-
-/* True when the keys a and b (string nodes of d) are the same bytes. */
-static bool same_key(const msgjson_doc *d, const msgjson_node *a, const msgjson_node *b)
-{
-    (void)d;
-    const char *x = a->u.s, *y = b->u.s;
-    return a->count == b->count && x[0] == y[0] && memcmp(x, y, a->count) == 0;
-}
-
-/* A cheap hash of a key (string node of d): its length and up to three of
- * its bytes. Equal keys hash alike; that is all has_duplicate_key needs. */
-static uint32_t key_hash(const msgjson_doc *d, const msgjson_node *k)
-{
-    (void)d;
-    const unsigned char *s = (const unsigned char *)k->u.s;
-    uint32_t n = k->count, h = n * 0x9E3779B1u;
-    if (n > 0)
-        h ^= (uint32_t)s[0] * 0x85EBCA77u ^ (uint32_t)s[n - 1] * 0xC2B2AE3Du ^
-             (uint32_t)s[n / 2] * 0x27D4EB2Fu;
-    return h ^ (h >> 15);
-}
-
-#define DUP_SLOTS 256 /* objects of 9 up to half as many members use the table */
-
-/* True when the object node at idx repeats a key (jansson would keep the
- * last value in the first key's place; such texts are left to jansson). */
-static bool has_duplicate_key(const msgjson_doc *d, size_t idx)
-{
-    const msgjson_node *obj = &d->nodes[idx];
-    if (obj->count < 2)
-        return false;
-    size_t end = idx + obj->span;
-    if (obj->count <= 8) {
-        /* Each pair, by a signature of length, first and last byte first. */
-        const msgjson_node *key[8];
-        uint64_t sig[8];
-        size_t m = 0;
-        for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span) {
-            const msgjson_node *kn = &d->nodes[k];
-            const unsigned char *t = (const unsigned char *)kn->u.s;
-            uint64_t sg = kn->count;
-            if (kn->count > 0)
-                sg |= (uint64_t)t[0] << 32 | (uint64_t)t[kn->count - 1] << 40;
-            for (size_t j = 0; j < m; j++)
-                if (sig[j] == sg && memcmp(key[j]->u.s, kn->u.s, kn->count) == 0)
-                    return true;
-            key[m] = kn;
-            sig[m++] = sg;
-        }
-        return false;
+    const unsigned char *s = p;
+    bool neg = false;
+    if (*p == '-') {
+        neg = true;
+        p++;
     }
-    if (obj->count > DUP_SLOTS / 2) {
-        for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span)
-            for (size_t j = idx + 1; j < k; j += 1 + d->nodes[j + 1].span)
-                if (same_key(d, &d->nodes[j], &d->nodes[k]))
-                    return true;
-        return false;
+    if (p >= end || !is_digit(*p))
+        return NULL;
+    const unsigned char *d0 = p;
+    uint64_t u = 0;
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p))
+            return NULL;
+    } else {
+        do {
+            u = u * 10 + (uint64_t)(*p - '0');
+            p++;
+        } while (p < end && is_digit(*p));
     }
-    /* Open addressing over a power of two at least twice the members; a
-     * slot holds a key's node index + 1 (0: empty) and its hash, so only
-     * keys that hash alike are compared. */
-    uint32_t slots[DUP_SLOTS], hashes[DUP_SLOTS];
-    size_t size = 32;
-    while (size < 2 * (size_t)obj->count)
-        size *= 2;
-    memset(slots, 0, size * sizeof slots[0]);
-    for (size_t k = idx + 1; k < end; k += 1 + d->nodes[k + 1].span) {
-        uint32_t h = key_hash(d, &d->nodes[k]);
-        size_t at = h & (size - 1);
-        while (slots[at] != 0) {
-            if (hashes[at] == h && same_key(d, &d->nodes[slots[at] - 1], &d->nodes[k]))
-                return true;
-            at = (at + 1) & (size - 1);
-        }
-        slots[at] = (uint32_t)(k + 1);
-        hashes[at] = h;
-    }
-    return false;
+    size_t idigits = (size_t)(p - d0);
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return real_read(s, p, end, neg, u, idigits, nd, oom);
+    /* Up to 19 digits fit a uint64_t (below 10^19 < 2^64); more are beyond
+     * int64_t, which has 19 digits and no leading zeros here. */
+    if (idigits > 19 || u > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+        return NULL;
+    nd->type = MSGJSON_INTEGER;
+    nd->u.i = neg ? (int64_t)(0 - u) : (int64_t)u;
+    return p;
 }
 
-static int read_value(reader *r);
-
-/* The entry of f for the key node at index k of d, or NULL. */
-static const msgjson_filter *filter_find(const msgjson_filter *f, const msgjson_doc *d,
-                                         size_t k)
+/* Reads the scalar at p (p < end: a string, a number, true, false or null)
+ * into *nd, a string's decoded bytes and their NUL at *o, which it moves
+ * past them. Returns the byte after the scalar, or NULL when it is invalid
+ * (*oom when out of memory). */
+static ALWAYS_INLINE const unsigned char *scalar_read(const unsigned char *p,
+                                                      const unsigned char *end,
+                                                      msgjson_node *nd, char **o,
+                                                      bool *oom)
 {
-    const char *s = d->nodes[k].u.s;
-    size_t n = d->nodes[k].count;
+    nd->span = 1;
+    nd->count = 0;
+    switch (*p) {
+    case '"': {
+        char *oe;
+        const unsigned char *q = string_read(p + 1, end, *o, &oe);
+        if (q == NULL)
+            return NULL;
+        *oe = '\0';
+        nd->type = MSGJSON_STRING;
+        nd->count = (uint32_t)(oe - *o); /* below UINT32_MAX, as the text */
+        nd->u.s = *o;
+        *o = oe + 1;
+        return q;
+    }
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4) != 0)
+            return NULL;
+        nd->type = MSGJSON_TRUE;
+        nd->u.i = 0;
+        return p + 4;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5) != 0)
+            return NULL;
+        nd->type = MSGJSON_FALSE;
+        nd->u.i = 0;
+        return p + 5;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4) != 0)
+            return NULL;
+        nd->type = MSGJSON_NULL;
+        nd->u.i = 0;
+        return p + 4;
+    default:
+        return number_read(p, end, nd, oom);
+    }
+}
+
+/* scalar_read out of line, for the members a filter skips: *nd becomes
+ * the MSGJSON_SKIPPED node and a string's bytes are dropped. */
+static const unsigned char *scalar_skip(const unsigned char *p, const unsigned char *end,
+                                        msgjson_node *nd, char **o, bool *oom)
+{
+    char *start = *o;
+    p = scalar_read(p, end, nd, o, oom);
+    *o = start;
+    nd->type = MSGJSON_SKIPPED;
+    nd->count = 0;
+    nd->u.i = 0;
+    return p;
+}
+
+/* True when a[0..n) and b[0..n) are the same bytes; keys are short, so
+ * up to 16 bytes are compared in two overlapping words of each. */
+static bool bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* The entry of f for the key s (n bytes), or NULL. */
+static const msgjson_filter *filter_find(const msgjson_filter *f, const char *s, size_t n)
+{
     for (; f->key != NULL; f++)
-        if (f->len == n && (n == 0 || (f->key[0] == s[0] && memcmp(f->key, s, n) == 0)))
+        if (f->len == n && bytes_equal(f->key, s, n))
             return f;
     return NULL;
 }
 
-/* A bit per length of f's keys (bit 63 for every length from 63 up), so
- * that most keys need no look-up at all. */
-static uint64_t filter_lengths(const msgjson_filter *f)
+/* A bit per key of f, bit key_hash >> 26, so that most keys of a filtered
+ * object need no look-up at all. */
+static uint64_t filter_bits(const msgjson_filter *f)
 {
     uint64_t m = 0;
-    for (; f != NULL && f->key != NULL; f++)
-        m |= UINT64_C(1) << (f->len < 63 ? f->len : 63);
+    for (; f->key != NULL; f++)
+        m |= UINT64_C(1) << (key_hash(f->key, f->len) >> 26);
     return m;
 }
 
-/* Validates the value at r->p (a member of an object at nesting depth
- * r->depth) without keeping it: an object or an array is scanned with
- * hs_jscan_value_at, which accepts "\u0000" escapes that jansson (flags
- * 0) refuses, so one holding those six bytes is declined; a scalar is read
- * as usual. Either way the value becomes one MSGJSON_SKIPPED node. Returns
- * 0 or -1. */
-static int skip_value(reader *r)
+/* True when a key of the object node obj, before the key node kn, is the
+ * same bytes as it. */
+static bool key_seen(const msgjson_node *obj, const msgjson_node *kn)
 {
-    if (r->p < r->end && *r->p != '{' && *r->p != '[') {
-        size_t idx = r->d->n;
-        if (read_value(r) < 0)
-            return -1;
-        r->d->nodes[idx].type = MSGJSON_SKIPPED;
-        return 0;
-    }
-    size_t pos = 0;
-    hs_jscan_value v;
-    if (hs_jscan_value_at((const char *)r->p, (size_t)(r->end - r->p), &pos, r->depth,
-                          &v) < 0)
-        return -1;
-    if (memchr(v.text, '\\', v.len) != NULL && memmem(v.text, v.len, "\\u0000", 6) != NULL)
-        return -1;
-    if (node_push(r->d, MSGJSON_SKIPPED) < 0) {
-        r->oom = true;
-        return -1;
-    }
-    r->p += pos;
-    return 0;
+    for (const msgjson_node *k = obj + 1; k < kn; k += 1 + k[1].span)
+        if (k->count == kn->count && bytes_equal(k->u.s, kn->u.s, kn->count))
+            return true;
+    return false;
 }
 
-/* Reads the object or array at r->p; an object's members are filtered by f
- * (NULL: all built). */
-static int read_container(reader *r, bool object, const msgjson_filter *f)
+/* One open object or array while a text is read. The one being read keeps
+ * count, object and fbits in parse_text's locals; they are saved here while
+ * a container nested in it is read. */
+typedef struct {
+    msgjson_node *node; /* its node */
+    uint32_t count;     /* members read so far */
+    bool object;
+    const msgjson_filter *f; /* an object's filter, or NULL */
+    uint64_t fbits;          /* filter_bits(f), 0 without one */
+    uint64_t seen[4];        /* an object's keys so far: bit key_hash >> 24 */
+} frame;
+
+/* The most nodes a text of n bytes may make parse_text push, valid or not:
+ * a node starts at a byte of its own, and only an opening bracket can be
+ * followed at once by the start of another node; every other node, and
+ * every container that is closed, takes a byte more (a separator, a
+ * closing bracket), and at most MSGJSON_MAX_DEPTH + 1 containers are open
+ * at once. */
+static size_t node_bound(size_t n)
 {
-    if (++r->depth > MSGJSON_MAX_DEPTH)
-        return -1;
-    int64_t idx = node_push(r->d, object ? MSGJSON_OBJECT : MSGJSON_ARRAY);
-    if (idx < 0) {
-        r->oom = true;
-        return -1;
-    }
-    uint32_t count = 0;
-    unsigned char close = object ? '}' : ']';
-    uint64_t lengths = filter_lengths(f);
-    r->p++; /* the opening bracket */
-    skip_ws(r);
-    if (r->p < r->end && *r->p == close) {
-        r->p++;
-    } else {
-        for (;;) {
-            int rc;
-            if (object) {
-                if (r->p >= r->end || *r->p != '"')
-                    return -1;
-                r->p++;
-                size_t key = r->d->n;
-                if (read_string(r) < 0)
-                    return -1;
-                skip_ws(r);
-                if (r->p >= r->end || *r->p != ':')
-                    return -1;
-                r->p++;
-                skip_ws(r);
-                uint32_t klen = r->d->nodes[key].count;
-                const msgjson_filter *e = NULL;
-                if ((lengths >> (klen < 63 ? klen : 63)) & 1)
-                    e = filter_find(f, r->d, key);
-                if (e == NULL)
-                    rc = read_value(r);
-                else if (e->sub == NULL)
-                    rc = skip_value(r);
-                else if (r->p < r->end && *r->p == '{')
-                    rc = read_container(r, true, e->sub);
-                else
-                    rc = read_value(r);
-            } else {
-                rc = read_value(r);
-            }
-            if (rc < 0)
-                return -1;
-            count++;
-            skip_ws(r);
-            if (r->p >= r->end)
-                return -1;
-            if (*r->p == close) {
-                r->p++;
-                break;
-            }
-            if (*r->p != ',')
-                return -1;
-            r->p++;
-            skip_ws(r);
+    return n / 2 + MSGJSON_MAX_DEPTH + 4;
+}
+
+/* Nodes (96 KB) reserved for a text without counting (node_count_bound). */
+#define NODE_ROOM_UNCOUNTED 4096
+
+/* A bound that is tight for real texts, for when node_bound asks for more
+ * room than d has and than NODE_ROOM_UNCOUNTED: one node for the root and one after each '{', '[', ','
+ * and ':' of text[0..n) (every other node parse_text pushes starts right
+ * after one of those, whitespace aside; those in strings only make the
+ * bound looser). Counts 16 bytes at a time where SSE2 is there. */
+static size_t node_count_bound(const char *text, size_t n)
+{
+    size_t count = 2, i = 0;
+#if defined(__SSE2__)
+    /* Each byte lane counts its hits (a hit is -1) for up to 255 blocks,
+     * then the lanes are summed. */
+    const __m128i lb = _mm_set1_epi8('{'), ls = _mm_set1_epi8('['),
+                  comma = _mm_set1_epi8(','), colon = _mm_set1_epi8(':'),
+                  zero = _mm_setzero_si128();
+    while (n - i >= 16) {
+        __m128i lanes = zero;
+        for (int k = 0; k < 255 && n - i >= 16; k++, i += 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(text + i));
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, lb), _mm_cmpeq_epi8(x, ls)),
+                _mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, colon)));
+            lanes = _mm_sub_epi8(lanes, hit);
         }
+        __m128i sums = _mm_sad_epu8(lanes, zero);
+        count += (size_t)_mm_cvtsi128_si32(sums) +
+                 (size_t)_mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums));
     }
-    msgjson_node *nd = &r->d->nodes[idx];
+#endif
+    for (; i < n; i++)
+        count += text[i] == '{' || text[i] == '[' || text[i] == ',' || text[i] == ':';
+    return count;
+}
+
+/* Reads text[0..end) into d, whose nodes hold the lesser of node_bound and
+ * node_count_bound of the text, and strings end - text + 1 bytes: one loop
+ * over the text with an explicit stack of open containers instead of a
+ * call per value. Members of an object whose key its filter lists are
+ * skipped or filtered in turn (see msgjson_filter); a repeated key in one
+ * object is declined: a key whose hash bit is already set among its
+ * object's keys is compared with each of them. Returns 0, -1 to decline or
+ * -2 when out of memory. */
+static int parse_text(msgjson_doc *d, const unsigned char *p, const unsigned char *end,
+                      const msgjson_filter *filter)
+{
+    frame stack[MSGJSON_MAX_DEPTH + 1];
+    frame *fr = stack;
+    msgjson_node *nt = d->nodes; /* the next node */
+    char *o = d->str;
+    bool oom = false;
+    const msgjson_filter *f = filter;
+    msgjson_node *nd;
+    /* The container being read (fr's). */
+    uint32_t count = 0;
+    bool object = false;
+    uint64_t fbits = 0;
+    /* The object or array a filter skips while it is read, and where its
+     * strings start. */
+    msgjson_node *skip_node = NULL;
+    char *skip_str = NULL;
+
+/* Saves the container being read and makes nd current. */
+#define OPEN(t)                                                                          \
+    do {                                                                                 \
+        if (fr == &stack[MSGJSON_MAX_DEPTH])                                             \
+            return -1;                                                                   \
+        nd->type = (t);                                                                  \
+        nd->u.i = 0;                                                                     \
+        fr->count = count;                                                               \
+        fr->object = object;                                                             \
+        fr->fbits = fbits;                                                               \
+        fr++;                                                                            \
+        fr->node = nd;                                                                   \
+        count = 0;                                                                       \
+        object = (t) == MSGJSON_OBJECT;                                                  \
+    } while (0)
+
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return -1;
+    nd = nt++;
+    goto open_object;
+
+value: /* p at a value or whitespace before it */
+    if (UNLIKELY(p >= end || *p <= ' ')) {
+        p = skip_ws(p, end);
+        if (p >= end)
+            return -1;
+    }
+    nd = nt++;
+    if (LIKELY(*p == '"')) {
+        char *oe;
+        const unsigned char *q = string_read(p + 1, end, o, &oe);
+        if (q == NULL)
+            return -1;
+        *oe = '\0';
+        nd->type = MSGJSON_STRING;
+        nd->span = 1;
+        nd->count = (uint32_t)(oe - o); /* below UINT32_MAX, as the text */
+        nd->u.s = o;
+        o = oe + 1;
+        p = q;
+        goto next;
+    }
+    if (*p == '{') {
+        f = NULL;
+        goto open_object;
+    }
+    if (*p == '[') {
+        OPEN(MSGJSON_ARRAY);
+        p++;
+        if (p < end && *p <= ' ')
+            p = skip_ws(p, end);
+        if (p < end && *p == ']') {
+            p++;
+            goto close;
+        }
+        goto value;
+    }
+    p = scalar_read(p, end, nd, &o, &oom);
+    if (UNLIKELY(p == NULL))
+        return oom ? -2 : -1;
+    goto next;
+
+open_object: /* nd is the object's node, p at its '{', f its filter */
+    OPEN(MSGJSON_OBJECT);
+    fr->f = f;
+    fbits = f != NULL ? filter_bits(f) : 0;
+    memset(fr->seen, 0, sizeof fr->seen);
+    p++;
+    if (p < end && *p == '}') {
+        p++;
+        goto close;
+    }
+    /* the first key follows */
+
+key: /* p at a key or whitespace before it */
+    if (UNLIKELY(p >= end || *p != '"')) {
+        p = skip_ws(p, end);
+        if (p < end && *p == '}' && count == 0) {
+            p++;
+            goto close;
+        }
+        if (p >= end || *p != '"')
+            return -1;
+    }
+    nd = nt++;
+    {
+        char *oe;
+        const unsigned char *q = string_read(p + 1, end, o, &oe);
+        if (q == NULL)
+            return -1;
+        size_t len = (size_t)(oe - o); /* below UINT32_MAX, as the text */
+        *oe = '\0';
+        nd->type = MSGJSON_STRING;
+        nd->span = 1;
+        nd->count = (uint32_t)len;
+        nd->u.s = o;
+        uint32_t h = key_hash(o, len);
+        o = oe + 1;
+        unsigned b = h >> 24;
+        uint64_t bit = UINT64_C(1) << (b & 63);
+        if (UNLIKELY(fr->seen[b >> 6] & bit) && key_seen(fr->node, nd))
+            return -1; /* a repeated key: left to jansson */
+        fr->seen[b >> 6] |= bit;
+        p = q;
+        if (UNLIKELY(p >= end || *p != ':')) {
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return -1;
+        }
+        p++;
+        if (LIKELY((fbits & UINT64_C(1) << (h >> 26)) == 0))
+            goto value;
+        const msgjson_filter *e = filter_find(fr->f, nd->u.s, len);
+        if (e == NULL)
+            goto value;
+        if (p < end && *p <= ' ')
+            p = skip_ws(p, end);
+        if (p >= end)
+            return -1;
+        if (e->sub != NULL) {
+            if (*p != '{')
+                goto value;
+            nd = nt++;
+            f = e->sub;
+            goto open_object;
+        }
+        if (*p == '{' || *p == '[') {
+            /* Read as usual; when it closes, its nodes and strings are
+             * dropped and its node becomes the MSGJSON_SKIPPED one. */
+            skip_node = nt;
+            skip_str = o;
+            goto value;
+        }
+        nd = nt++;
+        p = scalar_skip(p, end, nd, &o, &oom);
+        if (p == NULL)
+            return oom ? -2 : -1;
+    }
+
+next: /* after a member of the container being read */
+    count++;
+    if (UNLIKELY(p >= end || *p <= ' ')) {
+        p = skip_ws(p, end);
+        if (p >= end)
+            return -1;
+    }
+    if (*p == ',') {
+        p++;
+        if (object)
+            goto key;
+        goto value;
+    }
+    if (*p != (object ? '}' : ']'))
+        return -1;
+    p++;
+
+close: /* the container being read is complete */
+    nd = fr->node;
+    if (UNLIKELY(nd == skip_node)) {
+        nd->type = MSGJSON_SKIPPED;
+        count = 0;
+        nt = nd + 1;
+        o = skip_str;
+        skip_node = NULL;
+    }
     nd->count = count;
-    nd->span = (uint32_t)(r->d->n - (size_t)idx);
-    r->depth--;
-    if (object && has_duplicate_key(r->d, (size_t)idx))
-        return -1;
-    return 0;
-}
-
-static int read_value(reader *r)
-{
-    if (r->p >= r->end)
-        return -1;
-    int64_t idx;
-    switch (*r->p) {
-    case '{':
-        return read_container(r, true, NULL);
-    case '[':
-        return read_container(r, false, NULL);
-    case '"':
-        r->p++;
-        return read_string(r);
-    case 't':
-        if (!match_word(r, "true", 4))
-            return -1;
-        idx = node_push(r->d, MSGJSON_TRUE);
-        break;
-    case 'f':
-        if (!match_word(r, "false", 5))
-            return -1;
-        idx = node_push(r->d, MSGJSON_FALSE);
-        break;
-    case 'n':
-        if (!match_word(r, "null", 4))
-            return -1;
-        idx = node_push(r->d, MSGJSON_NULL);
-        break;
-    default:
-        return read_number(r);
+    nd->span = (uint32_t)(nt - nd);
+    if (--fr > stack) {
+        count = fr->count;
+        object = fr->object;
+        fbits = fr->fbits;
+        goto next;
     }
-    if (idx < 0) {
-        r->oom = true;
+    if (p != end && skip_ws(p, end) != end)
         return -1;
-    }
+    d->n = (size_t)(nt - d->nodes);
+    d->slen = (size_t)(o - d->str);
     return 0;
-}
-
-/* Turns the string nodes' offsets into pointers, now that str stays put
- * (msgjson_from_json; the reader of text sets pointers at once). */
-static void resolve_strings(msgjson_doc *d)
-{
-    for (size_t i = 0; i < d->n; i++)
-        if (d->nodes[i].type == MSGJSON_STRING)
-            d->nodes[i].u.s = d->str + d->nodes[i].u.off;
+#undef OPEN
 }
 
 int msgjson_parse(msgjson_doc *d, const char *text, size_t n)
@@ -688,24 +938,32 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
     if (n >= UINT32_MAX)
         return -1;
     /* Decoded strings and their NULs never take more bytes than the text. */
-    if (str_reserve(d, n + 1) < 0)
-        return -2;
-    reader r = {d, (const unsigned char *)text, (const unsigned char *)text + n, 0,
-                false};
-    skip_ws(&r);
-    int rc = -1;
-    if (r.p < r.end && *r.p == '{')
-        rc = read_container(&r, true, filter);
-    if (rc == 0) {
-        skip_ws(&r);
-        if (r.p != r.end)
-            rc = -1;
+    /* Room for node_bound's nodes is taken at once while it is small;
+     * beyond, the text's structure is counted. */
+    size_t nodes = node_bound(n);
+    if (nodes > d->cap && nodes > NODE_ROOM_UNCOUNTED) {
+        size_t tight = node_count_bound(text, n);
+        if (tight < nodes)
+            nodes = tight;
     }
+    if (str_reserve(d, n + 1) < 0 || node_reserve(d, nodes) < 0)
+        return -2;
+    const unsigned char *p = (const unsigned char *)text;
+    int rc = parse_text(d, p, p + n, filter);
     if (rc < 0) {
         d->n = 0;
-        return r.oom ? -2 : -1;
+        d->slen = 0;
     }
-    return 0;
+    return rc;
+}
+
+/* Turns the string nodes' offsets into pointers, now that str stays put
+ * (msgjson_from_json; the reader of text sets pointers at once). */
+static void resolve_strings(msgjson_doc *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->nodes[i].type == MSGJSON_STRING)
+            d->nodes[i].u.s = d->str + d->nodes[i].u.off;
 }
 
 /* ---- from a jansson tree ------------------------------------------------ */

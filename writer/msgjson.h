@@ -94,19 +94,21 @@ void msgjson_trim(msgjson_doc *d, size_t keep);
 
 /* Reads text (n bytes, need not be NUL-terminated) into d, replacing what d
  * held. Returns 0; -1 when the text is declined (see above: invalid, or
- * left to jansson); -2 when out of memory. d is only usable after 0. */
+ * left to jansson); -2 when out of memory. d is only usable after 0. Room
+ * for every node the text may hold is reserved up front (24 bytes each:
+ * half a node per byte of text up to about 8 KB of text, beyond that one
+ * per '{', '[', ',' and ':' in it, counted when d has less room) and n + 1
+ * bytes for its strings, so that the reading itself never checks for room;
+ * msgjson_trim releases it after a large text. */
 int msgjson_parse(msgjson_doc *d, const char *text, size_t n);
 
 /* msgjson_parse without building the members filter lists (see
- * msgjson_filter; NULL builds everything, as msgjson_parse). It accepts a
- * text only when msgjson_parse would, and then every node it builds is the
- * one msgjson_parse builds; it may decline a few more (a skipped object or
- * array is checked by hs_jscan_value_at, which leaves nesting deeper than
- * HS_JSCAN_MAX_DEPTH, objects of more than HS_JSCAN_MAX_KEYS members, keys
- * written with escapes and reals near the double's limit to jansson; one
- * holding the six bytes \u0000 is declined too). Skipping an object or an
- * array costs a validating scan instead of nodes and decoded strings; a
- * skipped scalar is read as usual, then marked. */
+ * msgjson_filter; NULL builds everything, as msgjson_parse). It accepts
+ * exactly the texts msgjson_parse accepts, and every node it builds is the
+ * one msgjson_parse builds: a skipped value is read as strictly (same
+ * nesting limit, same checks of its strings, numbers and keys), then its
+ * nodes and strings are dropped. Skipping saves the encoder the skipped
+ * members and the document their room, not the reading. */
 int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
                            const msgjson_filter *filter);
 

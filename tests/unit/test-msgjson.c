@@ -20,6 +20,7 @@
 #include "lineproto-ref.h"
 #include "lineproto.h"
 #include "msgjson.h"
+#include "test_scale.h"
 #include "writer_gen.h"
 
 /* Runs the differential property on text and fails the test on any
@@ -634,6 +635,338 @@ START_TEST(test_duplicate_keys)
 }
 END_TEST
 
+/* Texts as dense in nodes as JSON allows (numbers, empty containers,
+ * nesting, short keys) and texts whose strings are full of the bytes the
+ * reader counts to bound its nodes, below and above the size from which it
+ * counts, read into a new document and into one reused: every node is
+ * built (the root's span counts them) and, under valgrind or ASan, none
+ * past the room reserved. */
+START_TEST(test_dense_texts)
+{
+    static const char *const units[] = {"1,", "[],", "{},", "[[1]],", "\"\",",
+                                        "\",:{[,:{[\","};
+    size_t total = 1 << 17;
+    char *buf = malloc(total + 64);
+    ck_assert_ptr_nonnull(buf);
+    msgjson_doc reused;
+    msgjson_init(&reused);
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        for (size_t size = 64; size <= total; size *= 4) {
+            size_t ul = strlen(units[u]), n = 0, members = 0;
+            n += (size_t)sprintf(buf, "{\"a\":[");
+            while (n + ul + 8 < size) {
+                memcpy(buf + n, units[u], ul);
+                n += ul;
+                members++;
+            }
+            n--; /* the last comma */
+            n += (size_t)sprintf(buf + n, "],\"b\":{");
+            for (size_t k = 0; n + 16 < size + 64 && k < members % 50; k++)
+                n += (size_t)sprintf(buf + n, "%s\"%zx\":0", k ? "," : "", k);
+            n += (size_t)sprintf(buf + n, "}}");
+            char *exact = malloc(n);
+            ck_assert_ptr_nonnull(exact);
+            memcpy(exact, buf, n);
+            msgjson_doc fresh;
+            msgjson_init(&fresh);
+            int rc = msgjson_parse(&fresh, exact, n);
+            ck_assert_msg(rc == 0, "%s x %zu: %d", units[u], members, rc);
+            ck_assert_uint_eq(fresh.nodes[0].span, fresh.n);
+            const msgjson_node *a = msgjson_get(msgjson_root(&fresh), "a");
+            ck_assert_uint_eq(a->count, members);
+            ck_assert_int_eq(msgjson_parse(&reused, exact, n), 0);
+            ck_assert_uint_eq(reused.n, fresh.n);
+            msgjson_fini(&fresh);
+            free(exact);
+        }
+    }
+    msgjson_fini(&reused);
+    free(buf);
+}
+END_TEST
+
+/* Reals of 16 to 19 digits without an exponent (doubles printed with
+ * "%.17g", as Python's repr and the enricher print them, and random digit
+ * strings with the point anywhere), which the reader computes without
+ * strtod when 128-bit products show its candidate is the nearest double:
+ * bit for bit strtod's value, every time. */
+START_TEST(test_long_decimals)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char text[64], json[96];
+    msgjson_doc d;
+    msgjson_init(&d);
+    for (int i = 0; i < 60000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (i % 2 == 0) {
+            double v;
+            memcpy(&v, &x, sizeof v);
+            v = fmod(fabs(v), 1e6) * (x % 3 == 0 ? -1 : 1);
+            if (!isfinite(v))
+                continue;
+            snprintf(text, sizeof text, "%.*f", (int)(x % 18), v);
+        } else {
+            int digits = 16 + (int)(x % 4),
+                point = 1 + (int)((x >> 8) % (uint64_t)(digits - 1));
+            char *p = text;
+            if (x >> 60 & 1)
+                *p++ = '-';
+            uint64_t r = x;
+            for (int k = 0; k < digits; k++) {
+                if (k == point)
+                    *p++ = '.';
+                int digit = (int)(r % 10);
+                r = r / 10 ^ (uint64_t)k * 0x2545F4914F6CDD1Dull;
+                *p++ = (char)('0' + (k == 0 && point > 1 && digit == 0 ? 1 : digit));
+            }
+            *p = '\0';
+        }
+        double want = strtod(text, NULL);
+        int jn = snprintf(json, sizeof json, "{\"v\":%s}", text);
+        ck_assert_int_eq(msgjson_parse(&d, json, (size_t)jn), 0);
+        const msgjson_node *v = msgjson_get(msgjson_root(&d), "v");
+        ck_assert(v->type == MSGJSON_REAL || strchr(text, '.') == NULL);
+        if (v->type == MSGJSON_REAL)
+            ck_assert_msg(memcmp(&v->u.d, &want, sizeof want) == 0,
+                          "%s: %.17g, strtod %.17g", text, v->u.d, want);
+    }
+    static const char *const edges[] = {"274.19999999999999", "0.10000000000000001",
+                                        "9007199254740993.0", "9007199254740992.5",
+                                        "4503599627370496.5", "0.30000000000000004",
+                                        "1.0000000000000002", "0.99999999999999989",
+                                        "123456789.12345678", "-0.0000000000000000001"};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        double want = strtod(edges[i], NULL);
+        int jn = snprintf(json, sizeof json, "{\"v\":%s}", edges[i]);
+        ck_assert_int_eq(msgjson_parse(&d, json, (size_t)jn), 0);
+        const msgjson_node *v = msgjson_get(msgjson_root(&d), "v");
+        ck_assert_msg(memcmp(&v->u.d, &want, sizeof want) == 0, "%s", edges[i]);
+    }
+    msgjson_fini(&d);
+}
+END_TEST
+
+/* Random objects whose keys come from a few letters and escapes that
+ * decode to them ("\u0061" is "a"), so that keys repeat often, look alike
+ * to the reader's key hash (length, first and last byte) without
+ * repeating, and repeat only once decoded: declined exactly when jansson
+ * with JSON_REJECT_DUPLICATES refuses a text plain jansson accepts. */
+START_TEST(test_duplicate_keys_random)
+{
+    static const char *const atoms[] = {"a", "b",       "\\u0061",  "\\u0062", "ab",
+                                        "",  "\\u00e9", "\xC3\xA9", "a\\u0000"};
+    rng_state = 1234567u;
+    char buf[4096];
+    msgjson_doc d;
+    msgjson_init(&d);
+    unsigned declined = 0, accepted = 0;
+    for (int i = 0; i < 4000; i++) {
+        char *p = buf;
+        put(&p, "{\"o\":{");
+        unsigned members = 1 + rnd() % 12;
+        for (unsigned m = 0; m < members; m++) {
+            put(&p, m ? ",\"" : "\"");
+            unsigned parts = rnd() % 4;
+            for (unsigned k = 0; k < parts; k++)
+                put(&p, atoms[rnd() % (sizeof atoms / sizeof atoms[0])]);
+            put(&p, rnd() % 3 ? "\":1" : "\":{\"x\":[]}");
+        }
+        put(&p, "}}");
+        size_t n = (size_t)(p - buf);
+        json_t *plain = json_loadb(buf, n, 0, NULL);
+        json_t *strict = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
+        int rc = msgjson_parse(&d, buf, n);
+        bool want = plain != NULL && strict != NULL;
+        ck_assert_msg((rc == 0) == want, "%.*s: %d", (int)n, buf, rc);
+        if (rc == 0)
+            accepted++;
+        else if (plain != NULL)
+            declined++;
+        json_decref(plain);
+        json_decref(strict);
+    }
+    ck_assert_uint_gt(accepted, 400);
+    ck_assert_uint_gt(declined, 400);
+    msgjson_fini(&d);
+}
+END_TEST
+
+/* Node by node, doc f (msgjson_parse_filtered) is doc u (msgjson_parse)
+ * with the subtree of every MSGJSON_SKIPPED node of f taken out. */
+static void check_filtered_nodes(const msgjson_doc *f, const msgjson_doc *u,
+                                 const char *text)
+{
+    size_t i = 0, j = 0;
+    unsigned skipped = 0;
+    while (i < f->n && j < u->n) {
+        const msgjson_node *a = &f->nodes[i], *b = &u->nodes[j];
+        if (a->type == MSGJSON_SKIPPED) {
+            ck_assert_uint_eq(a->span, 1);
+            i++;
+            j += b->span;
+            skipped++;
+            continue;
+        }
+        ck_assert_msg(a->type == b->type && a->count == b->count, "node %zu: %s", i,
+                      text);
+        if (a->type == MSGJSON_STRING)
+            ck_assert(memcmp(a->u.s, b->u.s, a->count + 1) == 0);
+        else if (a->type == MSGJSON_INTEGER)
+            ck_assert(a->u.i == b->u.i);
+        else if (a->type == MSGJSON_REAL)
+            ck_assert(memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0);
+        i++;
+        j++;
+    }
+    ck_assert_msg(i == f->n && j == u->n, "%zu/%zu of %zu/%zu nodes: %s", i, j, f->n,
+                  u->n, text);
+    /* The spans agree with what was taken out. */
+    ck_assert_uint_eq(f->nodes[0].span, f->n);
+    (void)skipped;
+}
+
+/* msgjson_parse_filtered accepts exactly the hostile messages msgjson_parse
+ * accepts (a skipped member is read as strictly, up to the same nesting
+ * limit), and builds the same nodes but for the skipped subtrees. */
+START_TEST(test_filter_same_as_unfiltered)
+{
+    static const msgjson_filter inner[] = {MSGJSON_FILTER_KEY("context", NULL),
+                                           MSGJSON_FILTER_KEY("attributes", NULL),
+                                           MSGJSON_FILTER_END};
+    static const msgjson_filter top[] = {
+        MSGJSON_FILTER_KEY("old_state", NULL),  MSGJSON_FILTER_KEY("context", NULL),
+        MSGJSON_FILTER_KEY("site", NULL),       MSGJSON_FILTER_KEY("area", NULL),
+        MSGJSON_FILTER_KEY("new_state", inner), MSGJSON_FILTER_END};
+    rng_state = 77u;
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    msgjson_doc f, u;
+    msgjson_init(&f);
+    msgjson_init(&u);
+    unsigned both = 0;
+    for (int i = 0; i < 3000; i++) {
+        size_t n = hostile_message(buf);
+        int urc = msgjson_parse(&u, buf, n);
+        int frc = msgjson_parse_filtered(&f, buf, n, top);
+        ck_assert_msg(urc == frc, "%d, filtered %d: %s", urc, frc, buf);
+        if (urc == 0) {
+            check_filtered_nodes(&f, &u, buf);
+            both++;
+        }
+    }
+    ck_assert_uint_gt(both, 400);
+    /* Nesting up to the limit inside a skipped member, and one more. */
+    for (int depth = MSGJSON_MAX_DEPTH - 2; depth <= MSGJSON_MAX_DEPTH; depth++) {
+        char *p = buf;
+        put(&p, "{\"old_state\":");
+        for (int k = 1; k < depth; k++)
+            put(&p, k % 2 ? "[" : "{\"a\":");
+        put(&p, "0");
+        for (int k = depth - 1; k >= 1; k--)
+            put(&p, k % 2 ? "]" : "}");
+        put(&p, "}");
+        size_t n = (size_t)(p - buf);
+        int urc = msgjson_parse(&u, buf, n);
+        ck_assert_int_eq(urc, depth <= MSGJSON_MAX_DEPTH ? 0 : -1);
+        ck_assert_int_eq(msgjson_parse_filtered(&f, buf, n, top), urc);
+    }
+    msgjson_fini(&f);
+    msgjson_fini(&u);
+    free(buf);
+}
+END_TEST
+
+/* Copies the JSON text in[0..n) to out with whitespace (' ', '\t', '\n',
+ * '\r', one to three bytes) put at random before and after structural
+ * characters outside strings. Returns the new length. */
+static size_t add_whitespace(const char *in, size_t n, char *out)
+{
+    static const char ws[] = " \t\n\r";
+    size_t k = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        bool structural = !in_string && strchr("{}[],:", c) != NULL;
+        if (structural && rnd() % 2)
+            for (unsigned w = 1 + rnd() % 3; w > 0; w--)
+                out[k++] = ws[rnd() % 4];
+        out[k++] = c;
+        if (in_string && c == '\\' && i + 1 < n) {
+            out[k++] = in[++i];
+            continue;
+        }
+        if (c == '"')
+            in_string = !in_string;
+        if (structural && rnd() % 2)
+            for (unsigned w = 1 + rnd() % 3; w > 0; w--)
+                out[k++] = ws[rnd() % 4];
+    }
+    return k;
+}
+
+/* Whitespace anywhere JSON allows it changes neither the verdict nor a
+ * node; and every proper prefix of a message is declined, read from a
+ * buffer of exactly its size (so that valgrind and ASan see any read past
+ * the end of the text, which the 16-byte loads must not make). */
+START_TEST(test_whitespace_and_prefixes)
+{
+    rng_state = 99991u;
+    lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    const msgjson_filter *filter = lineproto_filter(&ha);
+    char *buf = malloc(1 << 16), *spaced = malloc(1 << 18);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_ptr_nonnull(spaced);
+    msgjson_doc a, b;
+    msgjson_init(&a);
+    msgjson_init(&b);
+    writer_gen g;
+    writer_gen_init_full(&g, 10, 1763765318000000000);
+    for (int i = 0; i < 400; i++) {
+        size_t n;
+        if (i % 2 == 0) {
+            n = hostile_message(buf);
+        } else {
+            char *t = writer_gen_next(&g);
+            ck_assert_ptr_nonnull(t);
+            n = strlen(t);
+            memcpy(buf, t, n + 1);
+            free(t);
+        }
+        size_t sn = add_whitespace(buf, n, spaced);
+        int ra = msgjson_parse(&a, buf, n), rb = msgjson_parse(&b, spaced, sn);
+        ck_assert_msg(ra == rb, "%d, spaced %d: %.*s", ra, rb, (int)sn, spaced);
+        if (ra == 0)
+            check_filtered_nodes(&b, &a, spaced); /* no node skipped: all equal */
+        check_same(spaced, sn, "whitespace");
+        ra = msgjson_parse_filtered(&a, buf, n, filter);
+        rb = msgjson_parse_filtered(&b, spaced, sn, filter);
+        ck_assert_int_eq(ra, rb);
+        if (i % 20 == 1) {
+            /* Up to the closing brace: the whitespace after it may go. */
+            size_t last = sn;
+            while (last > 0 && spaced[last - 1] != '}')
+                last--;
+            for (size_t k = test_first((size_t)i); k < last; k += test_stride()) {
+                char *exact = malloc(k ? k : 1);
+                ck_assert_ptr_nonnull(exact);
+                memcpy(exact, spaced, k);
+                ck_assert_msg(msgjson_parse(&a, exact, k) == -1, "prefix %zu accepted",
+                              k);
+                ck_assert(msgjson_parse_filtered(&a, exact, k, filter) == -1);
+                free(exact);
+            }
+        }
+    }
+    msgjson_fini(&a);
+    msgjson_fini(&b);
+    free(buf);
+    free(spaced);
+}
+END_TEST
+
 /* Strings with an escape, a UTF-8 sequence, an invalid byte or a raw control
  * character at every position around the reader's and the dumper's 8-byte
  * words: the same string as jansson reads, the same text as it prints. */
@@ -968,6 +1301,11 @@ static Suite *msgjson_suite(void)
     tcase_add_test(td, test_double_same_as_before);
     tcase_add_test(td, test_exact_decimal);
     tcase_add_test(td, test_duplicate_keys);
+    tcase_add_test(td, test_duplicate_keys_random);
+    tcase_add_test(td, test_long_decimals);
+    tcase_add_test(td, test_whitespace_and_prefixes);
+    tcase_add_test(td, test_dense_texts);
+    tcase_add_test(td, test_filter_same_as_unfiltered);
     tcase_add_test(td, test_string_word_edges);
     suite_add_tcase(s, td);
     return s;
