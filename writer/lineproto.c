@@ -2,6 +2,7 @@
 #include "lineproto.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,10 @@
 #include "hs_statsrec.h"
 #include "hs_time.h"
 #include "msgjson.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* ---- buffer ------------------------------------------------------------ */
 
@@ -69,30 +74,159 @@ void lineproto_buf_truncate(lineproto_buf *b, size_t len)
     b->data[len] = '\0';
 }
 
-static int buf_puts(lineproto_buf *b, const char *s)
-{
-    return lineproto_buf_append(b, s, strlen(s));
-}
-
-static int buf_putc(lineproto_buf *b, char c)
-{
-    if (b->len + 2 > b->cap && lineproto_buf_reserve(b, 1) < 0)
-        return -1;
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 /* ---- escaping ---------------------------------------------------------- */
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";        /* U+FFFD */
 static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
 
+/* escape_to may write up to this many bytes beyond the end of what it
+ * escapes (it stores whole 16-byte blocks), so its callers reserve them. */
+#define ESCAPE_SLACK 16
+
+/* Writes the escaped form of the byte (or UTF-8 sequence) at u[*pi] of
+ * u[0..n) for part at o, advances *pi past it and returns the end of what
+ * it wrote (at most 3 bytes). Bytes that need no change are copied. */
+static char *escape_special(char *o, lineproto_part part, const unsigned char *u,
+                            size_t n, size_t *pi)
+{
+    size_t i = *pi;
+    unsigned char c = u[i];
+    if (c >= 0x80) {
+        size_t len = hs_jscan_utf8_len((const char *)u, n, i);
+        if (len == 0) {
+            memcpy(o, REPLACEMENT, 3);
+            *pi = i + 1;
+            return o + 3;
+        }
+        for (size_t k = 0; k < len; k++)
+            o[k] = (char)u[i + k];
+        *pi = i + len;
+        return o + len;
+    }
+    *pi = i + 1;
+    if (c == 0) {
+        memcpy(o, REPLACEMENT, 3);
+        return o + 3;
+    }
+    if (part == LINEPROTO_STRING) {
+        if (c == '"' || c == '\\')
+            *o++ = '\\';
+        *o++ = (char)c;
+        return o;
+    }
+    if (c == '\n' || c == '\r') {
+        *o++ = '\\';
+        *o++ = c == '\n' ? 'n' : 'r';
+    } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
+        *o++ = '\\';
+        *o++ = (char)c;
+    } else if (c == '\\' && i == n - 1) {
+        memcpy(o, REVERSE_SOLIDUS_OP, 3);
+        o += 3;
+    } else if (c == '\\' && part == LINEPROTO_FIELD_KEY && u[i + 1] != 0 &&
+               strchr(",= \\\n\r", (char)u[i + 1]) != NULL) {
+        *o++ = '\\'; /* a harmless pair for influxd's scanner */
+        *o++ = '\\';
+    } else if (c == '#' && i == 0 && part == LINEPROTO_MEASUREMENT) {
+        *o++ = '\\';
+        *o++ = '#';
+    } else if (c == '\t' && i == 0 && part == LINEPROTO_MEASUREMENT) {
+        *o++ = '\\'; /* influxd skips whitespace at a line's start */
+        *o++ = 't';
+    } else {
+        *o++ = (char)c;
+    }
+    return o;
+}
+
+#if defined(__SSE2__)
+
+/* The up to 15 bytes p[0..n) in a block, zeros after them; reads no byte
+ * beyond p[n - 1] (overlapping loads of the first and the last bytes). */
+static inline __m128i load_partial(const unsigned char *p, size_t n)
+{
+    uint64_t lo = 0, hi = 0;
+    if (n >= 8) {
+        memcpy(&lo, p, 8);
+        if (n > 8) {
+            memcpy(&hi, p + n - 8, 8);
+            hi >>= 8 * (16 - n);
+        }
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        lo = a | ((uint64_t)b >> (8 * (8 - n))) << 32;
+    } else if (n > 0) {
+        lo = (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+             (uint64_t)p[n - 1] << (8 * (n - 1));
+    }
+    return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+/* A bit per byte of v that escape_special must look at: for strings 0,
+ * '"', '\\' and bytes from 0x80 up; for names the bytes below '-' (controls,
+ * ' ', '#', ','), '=', '\\' and bytes from 0x80 up. That is a superset of
+ * the bytes that change (escape_special copies the others), found with
+ * three comparisons. */
+static inline unsigned special_mask(__m128i v, lineproto_part part)
+{
+    /* signed comparisons: bytes from 0x80 up are below 1 and '-' too */
+    __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    if (part == LINEPROTO_STRING) {
+        m = _mm_or_si128(m, _mm_cmplt_epi8(v, _mm_set1_epi8(1)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    } else {
+        m = _mm_or_si128(m, _mm_cmplt_epi8(v, _mm_set1_epi8('-')));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+    }
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* Writes s[0..n) escaped for part at o and returns the end. o must have
+ * room for 3 * n + ESCAPE_SLACK bytes (an input byte becomes at most three).
+ * *plain is cleared when a byte needed a look (see special_mask): a text
+ * that leaves it set is written as it is and holds no backslash. Plain
+ * runs are copied 16 bytes at a time. */
+static char *escape_to(char *o, lineproto_part part, const char *s, size_t n, bool *plain)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t rem = n - i;
+        __m128i v;
+        unsigned m;
+        if (rem >= 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+            m = special_mask(v, part);
+            rem = 16;
+        } else {
+            v = load_partial(u + i, rem);
+            m = special_mask(v, part) & ((1u << rem) - 1);
+        }
+        /* o + 16 stays within the room: o is at most 3 * i bytes in. */
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (m == 0) {
+            o += rem;
+            i += rem;
+            continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(m);
+        o += k;
+        i += k;
+        *plain = false;
+        o = escape_special(o, part, u, n, &i);
+    }
+    return o;
+}
+
+#else
+
 /* The ASCII bytes that a part may need to change (see
  * lineproto_append_escaped); every other ASCII byte is copied as is. */
 static const unsigned char SPECIAL_NAME[128] = {
-    [0] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1,
-    ['#'] = 1, [','] = 1, ['='] = 1, ['\\'] = 1,
+    [0] = 1,   ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1,
+    ['#'] = 1, [','] = 1,  ['='] = 1,  ['\\'] = 1,
 };
 static const unsigned char SPECIAL_STRING[128] = {[0] = 1, ['"'] = 1, ['\\'] = 1};
 
@@ -115,34 +249,24 @@ static bool word_ordinary(uint64_t w, lineproto_part part)
     return (((w - ones) & ~w & high) | ((q - ones) & ~q & high)) == 0;
 }
 
-int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
-                             size_t n)
+/* The portable escape_to (same contract): whole words of ordinary bytes,
+ * else a byte at a time. */
+static char *escape_to(char *o, lineproto_part part, const char *s, size_t n, bool *plain)
 {
     const unsigned char *u = (const unsigned char *)s;
-    /* Worst case: every byte becomes three. */
-    if (n > SIZE_MAX / 3 || lineproto_buf_reserve(b, n * 3) < 0)
-        return -1;
-    char *o = b->data + b->len;
-    const unsigned char *special = part == LINEPROTO_STRING ? SPECIAL_STRING : SPECIAL_NAME;
-    size_t i = 0, bytewise_until = 0;
+    const unsigned char *special =
+        part == LINEPROTO_STRING ? SPECIAL_STRING : SPECIAL_NAME;
+    size_t i = 0;
     while (i < n) {
-        /* Whole words of ordinary bytes; the room reserved above (three
-         * bytes out per byte in) holds a word's eight while eight remain.
-         * After a word that is not, its bytes go one by one. */
-        if (i >= bytewise_until) {
-            while (n - i >= 8) {
-                uint64_t w;
-                memcpy(&w, u + i, 8);
-                if (!word_ordinary(w, part)) {
-                    bytewise_until = i + 8;
-                    break;
-                }
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            if (word_ordinary(w, part)) {
                 memcpy(o, &w, 8);
                 o += 8;
                 i += 8;
+                continue;
             }
-            if (i == n)
-                break;
         }
         unsigned char c = u[i];
         if (c < 0x80 && !special[c]) {
@@ -150,138 +274,177 @@ int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *
             i++;
             continue;
         }
-        if (c >= 0x80) {
-            size_t len = hs_jscan_utf8_len((const char *)u, n, i);
-            if (len == 0) {
-                memcpy(o, REPLACEMENT, 3);
-                o += 3;
-                i++;
-            } else {
-                memcpy(o, s + i, len);
-                o += len;
-                i += len;
-            }
-            continue;
-        }
-        if (c == 0) {
-            memcpy(o, REPLACEMENT, 3);
-            o += 3;
-        } else if (part == LINEPROTO_STRING) {
-            *o++ = '\\'; /* '"' or '\\' */
-            *o++ = (char)c;
-        } else if (c == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        } else if (c == '\r') {
-            *o++ = '\\';
-            *o++ = 'r';
-        } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c == '\\' && i == n - 1) {
-            memcpy(o, REVERSE_SOLIDUS_OP, 3);
-            o += 3;
-        } else if (c == '\\' && part == LINEPROTO_FIELD_KEY &&
-                   strchr(",= \\\n\r", (char)u[i + 1]) != NULL && u[i + 1] != 0) {
-            *o++ = '\\'; /* a harmless pair for influxd's scanner */
-            *o++ = '\\';
-        } else if (c == '#' && i == 0 && part == LINEPROTO_MEASUREMENT) {
-            *o++ = '\\';
-            *o++ = '#';
-        } else if (c == '\t' && i == 0 && part == LINEPROTO_MEASUREMENT) {
-            *o++ = '\\'; /* influxd skips whitespace at a line's start */
-            *o++ = 't';
-        } else {
-            *o++ = (char)c;
-        }
-        i++;
+        *plain = false;
+        o = escape_special(o, part, u, n, &i);
     }
+    return o;
+}
+
+#endif
+
+int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
+                             size_t n)
+{
+    if (n > (SIZE_MAX - ESCAPE_SLACK) / 3 ||
+        lineproto_buf_reserve(b, n * 3 + ESCAPE_SLACK) < 0)
+        return -1;
+    bool plain = true;
+    char *o = escape_to(b->data + b->len, part, s, n, &plain);
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;
 }
 
-static int append_escaped_str(lineproto_buf *b, lineproto_part part, const char *s)
+/* ---- numbers ----------------------------------------------------------- */
+
+static const char DIGIT_PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                  "25262728293031323334353637383940414243444546474849"
+                                  "50515253545556575859606162636465666768697071727374"
+                                  "75767778798081828384858687888990919293949596979899";
+
+/* How many decimal digits m has. */
+static inline unsigned decimal_digits(uint64_t m)
 {
-    return lineproto_append_escaped(b, part, s, strlen(s));
+    /* clang-format off */
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+        10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+        10000000000000000000ULL};
+    /* clang-format on */
+    if (m < 10)
+        return 1;
+#if defined(__GNUC__)
+    /* log10 from the bit length (1233 / 4096 ~ log10(2)), then one test */
+    unsigned t = ((unsigned)(64 - __builtin_clzll(m | 1)) * 1233u) >> 12;
+    return t + 1 - (m < pow10[t] ? 1u : 0u);
+#else
+    unsigned d = 1;
+    while (d < 20 && m >= pow10[d])
+        d++;
+    return d;
+#endif
 }
 
-/* Writes the decimal digits of m, with a '.' before the last decimals of
- * them (zeros padded in front as needed) and a '-' when neg, into out.
- * Returns the length. out must hold 48 bytes; m < 10^19. */
-static size_t format_fixed(char *out, bool neg, unsigned long long m, int decimals)
+/* Writes x (below 10^8) as exactly 8 digits at o. */
+static void put8(char *o, uint32_t x)
 {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m > 0);
-    while (n <= decimals)
-        digits[n++] = '0';
-    size_t len = 0;
-    if (neg)
-        out[len++] = '-';
-    for (int i = n - 1; i >= 0; i--) {
-        out[len++] = digits[i];
-        if (i == decimals && decimals > 0)
-            out[len++] = '.';
+    uint32_t a = x / 10000, b = x % 10000;
+    memcpy(o, DIGIT_PAIRS + (a / 100) * 2, 2);
+    memcpy(o + 2, DIGIT_PAIRS + (a % 100) * 2, 2);
+    memcpy(o + 4, DIGIT_PAIRS + (b / 100) * 2, 2);
+    memcpy(o + 6, DIGIT_PAIRS + (b % 100) * 2, 2);
+}
+
+/* Writes the len decimal digits of m (len = decimal_digits(m), or more for
+ * leading zeros) at o, from the end: 8 at a time while m is large, then
+ * two at a time. Returns the end. */
+static char *put_digits_long(char *o, uint64_t m, unsigned len)
+{
+    char *p = o + len;
+    while (m >= 100000000) {
+        p -= 8;
+        put8(p, (uint32_t)(m % 100000000));
+        m /= 100000000;
     }
-    return len;
+    uint32_t s = (uint32_t)m;
+    while (s >= 100) {
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + (s % 100) * 2, 2);
+        s /= 100;
+    }
+    if (s >= 10) {
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + s * 2, 2);
+    } else {
+        *--p = (char)('0' + s);
+    }
+    while (p > o)
+        *--p = '0';
+    return o + len;
+}
+
+/* put_digits_long, with the short numbers most fields hold inline. */
+static inline char *put_digits(char *o, uint64_t m, unsigned len)
+{
+    if (len == 1) {
+        *o = (char)('0' + m);
+        return o + 1;
+    }
+    if (len == 2) {
+        memcpy(o, DIGIT_PAIRS + m * 2, 2);
+        return o + 2;
+    }
+    return put_digits_long(o, m, len);
+}
+
+/* Writes v as "%lld" prints it at o (at most 20 bytes). Returns the end. */
+static char *put_int(char *o, int64_t v)
+{
+    uint64_t m = (uint64_t)v;
+    if (v < 0) {
+        *o++ = '-';
+        m = 0 - m;
+    }
+    return put_digits(o, m, decimal_digits(m));
 }
 
 int lineproto_append_int(lineproto_buf *b, int64_t v)
 {
-    static const char PAIRS[] = "00010203040506070809101112131415161718192021222324"
-                                "25262728293031323334353637383940414243444546474849"
-                                "50515253545556575859606162636465666768697071727374"
-                                "75767778798081828384858687888990919293949596979899";
-    char tmp[24];
-    char *o = tmp + sizeof tmp;
-    bool neg = v < 0;
-    uint64_t m = neg ? 0 - (uint64_t)v : (uint64_t)v;
-    while (m >= 100) {
-        o -= 2;
-        memcpy(o, PAIRS + (m % 100) * 2, 2);
-        m /= 100;
-    }
-    if (m >= 10) {
-        o -= 2;
-        memcpy(o, PAIRS + m * 2, 2);
-    } else {
-        *--o = (char)('0' + m);
-    }
-    if (neg)
-        *--o = '-';
-    return lineproto_buf_append(b, o, (size_t)(tmp + sizeof tmp - o));
+    if (lineproto_buf_reserve(b, 24) < 0)
+        return -1;
+    char *o = put_int(b->data + b->len, v);
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
-int lineproto_append_double(lineproto_buf *b, double v)
+/* The most put_double writes. */
+#define DOUBLE_MAX 48
+
+/* Writes the finite double v at o (at most DOUBLE_MAX bytes), as
+ * lineproto_append_double promises. Returns the end. */
+static char *put_double(char *o, double v)
 {
-    if (!isfinite(v))
-        return -2;
-    char tmp[48];
     /* Integers print as such, without the search below. */
     /* The range test comes first: casting a double beyond long long's range
      * is undefined behaviour (found by fuzz-lineproto). */
     if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v)))
-        return lineproto_append_int(b, (long long)v);
+        return put_int(o, (long long)v);
     /* A value with at most 9 integer and 6 decimal digits (15 in all, so
      * "%.15g" below would print exactly these digits, and without an
      * exponent from 1e-5 up) is the decimal with the fewest decimals that
      * reads back to it: m / 10^d, both exact doubles, divides with one
      * correct rounding, as strtod reads the decimal text, so the test below
-     * is exact. */
+     * is exact. m is a * 10^d rounded to the nearest integer, ties to even,
+     * as nearbyint rounds by default: below 2^52, adding and subtracting
+     * 2^52 leaves exactly that (in double arithmetic, without excess
+     * precision). */
     if (fabs(v) < 1e9 && fabs(v) >= 1e-5) {
         static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+        static const uint64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+        const double two52 = 4503599627370496.0;
         double a = fabs(v);
         for (int d = 1; d <= 6; d++) {
-            double m = nearbyint(a * pow10[d]);
-            if (m / pow10[d] == a)
-                return lineproto_buf_append(
-                    b, tmp, format_fixed(tmp, v < 0, (unsigned long long)m, d));
+            double x = a * pow10[d]; /* its own statement: never fused */
+#if FLT_EVAL_METHOD == 0
+            double m = (x + two52) - two52;
+#else
+            double m = nearbyint(x);
+#endif
+            if (m / pow10[d] == a) {
+                uint64_t im = (uint64_t)m;
+                uint64_t ip = im / ipow10[d], fp = im % ipow10[d];
+                if (v < 0)
+                    *o++ = '-';
+                o = put_digits(o, ip, decimal_digits(ip));
+                *o++ = '.';
+                return put_digits(o, fp, (unsigned)d);
+            }
         }
     }
+    char tmp[DOUBLE_MAX];
     /* %g drops trailing zeros, so the first precision that reads back gives
      * the shortest form; 15 digits suffice for most values. */
     int prec = fabs(v) < 1e-300 ? 1 : 15; /* subnormals are short with few digits */
@@ -300,13 +463,27 @@ int lineproto_append_double(lineproto_buf *b, double v)
             digits += isdigit((unsigned char)*p) ? 1 : 0;
         if (exp10 >= -5 && exp10 < 17) {
             int decimals = digits - 1 - exp10;
-            char alt[48];
+            char alt[DOUBLE_MAX];
             snprintf(alt, sizeof alt, "%.*f", decimals > 0 ? decimals : 0, v);
             if (strtod(alt, NULL) == v)
                 memcpy(tmp, alt, strlen(alt) + 1);
         }
     }
-    return buf_puts(b, tmp);
+    size_t len = strlen(tmp);
+    memcpy(o, tmp, len);
+    return o + len;
+}
+
+int lineproto_append_double(lineproto_buf *b, double v)
+{
+    if (!isfinite(v))
+        return -2;
+    if (lineproto_buf_reserve(b, DOUBLE_MAX) < 0)
+        return -1;
+    char *o = put_double(b->data + b->len, v);
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 size_t lineproto_scrub_nul_escapes(char *text, size_t n)
@@ -367,6 +544,14 @@ int lineproto_parse_pyfloat(const char *s, size_t n, double *out)
     size_t a = 0, z = n;
     while (a < z && ascii_space((unsigned char)s[a]))
         a++;
+    /* Most texts are words: a number starts with a sign, a digit or a
+     * '.', "nan" and "inf" with their letter. */
+    if (a < z) {
+        unsigned char c = (unsigned char)s[a];
+        if (!(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.' &&
+            (c | 0x20) != 'n' && (c | 0x20) != 'i')
+            return -1;
+    }
     while (z > a && ascii_space((unsigned char)s[z - 1]))
         z--;
     if (a == z || z - a > 400)
@@ -426,12 +611,12 @@ int lineproto_parse_pyfloat(const char *s, size_t n, double *out)
 typedef enum { FIELD_FLOAT, FIELD_STRING, FIELD_BOOL } field_type;
 
 typedef struct {
-    const char *key; /* in the fieldset's arena */
+    const char *key; /* borrowed: the message's, a constant, or in the arena */
     size_t klen;
     field_type type;
     double num;
     bool flag;
-    const char *str; /* FIELD_STRING: in the fieldset's arena */
+    const char *str; /* FIELD_STRING: borrowed as key is */
     size_t slen;
 } field;
 
@@ -443,19 +628,23 @@ typedef struct arena_block {
 } arena_block;
 
 #define FIELDSET_INLINE_FIELDS 24
-#define FIELDSET_INLINE_BYTES 2048
+#define FIELDSET_INLINE_BYTES 1024
 
 /* Fields in insertion order with Python dict semantics: setting an existing
- * key replaces its value in place. Keys and strings are copied into an
- * arena that starts inside the fieldset and never moves what it holds, so
- * a typical message allocates nothing here. Initialise with fieldset_init;
- * a fieldset must not be copied. */
+ * key replaces its value in place. Keys and strings are borrowed: from the
+ * message being encoded (which outlives the fieldset), constants, or texts
+ * made here, which are copied into an arena that starts inside the
+ * fieldset and never moves what it holds, so a typical message allocates
+ * nothing here. bloom has the bit key_bit of every key set since init, so
+ * most look-ups of a key not there cost one test. Initialise with
+ * fieldset_init; a fieldset must not be copied. */
 typedef struct {
     field *v;
     size_t n;
     size_t cap;
     bool oom;
     unsigned dropped;
+    uint64_t bloom;
     field local[FIELDSET_INLINE_FIELDS];
     char bytes[FIELDSET_INLINE_BYTES];
     size_t bytes_used;
@@ -469,6 +658,7 @@ static void fieldset_init(fieldset *fs)
     fs->cap = FIELDSET_INLINE_FIELDS;
     fs->oom = false;
     fs->dropped = 0;
+    fs->bloom = 0;
     fs->bytes_used = 0;
     fs->blocks = NULL;
 }
@@ -484,9 +674,8 @@ static void fieldset_fini(fieldset *fs)
     }
 }
 
-/* Copies n bytes of s and a NUL into the arena. Returns the copy, or NULL
- * when out of memory (fs->oom set). */
-static const char *fieldset_copy(fieldset *fs, const char *s, size_t n)
+/* n + 1 bytes of the arena, or NULL when out of memory (fs->oom set). */
+static char *fieldset_alloc(fieldset *fs, size_t n)
 {
     char *p;
     if (n < FIELDSET_INLINE_BYTES - fs->bytes_used) {
@@ -497,7 +686,7 @@ static const char *fieldset_copy(fieldset *fs, const char *s, size_t n)
         fs->blocks->used += n + 1;
     } else {
         size_t cap = n < 8192 ? 8192 : n + 1;
-        arena_block *b = malloc(sizeof *b + cap);
+        arena_block *b = n < SIZE_MAX - sizeof *b ? malloc(sizeof *b + cap) : NULL;
         if (b == NULL) {
             fs->oom = true;
             return NULL;
@@ -508,63 +697,122 @@ static const char *fieldset_copy(fieldset *fs, const char *s, size_t n)
         fs->blocks = b;
         p = b->data;
     }
-    memcpy(p, s, n);
-    p[n] = '\0';
     return p;
 }
 
-static field *fieldset_find_n(fieldset *fs, const char *key, size_t klen)
+/* s[0..n), the sfxlen bytes of sfx after it (sfx may be NULL when sfxlen
+ * is 0) and a NUL, copied into the arena. Returns the copy, or NULL when out of
+ * memory (fs->oom set). */
+static inline const char *fieldset_copy2(fieldset *fs, const char *s, size_t n,
+                                         const char *sfx, size_t sfxlen)
 {
+    if (n > SIZE_MAX / 2) {
+        fs->oom = true;
+        return NULL;
+    }
+    char *p = fieldset_alloc(fs, n + sfxlen);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, n);
+    if (sfxlen > 0)
+        memcpy(p + n, sfx, sfxlen);
+    p[n + sfxlen] = '\0';
+    return p;
+}
+
+/* memcmp(a, b, n) == 0 for two texts of at least n bytes each; from 4 to
+ * 16 bytes with two overlapping loads from each. */
+static inline bool bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return a0 == b0 && a1 == b1;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return a0 == b0 && a1 == b1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+static inline uint64_t key_bit(const char *key, size_t klen)
+{
+    unsigned h = klen == 0 ? 0
+                           : (unsigned)klen * 7u + (unsigned char)key[0] * 3u +
+                                 (unsigned char)key[klen - 1];
+    return 1ULL << (h & 63);
+}
+
+static inline field *fieldset_find_n(fieldset *fs, const char *key, size_t klen)
+{
+    if ((fs->bloom & key_bit(key, klen)) == 0)
+        return NULL;
     for (size_t i = 0; i < fs->n; i++) {
         field *f = &fs->v[i];
-        if (f->klen == klen && memcmp(f->key, key, klen) == 0)
+        if (f->klen == klen && bytes_equal(f->key, key, klen))
             return f;
     }
     return NULL;
 }
 
-static field *fieldset_find(fieldset *fs, const char *key)
+/* Doubles the room for fields. Returns false when out of memory (fs->oom
+ * set). */
+static bool fieldset_grow(fieldset *fs)
 {
-    return fieldset_find_n(fs, key, strlen(key));
+    size_t cap = fs->cap * 2;
+    field *v =
+        fs->v == fs->local ? malloc(cap * sizeof *v) : realloc(fs->v, cap * sizeof *v);
+    if (v == NULL) {
+        fs->oom = true;
+        return false;
+    }
+    if (fs->v == fs->local)
+        memcpy(v, fs->local, fs->n * sizeof *v);
+    fs->v = v;
+    fs->cap = cap;
+    return true;
 }
 
-/* Returns the slot for key (new or existing, its old string dropped), or
- * NULL when out of memory (fs->oom set). */
-static field *fieldset_slot(fieldset *fs, const char *key)
+/* Appends a new field with key (borrowed), which the caller knows is not
+ * among the fields yet. Returns it, or NULL when out of memory (fs->oom
+ * set). */
+static inline field *fieldset_push(fieldset *fs, const char *key, size_t klen)
 {
-    size_t klen = strlen(key);
+    if (fs->n == fs->cap && !fieldset_grow(fs))
+        return NULL;
+    field *f = &fs->v[fs->n++];
+    f->key = key;
+    f->klen = klen;
+    f->str = NULL;
+    f->slen = 0;
+    fs->bloom |= key_bit(key, klen);
+    return f;
+}
+
+/* Returns the slot for key (borrowed when new), new or existing (its old
+ * string dropped), or NULL when out of memory (fs->oom set). */
+static inline field *fieldset_slot(fieldset *fs, const char *key, size_t klen)
+{
     field *f = fieldset_find_n(fs, key, klen);
     if (f != NULL) {
         f->str = NULL;
         f->slen = 0;
         return f;
     }
-    if (fs->n == fs->cap) {
-        size_t cap = fs->cap * 2;
-        field *v = fs->v == fs->local ? malloc(cap * sizeof *v)
-                                       : realloc(fs->v, cap * sizeof *v);
-        if (v == NULL) {
-            fs->oom = true;
-            return NULL;
-        }
-        if (fs->v == fs->local)
-            memcpy(v, fs->local, fs->n * sizeof *v);
-        fs->v = v;
-        fs->cap = cap;
-    }
-    const char *k = fieldset_copy(fs, key, klen);
-    if (k == NULL)
-        return NULL;
-    f = &fs->v[fs->n++];
-    memset(f, 0, sizeof *f);
-    f->key = k;
-    f->klen = klen;
-    return f;
+    return fieldset_push(fs, key, klen);
 }
 
-static void fieldset_del(fieldset *fs, const char *key)
+static void fieldset_del(fieldset *fs, const char *key, size_t klen)
 {
-    field *f = fieldset_find(fs, key);
+    field *f = fieldset_find_n(fs, key, klen);
     if (f == NULL)
         return;
     size_t idx = (size_t)(f - fs->v);
@@ -573,36 +821,51 @@ static void fieldset_del(fieldset *fs, const char *key)
 }
 
 /* A float field; NaN and infinities are left out (and counted), removing a
- * value the key held before, as HA's integration does. */
-static void fieldset_float(fieldset *fs, const char *key, double v)
+ * value the key held before, as HA's integration does. With absent, the
+ * caller knows the key is not among the fields. */
+static inline void fieldset_float(fieldset *fs, const char *key, size_t klen, double v,
+                                  bool absent)
 {
     if (!isfinite(v)) {
-        fieldset_del(fs, key);
+        if (!absent)
+            fieldset_del(fs, key, klen);
         fs->dropped++;
         return;
     }
-    field *f = fieldset_slot(fs, key);
+    field *f = absent ? fieldset_push(fs, key, klen) : fieldset_slot(fs, key, klen);
     if (f != NULL) {
         f->type = FIELD_FLOAT;
         f->num = v;
     }
 }
 
-/* A string field: s up to its first NUL. */
-static void fieldset_string(fieldset *fs, const char *key, const char *s)
+/* A string field with the text s[0..n), borrowed; absent as for
+ * fieldset_float. */
+static inline void fieldset_string(fieldset *fs, const char *key, size_t klen,
+                                   const char *s, size_t n, bool absent)
 {
-    field *f = fieldset_slot(fs, key);
+    field *f = absent ? fieldset_push(fs, key, klen) : fieldset_slot(fs, key, klen);
     if (f == NULL)
         return;
     f->type = FIELD_STRING;
-    size_t n = strlen(s);
-    f->str = fieldset_copy(fs, s, n);
+    f->str = s;
     f->slen = n;
 }
 
-static void fieldset_bool(fieldset *fs, const char *key, bool v)
+/* A string field with the NUL-terminated text s, copied. */
+static void fieldset_string_copy(fieldset *fs, const char *key, size_t klen,
+                                 const char *s)
 {
-    field *f = fieldset_slot(fs, key);
+    size_t n = strlen(s);
+    const char *c = fieldset_copy2(fs, s, n, NULL, 0);
+    if (c != NULL)
+        fieldset_string(fs, key, klen, c, n, false);
+}
+
+static inline void fieldset_bool(fieldset *fs, const char *key, size_t klen, bool v,
+                                 bool absent)
+{
+    field *f = absent ? fieldset_push(fs, key, klen) : fieldset_slot(fs, key, klen);
     if (f != NULL) {
         f->type = FIELD_BOOL;
         f->flag = v;
@@ -611,22 +874,27 @@ static void fieldset_bool(fieldset *fs, const char *key, bool v)
 
 /* ---- tags -------------------------------------------------------------- */
 
+/* A tag as write_line writes it: prefix is ",<key>=" with the key already
+ * escaped, padded with zeros so that it is copied as one block; a NULL or
+ * empty value leaves the tag out. */
 typedef struct {
-    const char *key;
+    char prefix[16];
+    size_t plen;
     const char *value;
+    size_t vlen;
 } tag;
 
-/* Sorts a few tags by key (insertion sort: the keys are distinct, so any
- * sort gives this order). */
-static void tags_sort(tag *tags, size_t ntags)
+/* A tag from a key literal (of at most 14 bytes: the sizeof below does not
+ * compile for longer ones) and a value of vlen bytes. */
+/* clang-format off */
+#define TAG(key, value, vlen) \
+    {"," key "=", sizeof(key) + 1 + 0 * sizeof(char[16 - sizeof(key)]), (value), (vlen)}
+/* clang-format on */
+
+/* The length of s, 0 for NULL. */
+static size_t len0(const char *s)
 {
-    for (size_t i = 1; i < ntags; i++) {
-        tag t = tags[i];
-        size_t j = i;
-        for (; j > 0 && strcmp(tags[j - 1].key, t.key) > 0; j--)
-            tags[j] = tags[j - 1];
-        tags[j] = t;
-    }
+    return s != NULL ? strlen(s) : 0;
 }
 
 /* ---- line assembly ----------------------------------------------------- */
@@ -701,78 +969,117 @@ static uint64_t stored_key_hash(const char *s, size_t n)
 }
 
 typedef struct {
-    size_t off;
+    const char *p; /* in out, which does not move while a line is written */
     size_t len;
-    uint64_t hash; /* stored_key_hash */
+    uint64_t hash; /* stored_key_hash, once keys are checked */
 } key_span;
 
-static int write_line(lineproto_buf *out, const char *measurement, tag *tags,
-                      size_t ntags, fieldset *fs, int64_t time_ns)
+/* Appends one line: the measurement (mlen bytes), the tags (in key order
+ * already), fs's fields and the time. Field keys that influxd would store
+ * alike are written once (the first), the others counted in fs->dropped.
+ * Room for the whole line is reserved first, so the line is written
+ * without further checks. Returns 0, or -1 when out of memory (out
+ * unchanged then). */
+static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
+                      const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns)
 {
-    int rc = append_escaped_str(out, LINEPROTO_MEASUREMENT, measurement);
-    tags_sort(tags, ntags);
-    for (size_t i = 0; i < ntags && rc == 0; i++) {
-        if (tags[i].value == NULL || tags[i].value[0] == '\0')
-            continue; /* InfluxDB refuses empty tag values */
-        rc |= buf_putc(out, ',');
-        rc |= append_escaped_str(out, LINEPROTO_KEY, tags[i].key);
-        rc |= buf_putc(out, '=');
-        rc |= append_escaped_str(out, LINEPROTO_KEY, tags[i].value);
+    /* Texts take at most three bytes per byte; a field at most its key's
+     * and its string's, or DOUBLE_MAX, and four more ("," "=" and quotes);
+     * then ' ', the time (at most 20 bytes) and '\n'. Each length is below
+     * SIZE_MAX / 2 (a text in memory) and is added to a sum at most limit,
+     * so no sum below overflows. */
+    const size_t limit = SIZE_MAX / 4;
+    size_t text = mlen;
+    for (size_t i = 0; i < ntags && text <= limit; i++)
+        text += tags[i].plen + tags[i].vlen; /* plen is at most 16 */
+    for (size_t i = 0; i < fs->n && text <= limit; i++) {
+        text += fs->v[i].klen;
+        if (text <= limit)
+            text += fs->v[i].slen;
     }
-    size_t written = 0;
-    /* The escaped keys written so far, as spans of out (which may move). */
+    if (text > limit || fs->n > limit / (DOUBLE_MAX + 4) ||
+        lineproto_buf_reserve(out, text * 3 + fs->n * (DOUBLE_MAX + 4) + 22 +
+                                       ESCAPE_SLACK) < 0)
+        return -1;
+    /* The escaped keys written so far. Until a key that escaping changes
+     * (or that holds a backslash) comes, every key is stored as its bytes,
+     * and the fieldset's keys are distinct: only from then on are keys
+     * compared by what influxd stores. */
     key_span local[32];
     key_span *keys = local;
     if (fs->n > sizeof local / sizeof local[0]) {
         keys = malloc(fs->n * sizeof *keys);
         if (keys == NULL)
-            rc = -1;
+            return -1;
     }
-    for (size_t i = 0; i < fs->n && rc == 0; i++) {
-        field *f = &fs->v[i];
-        size_t before = out->len;
-        rc |= buf_putc(out, written == 0 ? ' ' : ',');
-        size_t kstart = out->len;
-        rc |= lineproto_append_escaped(out, LINEPROTO_FIELD_KEY, f->key, f->klen);
-        if (rc != 0)
-            break;
-        size_t klen = out->len - kstart;
-        uint64_t hash = stored_key_hash(out->data + kstart, klen);
-        bool dup = false;
-        for (size_t k = 0; k < written && !dup; k++)
-            dup = keys[k].hash == hash &&
-                  stored_keys_equal(out->data + keys[k].off, keys[k].len,
-                                    out->data + kstart, klen);
-        if (dup) {
-            /* Two keys InfluxDB would store alike (after the replacements
-             * above): it would keep only the last, so keep only the first. */
-            lineproto_buf_truncate(out, before);
-            fs->dropped++;
-            continue;
-        }
-        keys[written].off = kstart;
+    bool plain = true;
+    char *o =
+        escape_to(out->data + out->len, LINEPROTO_MEASUREMENT, measurement, mlen, &plain);
+    for (size_t i = 0; i < ntags; i++) {
+        if (tags[i].vlen == 0)
+            continue; /* InfluxDB refuses empty tag values */
+        memcpy(o, tags[i].prefix, sizeof tags[i].prefix); /* within the room */
+        o += tags[i].plen;
+        o = escape_to(o, LINEPROTO_KEY, tags[i].value, tags[i].vlen, &plain);
+    }
+    size_t written = 0;
+    bool checking = false;
+    for (size_t i = 0; i < fs->n; i++) {
+        const field *f = &fs->v[i];
+        char *before = o;
+        *o++ = written == 0 ? ' ' : ',';
+        char *kstart = o;
+        plain = true;
+        o = escape_to(o, LINEPROTO_FIELD_KEY, f->key, f->klen, &plain);
+        size_t klen = (size_t)(o - kstart);
+        keys[written].p = kstart;
         keys[written].len = klen;
-        keys[written].hash = hash;
-        rc |= buf_putc(out, '=');
+        if (!plain && !checking) {
+            checking = true;
+            for (size_t k = 0; k < written; k++)
+                keys[k].hash = stored_key_hash(keys[k].p, keys[k].len);
+        }
+        if (checking) {
+            uint64_t hash = stored_key_hash(kstart, klen);
+            bool dup = false;
+            for (size_t k = 0; k < written && !dup; k++)
+                dup = keys[k].hash == hash &&
+                      stored_keys_equal(keys[k].p, keys[k].len, kstart, klen);
+            if (dup) {
+                /* Two keys InfluxDB would store alike (after the replacements
+                 * above): it would keep only the last, so keep only the first. */
+                o = before;
+                fs->dropped++;
+                continue;
+            }
+            keys[written].hash = hash;
+        }
+        *o++ = '=';
         if (f->type == FIELD_FLOAT) {
-            rc |= lineproto_append_double(out, f->num);
+            o = put_double(o, f->num);
         } else if (f->type == FIELD_BOOL) {
-            rc |= buf_puts(out, f->flag ? "true" : "false");
+            if (f->flag) {
+                memcpy(o, "true", 4);
+                o += 4;
+            } else {
+                memcpy(o, "false", 5);
+                o += 5;
+            }
         } else {
-            rc |= buf_putc(out, '"');
-            rc |= lineproto_append_escaped(out, LINEPROTO_STRING, f->str, f->slen);
-            rc |= buf_putc(out, '"');
+            *o++ = '"';
+            o = escape_to(o, LINEPROTO_STRING, f->str, f->slen, &plain);
+            *o++ = '"';
         }
         written++;
     }
     if (keys != local)
         free(keys);
-    if (rc == 0) {
-        rc = buf_putc(out, ' ');
-        rc |= lineproto_append_int(out, time_ns);
-        rc |= buf_putc(out, '\n');
-    }
-    return rc == 0 ? 0 : -1;
+    *o++ = ' ';
+    o = put_int(o, time_ns);
+    *o++ = '\n';
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 /* ---- message helpers --------------------------------------------------- */
@@ -880,56 +1187,79 @@ typedef enum {
     K_COUNT
 } msg_key;
 
-static const char *const MSG_KEY_NAMES[K_COUNT] = {
-    [K_AREA] = "area",
-    [K_BACKFILL] = "backfill",
-    [K_DATA] = "data",
-    [K_DOMAIN] = "domain",
-    [K_ENTITY_ID] = "entity_id",
-    [K_EVENT_TYPE] = "event_type",
-    [K_NEW_STATE] = "new_state",
-    [K_OBJECT_ID] = "object_id",
-    [K_OLD_STATE] = "old_state",
-    [K_PRESENCE] = "presence",
-    [K_SITE] = "site",
-    [K_STAGE] = "stage",
-    [K_STATS] = "stats",
-    [K_TIME_FIRED] = "time_fired",
-    [K_TIME_NS] = "time_ns",
-    [K_UNIT] = "unit",
-    [K_VALUE] = "value",
-    [K_WEATHER] = "weather",
-};
-
 typedef struct {
     const msgjson_node *root;
     const msgjson_node *v[K_COUNT]; /* a member's value, or NULL */
 } msg_index;
 
+/* The members of obj in order: k walks the key nodes (the value is k + 1).
+ * obj must be an object. */
+#define FOR_MEMBERS(k, obj)                                                              \
+    for (const msgjson_node *k = (obj) + 1, *k##_end = (obj) + (obj)->span; k < k##_end; \
+         k += 1 + k[1].span)
+
+/* True when the string node k is the n bytes of lit (n a constant, so the
+ * comparison is a few loads). */
+#define KEY_IS(k, lit)                                                                   \
+    ((k)->count == sizeof(lit) - 1 && memcmp((k)->u.s, lit, sizeof(lit) - 1) == 0)
+
 /* Which msg_key a member's key is, or K_COUNT for none. */
 static msg_key msg_key_of(const msgjson_node *key)
 {
-    /* Candidates by length, so most keys cost one switch and a memcmp. */
-    static const msg_key by_len[][4] = {
-        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 0 */
-        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 1 */
-        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 2 */
-        {K_COUNT, K_COUNT, K_COUNT, K_COUNT}, /* 3 */
-        {K_AREA, K_DATA, K_SITE, K_UNIT}, /* 4 */
-        {K_STAGE, K_STATS, K_VALUE, K_COUNT}, /* 5 */
-        {K_DOMAIN, K_COUNT, K_COUNT, K_COUNT}, /* 6 */
-        {K_TIME_NS, K_WEATHER, K_COUNT, K_COUNT}, /* 7 */
-        {K_BACKFILL, K_PRESENCE, K_COUNT, K_COUNT}, /* 8 */
-        {K_ENTITY_ID, K_NEW_STATE, K_OBJECT_ID, K_OLD_STATE}, /* 9 */
-        {K_EVENT_TYPE, K_TIME_FIRED, K_COUNT, K_COUNT}, /* 10 */
-    };
-    size_t n = key->count;
-    if (n >= sizeof by_len / sizeof by_len[0])
-        return K_COUNT;
-    for (size_t i = 0; i < 4 && by_len[n][i] != K_COUNT; i++) {
-        msg_key k = by_len[n][i];
-        if (key->u.s[0] == MSG_KEY_NAMES[k][0] && memcmp(key->u.s, MSG_KEY_NAMES[k], n) == 0)
-            return k;
+    const char *s = key->u.s;
+    switch (key->count) {
+    case 4:
+        if (memcmp(s, "area", 4) == 0)
+            return K_AREA;
+        if (memcmp(s, "data", 4) == 0)
+            return K_DATA;
+        if (memcmp(s, "site", 4) == 0)
+            return K_SITE;
+        if (memcmp(s, "unit", 4) == 0)
+            return K_UNIT;
+        break;
+    case 5:
+        if (memcmp(s, "stage", 5) == 0)
+            return K_STAGE;
+        if (memcmp(s, "stats", 5) == 0)
+            return K_STATS;
+        if (memcmp(s, "value", 5) == 0)
+            return K_VALUE;
+        break;
+    case 6:
+        if (memcmp(s, "domain", 6) == 0)
+            return K_DOMAIN;
+        break;
+    case 7:
+        if (memcmp(s, "time_ns", 7) == 0)
+            return K_TIME_NS;
+        if (memcmp(s, "weather", 7) == 0)
+            return K_WEATHER;
+        break;
+    case 8:
+        if (memcmp(s, "backfill", 8) == 0)
+            return K_BACKFILL;
+        if (memcmp(s, "presence", 8) == 0)
+            return K_PRESENCE;
+        break;
+    case 9:
+        if (memcmp(s, "entity_id", 9) == 0)
+            return K_ENTITY_ID;
+        if (memcmp(s, "new_state", 9) == 0)
+            return K_NEW_STATE;
+        if (memcmp(s, "object_id", 9) == 0)
+            return K_OBJECT_ID;
+        if (memcmp(s, "old_state", 9) == 0)
+            return K_OLD_STATE;
+        break;
+    case 10:
+        if (memcmp(s, "event_type", 10) == 0)
+            return K_EVENT_TYPE;
+        if (memcmp(s, "time_fired", 10) == 0)
+            return K_TIME_FIRED;
+        break;
+    default:
+        break;
     }
     return K_COUNT;
 }
@@ -941,10 +1271,47 @@ static void msg_index_fill(msg_index *ix, const msgjson_node *msg)
     ix->root = msg;
     for (size_t i = 0; i < K_COUNT; i++)
         ix->v[i] = NULL;
-    for (const msgjson_node *k = msgjson_first(msg); k != NULL; k = msgjson_next(msg, k)) {
+    FOR_MEMBERS(k, msg)
+    {
         msg_key mk = msg_key_of(k);
         if (mk != K_COUNT && ix->v[mk] == NULL)
             ix->v[mk] = k + 1;
+    }
+}
+
+/* A member name for members_get. */
+typedef struct {
+    const char *name;
+    size_t len;
+} member_name;
+
+#define MEMBER(name)                                                                     \
+    {                                                                                    \
+        (name), sizeof(name) - 1                                                         \
+    }
+
+/* Sets found[i] to the value of obj's first member named names[i], or NULL
+ * when obj is not an object or has none, in one pass over obj. */
+static void members_get(const msgjson_node *obj, const member_name *names, size_t n,
+                        const msgjson_node **found)
+{
+    for (size_t i = 0; i < n; i++)
+        found[i] = NULL;
+    if (obj == NULL || obj->type != MSGJSON_OBJECT)
+        return;
+    size_t left = n;
+    FOR_MEMBERS(k, obj)
+    {
+        for (size_t i = 0; i < n; i++) {
+            if (found[i] == NULL && k->count == names[i].len &&
+                bytes_equal(k->u.s, names[i].name, names[i].len)) {
+                found[i] = k + 1;
+                left--;
+                break;
+            }
+        }
+        if (left == 0)
+            break;
     }
 }
 
@@ -1003,182 +1370,238 @@ static bool value_as_float(const msgjson_node *v, double *out)
     return false;
 }
 
-/* HA's RE_DIGIT_TAIL, ^[^.]*\d+\.?\d+[^.]*$, on ASCII digits: true when text
- * has no '.' and two adjacent digits, or exactly one '.' with a digit on
- * each side. */
-static bool digit_tail(const char *text)
+static bool ascii_digit(char c)
 {
-    const char *dot = strchr(text, '.');
+    return c >= '0' && c <= '9';
+}
+
+/* HA's RE_DIGIT_TAIL, ^[^.]*\d+\.?\d+[^.]*$, on ASCII digits: true when
+ * text (n bytes) has no '.' and two adjacent digits, or exactly one '.'
+ * with a digit on each side. */
+static bool digit_tail(const char *text, size_t n)
+{
+    const char *dot = memchr(text, '.', n);
     if (dot != NULL) {
-        if (strchr(dot + 1, '.') != NULL || dot == text)
+        size_t at = (size_t)(dot - text);
+        if (at == 0 || at + 1 == n || memchr(dot + 1, '.', n - at - 1) != NULL)
             return false;
-        return isdigit((unsigned char)dot[-1]) && isdigit((unsigned char)dot[1]);
+        return ascii_digit(dot[-1]) && ascii_digit(dot[1]);
     }
-    for (const char *p = text; p[0] != '\0' && p[1] != '\0'; p++)
-        if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]))
+    for (size_t i = 0; i + 1 < n; i++)
+        if (ascii_digit(text[i]) && ascii_digit(text[i + 1]))
             return true;
     return false;
 }
 
-/* HA's float(RE_DECIMAL.sub("", text)): the digits and the dot, as a number.
- * Only called when digit_tail(text) holds, so the result is a plain decimal.
- * Returns NaN when out of memory (the caller then drops the field). */
-static double digit_tail_value(const char *text)
+/* HA's float(RE_DECIMAL.sub("", text)): the digits and the dot of text (n
+ * bytes), as a number. Only called when digit_tail(text, n) holds, so the
+ * result is a plain decimal. Returns NaN when out of memory (the caller
+ * then drops the field). */
+static double digit_tail_value(const char *text, size_t n)
 {
     char local[128];
-    size_t len = strlen(text);
-    char *tmp = len < sizeof local ? local : malloc(len + 1);
+    char *tmp = n < sizeof local ? local : malloc(n + 1);
     if (tmp == NULL)
         return NAN;
-    size_t n = 0;
-    for (const char *p = text; *p != '\0'; p++)
-        if (isdigit((unsigned char)*p) || *p == '.')
-            tmp[n++] = *p;
-    tmp[n] = '\0';
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_digit(text[i]) || text[i] == '.')
+            tmp[k++] = text[i];
+    tmp[k] = '\0';
     double v;
-    if (!hs_jscan_exact_decimal(tmp, n, &v))
+    if (!hs_jscan_exact_decimal(tmp, k, &v))
         v = strtod(tmp, NULL);
     if (tmp != local)
         free(tmp);
     return v;
 }
 
-/* HA's attribute rule: float(value) under the key, else "<key>_str" with the
- * text (and the digits of a text like "12 km" under the key). A key already
- * among the fields, and the key "time", get a trailing '_' first. */
-static void add_attribute(fieldset *fs, const char *name, const msgjson_node *value)
+/* HA's attribute rule for the member whose key node is kn: float(value)
+ * under the key, else "<key>_str" with the text (and the digits of a text
+ * like "12 km" under the key). A key already among the fields, and the key
+ * "time", get a trailing '_' first. */
+static void add_attribute(fieldset *fs, const msgjson_node *kn)
 {
-    if (name[0] == '\0') {
+    const char *name = kn->u.s;
+    size_t nlen = kn->count;
+    const msgjson_node *value = kn + 1;
+    if (nlen == 0) {
         fs->dropped++; /* InfluxDB refuses an empty field key */
         return;
     }
-    size_t klen = strlen(name);
-    char local[128];
-    char *key = klen + 6 <= sizeof local ? local : malloc(klen + 6);
-    if (key == NULL) {
-        fs->oom = true;
-        return;
-    }
-    memcpy(key, name, klen + 1);
     /* influxd refuses a field named "time" (it drops the point or the
      * field): it is treated like a key already taken. */
-    if (fieldset_find_n(fs, key, klen) != NULL || strcmp(key, "time") == 0) {
-        key[klen++] = '_';
-        key[klen] = '\0';
+    bool taken = KEY_IS(kn, "time") || fieldset_find_n(fs, name, nlen) != NULL;
+    const char *key = name;
+    size_t klen = nlen;
+    if (taken) {
+        key = fieldset_copy2(fs, name, nlen, "_", 1);
+        if (key == NULL)
+            return;
+        klen++;
     }
     double num;
     if (value_as_float(value, &num)) {
-        fieldset_float(fs, key, num);
+        fieldset_float(fs, key, klen, num, !taken);
+        return;
+    }
+    const char *text;
+    size_t tlen;
+    if (is_string(value)) {
+        text = value->u.s;
+        tlen = value->count;
+    } else if (is_null(value)) {
+        text = "None";
+        tlen = 4;
     } else {
-        /* value_text without a copy for the common text values */
-        char *owned = NULL;
-        const char *text;
-        if (is_string(value))
-            text = msgjson_str(value);
-        else if (is_null(value))
-            text = "None";
-        else
-            text = owned = value_text(value);
-        if (text == NULL) {
+        char *owned = value_text(value);
+        if (owned == NULL) {
             fs->oom = true;
-            if (key != local)
-                free(key);
             return;
         }
-        memcpy(key + klen, "_str", 5);
-        fieldset_string(fs, key, text);
-        key[klen] = '\0';
-        if (digit_tail(text))
-            fieldset_float(fs, key, digit_tail_value(text));
+        tlen = strlen(owned);
+        text = fieldset_copy2(fs, owned, tlen, NULL, 0);
         free(owned);
+        if (text == NULL)
+            return;
     }
-    if (key != local)
-        free(key);
+    const char *skey = fieldset_copy2(fs, key, klen, "_str", 4);
+    if (skey == NULL)
+        return;
+    fieldset_string(fs, skey, klen + 4, text, tlen, false);
+    /* key differs from skey, so it is still absent when it was */
+    if (digit_tail(text, tlen))
+        fieldset_float(fs, key, klen, digit_tail_value(text, tlen), !taken);
 }
 
-/* key = name, with a '_' appended when taken; as snprintf into 64 bytes. */
-static void extra_key(char key[64], const char *name, bool taken)
+/* The key of a homestream extra named name (a constant): name, or name
+ * with a '_' appended (in the arena) when taken. Sets *klen and *absent
+ * (whether the key is known not to be among the fields). Returns NULL when
+ * out of memory (fs->oom set). */
+static inline const char *extra_key(fieldset *fs, const char *name, size_t nlen,
+                                    size_t *klen, bool *absent)
 {
-    size_t n = strlen(name);
-    if (n > 63)
-        n = 63;
-    memcpy(key, name, n);
-    if (taken && n < 63)
-        key[n++] = '_';
-    key[n] = '\0';
+    if (fieldset_find_n(fs, name, nlen) == NULL) {
+        *klen = nlen;
+        *absent = true;
+        return name;
+    }
+    *klen = nlen + 1;
+    *absent = false;
+    return fieldset_copy2(fs, name, nlen, "_", 1);
 }
 
-/* A homestream extra: same clash rule as attributes, typed as given. */
-static void add_extra_number(fieldset *fs, const char *name, const msgjson_node *v)
+/* A homestream extra: same clash rule as attributes, typed as given. name
+ * is a string literal. */
+#define add_extra_number(fs, name, v) add_extra_number_n(fs, name, sizeof(name) - 1, v)
+#define add_extra_string(fs, name, v) add_extra_string_n(fs, name, sizeof(name) - 1, v)
+#define add_extra_bool(fs, name, v) add_extra_bool_n(fs, name, sizeof(name) - 1, v)
+
+static inline void add_extra_number_n(fieldset *fs, const char *name, size_t nlen,
+                                      const msgjson_node *v)
 {
     if (!is_number(v))
         return;
-    char key[64];
-    extra_key(key, name, fieldset_find(fs, name) != NULL);
-    fieldset_float(fs, key, number_value(v));
+    size_t klen;
+    bool absent;
+    const char *key = extra_key(fs, name, nlen, &klen, &absent);
+    if (key != NULL)
+        fieldset_float(fs, key, klen, number_value(v), absent);
 }
 
-static void add_extra_string(fieldset *fs, const char *name, const msgjson_node *v)
+static inline void add_extra_string_n(fieldset *fs, const char *name, size_t nlen,
+                                      const msgjson_node *v)
 {
     if (!is_string(v))
         return;
-    char key[64];
-    extra_key(key, name, fieldset_find(fs, name) != NULL);
-    fieldset_string(fs, key, msgjson_str(v));
+    size_t klen;
+    bool absent;
+    const char *key = extra_key(fs, name, nlen, &klen, &absent);
+    if (key != NULL)
+        fieldset_string(fs, key, klen, v->u.s, v->count, absent);
 }
 
-static void add_extra_bool(fieldset *fs, const char *name, const msgjson_node *v)
+static inline void add_extra_bool_n(fieldset *fs, const char *name, size_t nlen,
+                                    const msgjson_node *v)
 {
     if (!is_boolean(v))
         return;
-    char key[64];
-    extra_key(key, name, fieldset_find(fs, name) != NULL);
-    fieldset_bool(fs, key, is_true(v));
+    size_t klen;
+    bool absent;
+    const char *key = extra_key(fs, name, nlen, &klen, &absent);
+    if (key != NULL)
+        fieldset_bool(fs, key, klen, is_true(v), absent);
 }
 
-/* HA's state_as_number word states (helpers/state.py). "unknown" is left
- * out on purpose: homestream keeps it as a state, without a value. */
-static bool word_state(const char *s, double *out)
+/* True when s (n bytes) is the string literal lit. */
+#define TEXT_IS(s, n, lit)                                                               \
+    ((n) == sizeof(lit) - 1 && memcmp((s), lit, sizeof(lit) - 1) == 0)
+
+/* HA's state_as_number word states (helpers/state.py) for the state s (n
+ * bytes). "unknown" is left out on purpose: homestream keeps it as a
+ * state, without a value. */
+static bool word_state(const char *s, size_t n, double *out)
 {
-    static const char *const one[] = {"on", "locked", "above_horizon", "open", "home"};
-    static const char *const zero[] = {"off", "unlocked", "below_horizon", "closed",
-                                       "not_home"};
-    if (strchr("olahubcn", s[0]) == NULL || s[0] == '\0')
-        return false; /* no word starts so */
-    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
-        if (strcmp(s, one[i]) == 0) {
-            *out = 1.0;
-            return true;
-        }
-    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
-        if (strcmp(s, zero[i]) == 0) {
-            *out = 0.0;
-            return true;
-        }
+    if (TEXT_IS(s, n, "on") || TEXT_IS(s, n, "locked") ||
+        TEXT_IS(s, n, "above_horizon") || TEXT_IS(s, n, "open") ||
+        TEXT_IS(s, n, "home")) {
+        *out = 1.0;
+        return true;
+    }
+    if (TEXT_IS(s, n, "off") || TEXT_IS(s, n, "unlocked") ||
+        TEXT_IS(s, n, "below_horizon") || TEXT_IS(s, n, "closed") ||
+        TEXT_IS(s, n, "not_home")) {
+        *out = 0.0;
+        return true;
+    }
     return false;
 }
 
-static bool kept_as_state(const char *s)
+static bool kept_as_state(const char *s, size_t n)
 {
-    return s[0] == '\0' || strcmp(s, "unknown") == 0 || strcmp(s, "unavailable") == 0;
+    return n == 0 || TEXT_IS(s, n, "unknown") || TEXT_IS(s, n, "unavailable");
 }
 
-/* Fills dom and *object_id from the message (its domain and object_id fields,
- * else split from entity_id). dom must hold 256 bytes. Returns 0 or -1. */
-static int entity_parts(const msg_index *msg, const char *entity_id, char *dom,
-                        const char **object_id)
+/* A string node's text, or NULL; its length, or 0. */
+static const char *str_of(const msgjson_node *v)
 {
-    const char *d = msgjson_str(mget(msg, K_DOMAIN));
-    const char *o = msgjson_str(mget(msg, K_OBJECT_ID));
-    if (nonempty(d) && nonempty(o) && strlen(d) < 256) {
-        memcpy(dom, d, strlen(d) + 1);
-        *object_id = o;
+    return is_string(v) ? v->u.s : NULL;
+}
+
+static size_t len_of(const msgjson_node *v)
+{
+    return is_string(v) ? v->count : 0;
+}
+
+/* An entity's domain and object id (each NUL-terminated, with its length). */
+typedef struct {
+    const char *domain;
+    size_t domain_len;
+    const char *object_id;
+    size_t object_len;
+    char buf[256]; /* the domain when split from entity_id */
+} entity_ids;
+
+/* Fills e from the message (its domain and object_id fields, else split
+ * from entity_id). Returns 0 or -1. */
+static int entity_parts(const msg_index *msg, const char *entity_id, entity_ids *e)
+{
+    const msgjson_node *d = mget(msg, K_DOMAIN);
+    const msgjson_node *o = mget(msg, K_OBJECT_ID);
+    if (len_of(d) > 0 && len_of(o) > 0 && d->count < 256) {
+        e->domain = d->u.s;
+        e->domain_len = d->count;
+        e->object_id = o->u.s;
+        e->object_len = o->count;
         return 0;
     }
-    const char *obj = hs_event_split_entity(entity_id, dom, 256);
+    const char *obj = hs_event_split_entity(entity_id, e->buf, sizeof e->buf);
     if (obj == NULL)
         return -1;
-    *object_id = obj;
+    e->domain = e->buf;
+    e->domain_len = strlen(e->buf);
+    e->object_id = obj;
+    e->object_len = strlen(obj);
     return 0;
 }
 
@@ -1199,26 +1622,28 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         c->info->skip_reason = "no new_state (entity removed)";
         return 0;
     }
-    const char *entity_id = msgjson_str(mget(msg, K_ENTITY_ID));
+    const msgjson_node *eid = mget(msg, K_ENTITY_ID);
+    const char *entity_id = str_of(eid);
     if (!nonempty(entity_id)) {
         snprintf(c->err, c->errlen, "state_changed without entity_id");
         return -1;
     }
-    const msgjson_node *state_j = msgjson_get(ns, "state");
+    static const member_name NEW_STATE[] = {MEMBER("state"), MEMBER("attributes")};
+    const msgjson_node *nsv[2];
+    members_get(ns, NEW_STATE, 2, nsv);
+    const msgjson_node *state_j = nsv[0];
     if (!is_string(state_j)) {
         snprintf(c->err, c->errlen, "new_state.state is not a string");
         return -1;
     }
-    const char *state = msgjson_str(state_j);
-    char domain[256];
-    const char *object_id = NULL;
-    if (entity_parts(msg, entity_id, domain, &object_id) < 0) {
+    const char *state = state_j->u.s;
+    size_t state_len = state_j->count;
+    entity_ids ids;
+    if (entity_parts(msg, entity_id, &ids) < 0) {
         snprintf(c->err, c->errlen, "malformed entity_id");
         return -1;
     }
-    const msgjson_node *attrs = msgjson_get(ns, "attributes");
-    if (!is_object(attrs))
-        attrs = NULL;
+    const msgjson_node *attrs = is_object(nsv[1]) ? nsv[1] : NULL;
 
     /* state / value, as HA's event_to_json decides them: a state Python's
      * float() reads is a value only (the enricher's number when it gave
@@ -1228,12 +1653,12 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     double value = 0, parsed;
     const msgjson_node *enriched_value = mget(msg, K_VALUE);
     bool enriched = is_number(enriched_value);
-    if (kept_as_state(state)) {
+    if (kept_as_state(state, state_len)) {
         include_state = true;
-    } else if (lineproto_parse_pyfloat(state, strlen(state), &parsed) == 0) {
+    } else if (lineproto_parse_pyfloat(state, state_len, &parsed) == 0) {
         include_value = true;
         value = enriched && isfinite(parsed) ? number_value(enriched_value) : parsed;
-    } else if (word_state(state, &value)) {
+    } else if (word_state(state, state_len, &value)) {
         include_state = include_value = true;
         if (enriched)
             value = number_value(enriched_value);
@@ -1250,49 +1675,62 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     bool include_uom = true, include_dc = true;
     char *owned = NULL;
     const char *measurement = NULL;
+    size_t mlen = 0;
     if (nonempty(o->override_measurement)) {
         measurement = o->override_measurement;
+        mlen = strlen(measurement);
     } else {
         if (o->measurement_attr == LINEPROTO_MATTR_ENTITY_ID) {
             measurement = entity_id;
+            mlen = eid->count;
         } else if (o->measurement_attr == LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS) {
             const msgjson_node *dc = msgjson_get(attrs, "device_class");
             if (dc == NULL || is_null(dc)) {
-                measurement = domain;
+                measurement = ids.domain;
+                mlen = ids.domain_len;
             } else {
                 char *t = value_text(dc);
-                size_t need = strlen(domain) + (t ? strlen(t) : 0) + 3;
+                size_t need = ids.domain_len + (t ? strlen(t) : 0) + 3;
                 owned = t ? malloc(need) : NULL;
                 if (owned == NULL) {
                     free(t);
                     snprintf(c->err, c->errlen, "out of memory");
                     return -1;
                 }
-                snprintf(owned, need, "%s__%s", domain, t);
+                snprintf(owned, need, "%s__%s", ids.domain, t);
                 free(t);
                 measurement = owned;
+                mlen = strlen(owned);
                 include_dc = false;
             }
         } else {
-            const char *attr_name = o->measurement_attr == LINEPROTO_MATTR_UNIT
-                                        ? "unit_of_measurement"
-                                        : "device_class";
-            const char *unit = msgjson_str(mget(msg, K_UNIT));
-            if (o->measurement_attr == LINEPROTO_MATTR_UNIT && nonempty(unit)) {
-                measurement = unit;
+            const msgjson_node *unit = mget(msg, K_UNIT);
+            if (o->measurement_attr == LINEPROTO_MATTR_UNIT && len_of(unit) > 0) {
+                measurement = unit->u.s;
+                mlen = unit->count;
             } else {
-                const msgjson_node *m = msgjson_get(attrs, attr_name);
+                const msgjson_node *m =
+                    msgjson_get(attrs, o->measurement_attr == LINEPROTO_MATTR_UNIT
+                                           ? "unit_of_measurement"
+                                           : "device_class");
                 if (is_string(m)) {
-                    measurement = msgjson_str(m);
+                    measurement = m->u.s;
+                    mlen = m->count;
                 } else if (m != NULL && !is_null(m)) {
                     owned = value_text(m);
                     measurement = owned;
+                    mlen = len0(owned);
                 }
             }
         }
         if (!nonempty(measurement)) {
-            measurement =
-                nonempty(o->default_measurement) ? o->default_measurement : entity_id;
+            if (nonempty(o->default_measurement)) {
+                measurement = o->default_measurement;
+                mlen = strlen(measurement);
+            } else {
+                measurement = entity_id;
+                mlen = eid->count;
+            }
         } else {
             include_uom = o->measurement_attr != LINEPROTO_MATTR_UNIT;
         }
@@ -1301,44 +1739,53 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     fieldset fs;
     fieldset_init(&fs);
     if (include_state)
-        fieldset_string(&fs, "state", state);
+        fieldset_string(&fs, "state", 5, state, state_len, true);
     if (include_value)
-        fieldset_float(&fs, "value", value);
-    for (const msgjson_node *kn = msgjson_first(attrs); kn != NULL;
-         kn = msgjson_next(attrs, kn)) {
-        const char *key = kn->u.s;
-        const msgjson_node *v = kn + 1;
-        if (!include_uom && key[0] == 'u' && strcmp(key, "unit_of_measurement") == 0)
-            continue;
-        if (!include_dc && key[0] == 'd' && strcmp(key, "device_class") == 0)
-            continue;
-        add_attribute(&fs, key, v);
+        fieldset_float(&fs, "value", 5, value, true);
+    if (attrs != NULL) {
+        FOR_MEMBERS(kn, attrs)
+        {
+            if (!include_uom && KEY_IS(kn, "unit_of_measurement"))
+                continue;
+            if (!include_dc && KEY_IS(kn, "device_class"))
+                continue;
+            add_attribute(&fs, kn);
+        }
     }
     const msgjson_node *weather = mget(msg, K_WEATHER);
     if (is_object(weather)) {
-        add_extra_number(&fs, "weather_temperature", msgjson_get(weather, "temperature"));
-        add_extra_number(&fs, "weather_humidity", msgjson_get(weather, "humidity"));
-        add_extra_number(&fs, "weather_pressure", msgjson_get(weather, "pressure"));
-        add_extra_string(&fs, "weather_condition", msgjson_get(weather, "condition"));
+        static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
+                                              MEMBER("pressure"), MEMBER("condition")};
+        const msgjson_node *w[4];
+        members_get(weather, WEATHER, 4, w);
+        add_extra_number(&fs, "weather_temperature", w[0]);
+        add_extra_number(&fs, "weather_humidity", w[1]);
+        add_extra_number(&fs, "weather_pressure", w[2]);
+        add_extra_string(&fs, "weather_condition", w[3]);
     }
     const msgjson_node *presence = mget(msg, K_PRESENCE);
     if (is_object(presence)) {
-        add_extra_bool(&fs, "anyone_home", msgjson_get(presence, "anyone_home"));
-        add_extra_number(&fs, "people_home", msgjson_get(presence, "people_home"));
+        static const member_name PRESENCE[] = {MEMBER("anyone_home"),
+                                               MEMBER("people_home")};
+        const msgjson_node *p[2];
+        members_get(presence, PRESENCE, 2, p);
+        add_extra_bool(&fs, "anyone_home", p[0]);
+        add_extra_number(&fs, "people_home", p[1]);
     }
-    if (fs.n == 0)
-        fieldset_string(&fs, "state", state); /* e.g. state "nan": keep the text */
+    if (fs.n == 0) /* e.g. state "nan": keep the text */
+        fieldset_string(&fs, "state", 5, state, state_len, true);
 
-    tag tags[] = {
-        /* in write_line's (sorted) order already */
-        {"area", msgjson_str(mget(msg, K_AREA))},
-        {"domain", domain},
-        {"entity_id", object_id},
-        {"site", msgjson_str(mget(msg, K_SITE))},
+    const msgjson_node *area = mget(msg, K_AREA), *site = mget(msg, K_SITE);
+    const tag tags[] = {
+        /* in key order */
+        TAG("area", str_of(area), len_of(area)),
+        TAG("domain", ids.domain, ids.domain_len),
+        TAG("entity_id", ids.object_id, ids.object_len),
+        TAG("site", str_of(site), len_of(site)),
     };
     int rc = -1;
     if (!fs.oom)
-        rc = write_line(out, measurement, tags, sizeof tags / sizeof tags[0], &fs,
+        rc = write_line(out, measurement, mlen, tags, sizeof tags / sizeof tags[0], &fs,
                         time_ns);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
@@ -1356,14 +1803,14 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
  * with no fields is skipped with empty_reason and returns 0; otherwise
  * returns write_line's result, and -1 with c->err set when out of memory. */
 static int write_own_point(enc_ctx *c, lineproto_buf *out, const char *measurement,
-                           tag *tags, size_t ntags, fieldset *fs, int64_t time_ns,
+                           const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns,
                            const char *empty_reason)
 {
     int rc = 0;
     if (fs->n == 0) {
         c->info->skip_reason = empty_reason;
     } else if (!fs->oom) {
-        rc = write_line(out, measurement, tags, ntags, fs, time_ns);
+        rc = write_line(out, measurement, strlen(measurement), tags, ntags, fs, time_ns);
         if (rc == 0)
             c->info->points = 1;
     } else {
@@ -1379,19 +1826,29 @@ static int write_own_point(enc_ctx *c, lineproto_buf *out, const char *measureme
 static int encode_ha_weather(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                              int64_t time_ns)
 {
-    const msgjson_node *w = mget(msg, K_WEATHER);
-    if (!is_object(w)) {
+    const msgjson_node *weather = mget(msg, K_WEATHER);
+    if (!is_object(weather)) {
         c->info->skip_reason = "weather record without observation";
         return 0;
     }
+    static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
+                                          MEMBER("pressure"),    MEMBER("condition"),
+                                          MEMBER("age_s"),       MEMBER("provider")};
+    const msgjson_node *w[6];
+    members_get(weather, WEATHER, 6, w);
     fieldset fs;
     fieldset_init(&fs);
-    add_extra_number(&fs, "temperature", msgjson_get(w, "temperature"));
-    add_extra_number(&fs, "humidity", msgjson_get(w, "humidity"));
-    add_extra_number(&fs, "pressure", msgjson_get(w, "pressure"));
-    add_extra_string(&fs, "condition", msgjson_get(w, "condition"));
-    add_extra_number(&fs, "age_s", msgjson_get(w, "age_s"));
-    tag tags[] = {{"site", msgjson_str(mget(msg, K_SITE))}, {"provider", get_str(w, "provider")}};
+    add_extra_number(&fs, "temperature", w[0]);
+    add_extra_number(&fs, "humidity", w[1]);
+    add_extra_number(&fs, "pressure", w[2]);
+    add_extra_string(&fs, "condition", w[3]);
+    add_extra_number(&fs, "age_s", w[4]);
+    const msgjson_node *site = mget(msg, K_SITE);
+    const tag tags[] = {
+        /* in key order */
+        TAG("provider", str_of(w[5]), len_of(w[5])),
+        TAG("site", str_of(site), len_of(site)),
+    };
     return write_own_point(c, out, "weather", tags, 2, &fs, time_ns,
                            "weather record without values");
 }
@@ -1399,16 +1856,20 @@ static int encode_ha_weather(const msg_index *msg, enc_ctx *c, lineproto_buf *ou
 static int encode_ha_presence(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                               int64_t time_ns)
 {
-    const msgjson_node *p = mget(msg, K_PRESENCE);
-    if (!is_object(p)) {
+    const msgjson_node *presence = mget(msg, K_PRESENCE);
+    if (!is_object(presence)) {
         c->info->skip_reason = "presence record without snapshot";
         return 0;
     }
+    static const member_name PRESENCE[] = {MEMBER("anyone_home"), MEMBER("people_home")};
+    const msgjson_node *p[2];
+    members_get(presence, PRESENCE, 2, p);
     fieldset fs;
     fieldset_init(&fs);
-    add_extra_bool(&fs, "anyone_home", msgjson_get(p, "anyone_home"));
-    add_extra_number(&fs, "people_home", msgjson_get(p, "people_home"));
-    tag tags[] = {{"site", msgjson_str(mget(msg, K_SITE))}};
+    add_extra_bool(&fs, "anyone_home", p[0]);
+    add_extra_number(&fs, "people_home", p[1]);
+    const msgjson_node *site = mget(msg, K_SITE);
+    const tag tags[] = {TAG("site", str_of(site), len_of(site))};
     return write_own_point(c, out, "presence", tags, 1, &fs, time_ns,
                            "presence record without values");
 }
@@ -1428,20 +1889,21 @@ static int encode_stats(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     }
     fieldset fs;
     fieldset_init(&fs);
-    for (const msgjson_node *kn = msgjson_first(stats); kn != NULL;
-         kn = msgjson_next(stats, kn)) {
-        const char *key = kn->u.s;
+    FOR_MEMBERS(kn, stats)
+    {
         const msgjson_node *v = kn + 1;
-        if (key[0] == '\0' || !is_number(v)) {
+        if (kn->count == 0 || !is_number(v)) {
             fs.dropped++;
             continue;
         }
-        const char *k = strcmp(key, "time") == 0 ? "time_" : key;
-        if (fieldset_find(&fs, k) != NULL) {
+        bool is_time = KEY_IS(kn, "time");
+        const char *k = is_time ? "time_" : kn->u.s;
+        size_t klen = is_time ? 5 : kn->count;
+        if (fieldset_find_n(&fs, k, klen) != NULL) {
             fs.dropped++; /* "time" next to "time_": the first is kept */
             continue;
         }
-        fieldset_float(&fs, k, number_value(v));
+        fieldset_float(&fs, k, klen, number_value(v), true);
     }
     int rc = 0;
     if (fs.oom) {
@@ -1449,8 +1911,13 @@ static int encode_stats(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     } else if (fs.n == 0) {
         c->info->skip_reason = "homestream_stats record without numbers";
     } else {
-        tag tags[] = {{"stage", msgjson_str(mget(msg, K_STAGE))}, {"site", msgjson_str(mget(msg, K_SITE))}};
-        rc = write_line(out, "homestream", tags, 2, &fs, time_ns);
+        const msgjson_node *stage = mget(msg, K_STAGE), *site = mget(msg, K_SITE);
+        const tag tags[] = {
+            /* in key order */
+            TAG("site", str_of(site), len_of(site)),
+            TAG("stage", str_of(stage), len_of(stage)),
+        };
+        rc = write_line(out, "homestream", 10, tags, 2, &fs, time_ns);
         if (rc == 0)
             c->info->points = 1;
     }
@@ -1461,36 +1928,40 @@ static int encode_stats(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     return rc;
 }
 
-static void add_json_text(fieldset *fs, const char *key, const msgjson_node *v)
+/* A string field key (a literal) with v as compact JSON text. */
+static void add_json_text(fieldset *fs, const char *key, size_t klen,
+                          const msgjson_node *v)
 {
     char *t = dump_text(v);
     if (t == NULL) {
         fs->oom = true;
         return;
     }
-    fieldset_string(fs, key, t);
+    fieldset_string_copy(fs, key, klen, t);
     free(t);
 }
 
 static int encode_events(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
-                         int64_t time_ns, const char *event_type)
+                         int64_t time_ns, const msgjson_node *event_type)
 {
-    const char *entity_id = msgjson_str(mget(msg, K_ENTITY_ID));
-    char domain[256] = "";
-    const char *object_id = NULL;
-    if (nonempty(entity_id) && entity_parts(msg, entity_id, domain, &object_id) < 0)
-        domain[0] = '\0';
+    const msgjson_node *eid = mget(msg, K_ENTITY_ID);
+    const char *entity_id = str_of(eid);
+    entity_ids ids = {.domain = "", .domain_len = 0};
+    if (nonempty(entity_id) && entity_parts(msg, entity_id, &ids) < 0) {
+        ids.domain = "";
+        ids.domain_len = 0;
+    }
     fieldset fs;
     fieldset_init(&fs);
     const msgjson_node *ns = mget(msg, K_NEW_STATE);
-    if (strcmp(event_type, "state_changed") == 0) {
+    if (KEY_IS(event_type, "state_changed")) {
         if (is_object(ns)) {
             add_extra_string(&fs, "state", msgjson_get(ns, "state"));
             const msgjson_node *attrs = msgjson_get(ns, "attributes");
             if (is_object(attrs))
-                add_json_text(&fs, "attributes", attrs);
+                add_json_text(&fs, "attributes", 10, attrs);
         } else {
-            fieldset_bool(&fs, "removed", true);
+            fieldset_bool(&fs, "removed", 7, true, true);
         }
         const msgjson_node *old = mget(msg, K_OLD_STATE);
         if (is_object(old))
@@ -1498,24 +1969,28 @@ static int encode_events(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     } else {
         const msgjson_node *data = mget(msg, K_DATA);
         if (data == NULL)
-            data = msgjson_get(msg->root, event_type);
+            data = msgjson_get(msg->root, event_type->u.s);
         if (data != NULL)
-            add_json_text(&fs, "data", data);
+            add_json_text(&fs, "data", 4, data);
     }
     add_extra_number(&fs, "value", mget(msg, K_VALUE));
     add_extra_string(&fs, "unit", mget(msg, K_UNIT));
     add_extra_bool(&fs, "backfill", mget(msg, K_BACKFILL));
     if (fs.n == 0)
-        fieldset_string(&fs, "data", "{}");
-    tag tags[] = {
-        {"area", msgjson_str(mget(msg, K_AREA))}, {"domain", domain},
-        {"entity_id", entity_id},       {"event_type", event_type},
-        {"site", msgjson_str(mget(msg, K_SITE))},
+        fieldset_string(&fs, "data", 4, "{}", 2, true);
+    const msgjson_node *area = mget(msg, K_AREA), *site = mget(msg, K_SITE);
+    const tag tags[] = {
+        /* in key order */
+        TAG("area", str_of(area), len_of(area)),
+        TAG("domain", ids.domain, ids.domain_len),
+        TAG("entity_id", entity_id, len_of(eid)),
+        TAG("event_type", event_type->u.s, event_type->count),
+        TAG("site", str_of(site), len_of(site)),
     };
     int rc = -1;
     if (!fs.oom)
-        rc = write_line(out, "home_assistant_events", tags, sizeof tags / sizeof tags[0],
-                        &fs, time_ns);
+        rc = write_line(out, "home_assistant_events", 21, tags,
+                        sizeof tags / sizeof tags[0], &fs, time_ns);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
     if (rc < 0) {
@@ -1541,8 +2016,8 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
     msg_index ix;
     msg_index_fill(&ix, root);
     const msg_index *msg = &ix;
-    const char *event_type = msgjson_str(mget(msg, K_EVENT_TYPE));
-    if (!nonempty(event_type)) {
+    const msgjson_node *event_type = mget(msg, K_EVENT_TYPE);
+    if (len_of(event_type) == 0) {
         snprintf(err, errlen, "message has no event_type");
         return -1;
     }
@@ -1555,15 +2030,15 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
     enc_ctx c = {opts, info, err, errlen};
     size_t start = out->len;
     int rc;
-    if (strcmp(event_type, HS_STATSREC_EVENT_TYPE) == 0)
+    if (KEY_IS(event_type, HS_STATSREC_EVENT_TYPE))
         rc = encode_stats(msg, &c, out, time_ns);
     else if (opts->schema == LINEPROTO_SCHEMA_EVENTS)
         rc = encode_events(msg, &c, out, time_ns, event_type);
-    else if (strcmp(event_type, "state_changed") == 0)
+    else if (KEY_IS(event_type, "state_changed"))
         rc = encode_ha_state(msg, &c, out, time_ns);
-    else if (strcmp(event_type, "weather") == 0)
+    else if (KEY_IS(event_type, "weather"))
         rc = encode_ha_weather(msg, &c, out, time_ns);
-    else if (strcmp(event_type, "presence") == 0)
+    else if (KEY_IS(event_type, "presence"))
         rc = encode_ha_presence(msg, &c, out, time_ns);
     else {
         info->skip_reason = "event type not written by the ha schema";

@@ -60,8 +60,9 @@ typedef enum {
 int lineproto_append_escaped(lineproto_buf *b, lineproto_part part, const char *s,
                              size_t n);
 
-/* Appends v in decimal, as printf's "%lld" prints it, two digits at a time
- * from the end (a timestamp has 19). Returns 0 or -1 when out of memory. */
+/* Appends v in decimal, as printf's "%lld" prints it, eight digits at a
+ * time from the end (a timestamp has 19), then two. Returns 0 or -1 when
+ * out of memory. */
 int lineproto_append_int(lineproto_buf *b, int64_t v);
 
 /* Appends a finite double in the shortest form that reads back to the same

@@ -28,10 +28,11 @@
  *   - a homestream_stats record is measurement homestream in both schemas,
  *     tagged site and stage, with float fields only.
  * Separately, lineproto_append_double writes a float that reads back to the
- * same double, and the writer's own path (writer/msgjson.h, jansson only for
- * what it declines) gives the same result, line, counters and reason as the
- * jansson-based encoder it replaced (tests/unit/lineproto-ref.c), for every
- * option set. */
+ * same double, it and lineproto_append_escaped (on the input's raw bytes)
+ * write what their byte-at-a-time originals wrote, and the writer's own
+ * path (writer/msgjson.h, jansson only for what it declines) gives the same
+ * result, line, counters and reason as the jansson-based encoder it
+ * replaced (tests/unit/lineproto-ref.c), for every option set. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -661,7 +662,40 @@ static void check_double(const uint8_t *data, size_t size)
         FUZZ_CHECK(strtod(b.data, NULL) == v || (v == 0 && strtod(b.data, NULL) == 0),
                    "%.17g written as %s", v, b.data);
     }
+    /* the fast paths print exactly what the original printed */
+    lineproto_buf r;
+    lineproto_buf_init(&r);
+    FUZZ_CHECK(lineproto_ref_append_double(&r, v) == rc, "%.17g: result differs", v);
+    FUZZ_CHECK(r.len == b.len && (b.len == 0 || memcmp(r.data, b.data, b.len) == 0),
+               "%.17g written as %s, the reference writes %s", v, b.data ? b.data : "",
+               r.data ? r.data : "");
+    lineproto_buf_fini(&r);
     lineproto_buf_fini(&b);
+}
+
+/* The input's raw bytes (any bytes, unlike a JSON message's strings),
+ * escaped for every part after a prefix: the 16-byte scanner gives what
+ * the byte-at-a-time original gives. */
+static void check_escape(const uint8_t *data, size_t size)
+{
+    for (int part = 0; part <= LINEPROTO_FIELD_KEY; part++) {
+        lineproto_buf a, b;
+        lineproto_buf_init(&a);
+        lineproto_buf_init(&b);
+        FUZZ_CHECK(lineproto_buf_append(&a, "p,", 2) == 0 &&
+                       lineproto_buf_append(&b, "p,", 2) == 0,
+                   "oom");
+        FUZZ_CHECK(lineproto_append_escaped(&a, (lineproto_part)part, (const char *)data,
+                                            size) == 0 &&
+                       lineproto_ref_append_escaped(&b, (lineproto_part)part,
+                                                    (const char *)data, size) == 0,
+                   "oom");
+        FUZZ_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+                   "part %d escaped differently: %s, the reference: %s", part, a.data,
+                   b.data);
+        lineproto_buf_fini(&a);
+        lineproto_buf_fini(&b);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -669,6 +703,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_double(data, size);
+    check_escape(data, size);
     /* The writer reads messages with msgjson, not jansson: same output as
      * the jansson-based reference encoder, for every input. */
     char why[4096];
