@@ -2008,6 +2008,7 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
     info->points = 0;
     info->dropped_fields = 0;
     info->skip_reason = NULL;
+    info->time_ns = INT64_MIN;
     const msgjson_node *root = msgjson_root(doc);
     if (!is_object(root)) {
         snprintf(err, errlen, "message is not a JSON object");
@@ -2027,6 +2028,7 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
                  "message has no usable time (time_ns, last_updated, time_fired)");
         return -1;
     }
+    info->time_ns = time_ns;
     enc_ctx c = {opts, info, err, errlen};
     size_t start = out->len;
     int rc;

@@ -111,6 +111,7 @@ typedef struct {
     unsigned points;         /* lines appended: 0 or 1 */
     unsigned dropped_fields; /* NaN/infinite values and unusable keys left out */
     const char *skip_reason; /* static text when points == 0, else NULL */
+    int64_t time_ns;         /* the message's point time, INT64_MIN when it has none */
 } lineproto_info;
 
 /* Appends the line for one enriched message (see writer/README.md for the

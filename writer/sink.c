@@ -750,9 +750,8 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
     lineproto_buf_truncate(&s->scratch, 0);
     lineproto_info info;
     int rc = lineproto_encode_doc(&s->doc, &s->lp, &s->scratch, &info, err, sizeof err);
-    const msgjson_node *tns = msgjson_get(msgjson_root(&s->doc), "time_ns");
-    if (tns != NULL && tns->type == MSGJSON_INTEGER)
-        atomic_store(&s->c.last_event_ns, (int_fast64_t)tns->u.i);
+    if (info.time_ns != INT64_MIN)
+        atomic_store(&s->c.last_event_ns, (int_fast64_t)info.time_ns);
     msgjson_trim(&s->doc, DOC_KEEP_BYTES);
     inc(&s->c.dropped_fields, info.dropped_fields);
     if (rc < 0) {

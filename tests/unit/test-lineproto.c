@@ -5,6 +5,7 @@
  * merges a line (checked with a reference parser that follows influxd 1.6's
  * scanner). */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1186,6 +1187,45 @@ START_TEST(test_property_one_line)
 }
 END_TEST
 
+/* info.time_ns is the point's time: time_ns, else new_state.last_updated,
+ * else time_fired; INT64_MIN for a message without one. */
+START_TEST(test_info_time)
+{
+    static const struct {
+        const char *msg;
+        int64_t want;
+    } cases[] = {
+        {"{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.t\",\"time_ns\":"
+         "1700000000000000123,\"new_state\":{\"state\":\"1\",\"attributes\":{},"
+         "\"last_updated\":\"2023-11-14T22:13:20+00:00\"}}",
+         1700000000000000123LL},
+        {"{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.t\",\"new_state\":"
+         "{\"state\":\"1\",\"attributes\":{},\"last_updated\":"
+         "\"2023-11-14T22:13:20.5+00:00\"}}",
+         1700000000500000000LL},
+        {"{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.t\",\"new_state\":"
+         "{\"state\":\"1\",\"attributes\":{}}}",
+         INT64_MIN},
+    };
+    lineproto_opts o;
+    opts_for(&o, NULL, NULL, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *msg = json_loads(cases[i].msg, 0, NULL);
+        ck_assert_ptr_nonnull(msg);
+        lineproto_buf b;
+        lineproto_buf_init(&b);
+        lineproto_info info;
+        char err[256] = "";
+        int rc = lineproto_encode(msg, &o, &b, &info, err, sizeof err);
+        ck_assert_int_eq(rc, cases[i].want == INT64_MIN ? -1 : 0);
+        ck_assert_msg(info.time_ns == cases[i].want, "case %zu: %" PRId64, i,
+                      info.time_ns);
+        lineproto_buf_fini(&b);
+        json_decref(msg);
+    }
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
@@ -1208,6 +1248,7 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tm, test_stats_record_from_statsrec);
     tcase_add_test(tm, test_parse_names);
     tcase_add_test(tm, test_scrub_nul_escapes);
+    tcase_add_test(tm, test_info_time);
     suite_add_tcase(s, tm);
     TCase *tp = tcase_create("property");
     tcase_set_timeout(tp, 60);
