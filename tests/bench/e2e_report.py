@@ -77,7 +77,7 @@ def yes_no(ok):
 
 def stage_bench(results, stage):
     """(status, rates [(label, value, unit)], ratios [(label, value)], cpu lines, text,
-    the last JSON object printed or {})."""
+    the members of every JSON object printed, later ones winning, or {})."""
     base = os.path.join(results, stage + "_bench")
     if os.path.exists(base + ".missing"):
         return "missing", [], [], [], open(base + ".missing").read().strip(), {}
@@ -95,7 +95,7 @@ def stage_bench(results, stage):
             except ValueError:
                 obj = None
         if isinstance(obj, dict):
-            last = obj
+            last.update(obj)  # a benchmark may print several (writer: throughput, latency)
             # One JSON object: *_per_s are rates, *over*/*ratio* ratios, *cpu* CPU.
             for k, v in obj.items():
                 if not isinstance(v, (int, float)) or isinstance(v, bool):
