@@ -720,29 +720,6 @@ static inline const char *fieldset_copy2(fieldset *fs, const char *s, size_t n,
     return p;
 }
 
-/* memcmp(a, b, n) == 0 for two texts of at least n bytes each; from 4 to
- * 16 bytes with two overlapping loads from each. */
-static inline bool bytes_equal(const char *a, const char *b, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a0, b0, a1, b1;
-        memcpy(&a0, a, 8);
-        memcpy(&b0, b, 8);
-        memcpy(&a1, a + n - 8, 8);
-        memcpy(&b1, b + n - 8, 8);
-        return a0 == b0 && a1 == b1;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t a0, b0, a1, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + n - 4, 4);
-        memcpy(&b1, b + n - 4, 4);
-        return a0 == b0 && a1 == b1;
-    }
-    return memcmp(a, b, n) == 0;
-}
-
 static inline uint64_t key_bit(const char *key, size_t klen)
 {
     unsigned h = klen == 0 ? 0
@@ -757,7 +734,7 @@ static inline field *fieldset_find_n(fieldset *fs, const char *key, size_t klen)
         return NULL;
     for (size_t i = 0; i < fs->n; i++) {
         field *f = &fs->v[i];
-        if (f->klen == klen && bytes_equal(f->key, key, klen))
+        if (f->klen == klen && msgjson_bytes_equal(f->key, key, klen))
             return f;
     }
     return NULL;
@@ -1304,7 +1281,7 @@ static void members_get(const msgjson_node *obj, const member_name *names, size_
     {
         for (size_t i = 0; i < n; i++) {
             if (found[i] == NULL && k->count == names[i].len &&
-                bytes_equal(k->u.s, names[i].name, names[i].len)) {
+                msgjson_bytes_equal(k->u.s, names[i].name, names[i].len)) {
                 found[i] = k + 1;
                 left--;
                 break;

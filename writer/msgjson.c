@@ -605,34 +605,11 @@ static const unsigned char *scalar_skip(const unsigned char *p, const unsigned c
     return p;
 }
 
-/* True when a[0..n) and b[0..n) are the same bytes; keys are short, so
- * up to 16 bytes are compared in two overlapping words of each. */
-static bool bytes_equal(const char *a, const char *b, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a0, a1, b0, b1;
-        memcpy(&a0, a, 8);
-        memcpy(&b0, b, 8);
-        memcpy(&a1, a + n - 8, 8);
-        memcpy(&b1, b + n - 8, 8);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t a0, a1, b0, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + n - 4, 4);
-        memcpy(&b1, b + n - 4, 4);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    return memcmp(a, b, n) == 0;
-}
-
 /* The entry of f for the key s (n bytes), or NULL. */
 static const msgjson_filter *filter_find(const msgjson_filter *f, const char *s, size_t n)
 {
     for (; f->key != NULL; f++)
-        if (f->len == n && bytes_equal(f->key, s, n))
+        if (f->len == n && msgjson_bytes_equal(f->key, s, n))
             return f;
     return NULL;
 }
@@ -652,7 +629,7 @@ static uint64_t filter_bits(const msgjson_filter *f)
 static bool key_seen(const msgjson_node *obj, const msgjson_node *kn)
 {
     for (const msgjson_node *k = obj + 1; k < kn; k += 1 + k[1].span)
-        if (k->count == kn->count && bytes_equal(k->u.s, kn->u.s, kn->count))
+        if (k->count == kn->count && msgjson_bytes_equal(k->u.s, kn->u.s, kn->count))
             return true;
     return false;
 }

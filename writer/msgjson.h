@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -128,6 +129,30 @@ const msgjson_node *msgjson_get(const msgjson_node *obj, const char *key);
 /* A string node's text (NUL-terminated), or NULL when v is NULL or not a
  * string. */
 const char *msgjson_str(const msgjson_node *v);
+
+/* True when a[0..n) and b[0..n) are the same bytes. Made for keys, which
+ * are short: from 4 to 16 bytes it compares two overlapping words of each
+ * instead of calling memcmp. */
+static inline bool msgjson_bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
 
 /* An object's members in order: msgjson_first gives the first key node (or
  * NULL), msgjson_next the key node after key's member (or NULL at the end
