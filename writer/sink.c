@@ -562,25 +562,42 @@ static void submit_write(sink *s)
 
 /* When the write in flight has finished (waiting at most wait_ms for it),
  * acts on it and returns true with its outcome in *kind. */
+/* Waits, with j->mu held, until the write in flight is done or wait_ms
+ * have passed. */
+static void wait_done_locked(write_job *j, int wait_ms)
+{
+    if (atomic_load(&j->done) || wait_ms <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!atomic_load(&j->done))
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) != 0)
+            break;
+}
+
+/* Waits up to wait_ms for the write in flight to end, without acting on
+ * it (reap_write does): the caller reaps it at once, so the next write
+ * starts when this one ends rather than at the next tick of a poll. */
+static void await_write(sink *s, int wait_ms)
+{
+    pthread_mutex_lock(&s->job.mu);
+    wait_done_locked(&s->job, wait_ms);
+    pthread_mutex_unlock(&s->job.mu);
+}
+
 static bool reap_write(sink *s, int wait_ms, outcome_kind *kind)
 {
     write_job *j = &s->job;
     if (!s->inflight)
         return false;
     pthread_mutex_lock(&j->mu);
-    if (!atomic_load(&j->done) && wait_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (!atomic_load(&j->done))
-            if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) != 0)
-                break;
-    }
+    wait_done_locked(j, wait_ms);
     bool done = atomic_load(&j->done);
     influx_result res;
     batch_range r = j->r;
@@ -918,9 +935,14 @@ void sink_step(sink *s, int max_wait_ms)
         wait = 0;
     if (acc_waiting(s, now) && !atomic_load(&s->c.paused)) {
         /* The next batch is full: leave messages in librdkafka's queue until
-         * the write ends, instead of growing the batch or pausing. */
-        if (wait > 0)
+         * the write ends, instead of growing the batch or pausing. A write in
+         * flight is waited for itself, so the next starts as it ends. */
+        if (s->inflight) {
+            await_write(s, (int)wait);
+            rd_kafka_poll(s->producer, 0);
+        } else if (wait > 0) {
             rd_kafka_poll(s->producer, (int)wait);
+        }
         drive_writes(s, MAX_WRITES_PER_STEP);
         return;
     }
