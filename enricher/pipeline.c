@@ -963,17 +963,10 @@ int pipeline_step(pipeline *p, int timeout_ms)
     int wait_ms = timeout_ms;
     if (wait_ms > INFLIGHT_WAIT_MS && ld(&p->inflight) > 0)
         wait_ms = INFLIGHT_WAIT_MS;
-    /* The first message with a wait, then what else is queued, up to a
-     * batch, in one call without a wait: it takes the queue's lock once
-     * per message but skips rd_kafka_consumer_poll's per-call work. */
     rd_kafka_message_t *batch[BATCH_MAX];
-    size_t consumed = 0;
-    batch[0] = rd_kafka_consumer_poll(p->consumer, wait_ms);
-    if (batch[0]) {
-        ssize_t more =
-            rd_kafka_consume_batch_queue(p->consumer_queue, 0, batch + 1, BATCH_MAX - 1);
-        consumed = 1 + (more > 0 ? (size_t)more : 0);
-    } else {
+    size_t consumed =
+        hs_kafka_consume_some(p->consumer, p->consumer_queue, wait_ms, batch, BATCH_MAX);
+    if (consumed == 0) {
         /* Once the input has been quiet for IDLE_TRIM_MS after a burst,
          * the recent events are packed and the memory the burst freed goes
          * back to the system. */

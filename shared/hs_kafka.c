@@ -279,6 +279,16 @@ int hs_kafka_store_offset(rd_kafka_t *rk, const char *topic, int32_t partition,
     return (int)e;
 }
 
+size_t hs_kafka_consume_some(rd_kafka_t *rk, rd_kafka_queue_t *q, int wait_ms,
+                             rd_kafka_message_t **msgs, size_t max)
+{
+    msgs[0] = rd_kafka_consumer_poll(rk, wait_ms);
+    if (msgs[0] == NULL)
+        return 0;
+    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1) : 0;
+    return 1 + (more > 0 ? (size_t)more : 0);
+}
+
 void hs_kafka_consumer_close(rd_kafka_t *rk)
 {
     if (rk == NULL)

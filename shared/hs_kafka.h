@@ -29,6 +29,16 @@ rd_kafka_t *hs_kafka_producer_new(const char *brokers, hs_kafka_dr_fn dr, void *
 rd_kafka_t *hs_kafka_consumer_new(const char *brokers, const char *group, const char *topic,
                                   const char *const *extra, char *err, size_t errlen);
 
+/* Reads up to max (at least 1) messages of consumer rk into msgs: the first
+ * with rd_kafka_consumer_poll, waiting up to wait_ms (it also serves the
+ * consumer's events and rebalances), then what else is queued behind it
+ * in one call without waiting (rd_kafka_consume_batch_queue on q, the
+ * consumer's queue from rd_kafka_queue_get_consumer), which takes the
+ * queue's lock once per message but skips rd_kafka_consumer_poll's work
+ * per call. Returns how many, 0 when none came; the caller destroys each. */
+size_t hs_kafka_consume_some(rd_kafka_t *rk, rd_kafka_queue_t *q, int wait_ms,
+                             rd_kafka_message_t **msgs, size_t max);
+
 /* Produces a copy of payload (and key) to topic. On a full local queue it
  * polls and retries for at most block_ms (0: not at all). Returns 0, or the
  * rd_kafka_resp_err_t (negative or positive, never 0) on failure. */

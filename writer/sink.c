@@ -31,8 +31,7 @@
 #define RECENT_CAPACITY 1000
 #define LATENCY_WINDOW 1024
 #define MAX_POLL_PER_STEP 2000
-/* Messages taken from librdkafka's queue in one call: it takes the queue's
- * lock once per message, but skips rd_kafka_consumer_poll's work per call. */
+/* Messages taken from librdkafka in one call (hs_kafka_consume_some). */
 #define TAKE_MAX 64
 #define MAX_WRITES_PER_STEP 64
 /* The JSON reader keeps its buffers between messages up to this size (a
@@ -884,21 +883,19 @@ static void trim_when_idle(sink *s, int64_t now)
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
 }
 
-/* The next message to handle: one taken earlier, else one from librdkafka
- * (waiting up to wait_ms for the first) together with what else is queued
- * behind it, up to TAKE_MAX. NULL when none came. */
+/* The next message to handle: one taken earlier, else the first of up to
+ * TAKE_MAX taken from librdkafka (waiting up to wait_ms for the first).
+ * NULL when none came. */
 static rd_kafka_message_t *take_message(sink *s, int wait_ms)
 {
-    if (s->itaken < s->ntaken)
-        return s->taken[s->itaken++];
-    s->ntaken = s->itaken = 0;
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, wait_ms);
-    if (m == NULL)
-        return NULL;
-    ssize_t more = rd_kafka_consume_batch_queue(s->queue, 0, s->taken, TAKE_MAX);
-    if (more > 0)
-        s->ntaken = (size_t)more;
-    return m;
+    if (s->itaken == s->ntaken) {
+        s->itaken = 0;
+        s->ntaken = hs_kafka_consume_some(s->consumer, s->queue, wait_ms, s->taken,
+                                          TAKE_MAX);
+        if (s->ntaken == 0)
+            return NULL;
+    }
+    return s->taken[s->itaken++];
 }
 
 /* Destroys the messages taken and not handled: not stored, they are read

@@ -402,15 +402,10 @@ static double bare_consume(const char *bootstrap, long events)
     double cpu0 = -1, cpu1 = -1, t_end = now_s() + 120;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
     while (q != NULL && got < events && now_s() < t_end) {
-        /* As the writer reads (sink.c, take_message): one message with a
-         * wait, then up to 64 more that are queued, in one call. */
-        rd_kafka_message_t *ms[65];
-        ms[0] = rd_kafka_consumer_poll(c, 100);
-        if (ms[0] == NULL)
-            continue;
-        ssize_t more = rd_kafka_consume_batch_queue(q, 0, ms + 1, 64);
-        ssize_t k = 1 + (more > 0 ? more : 0);
-        for (ssize_t x = 0; x < k; x++) {
+        /* As the writer reads (sink.c, take_message). */
+        rd_kafka_message_t *ms[64];
+        size_t k = hs_kafka_consume_some(c, q, 100, ms, 64);
+        for (size_t x = 0; x < k; x++) {
             if (ms[x]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (got == 0)
                     cpu0 = own_cpu_seconds();
