@@ -363,6 +363,9 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* Pushes the points of range r to the ring of recent points. The ring keeps
+ * the last RECENT_CAPACITY, so only the range's last RECENT_CAPACITY are
+ * pushed: the ring ends up the same, without serialising the others. */
 static void remember_written(sink *s, const batch *b, batch_range r)
 {
     size_t lo = r.hi - r.lo > RECENT_CAPACITY ? r.hi - RECENT_CAPACITY : r.lo;
@@ -559,8 +562,6 @@ static void submit_write(sink *s)
     s->inflight = true;
 }
 
-/* When the write in flight has finished (waiting at most wait_ms for it),
- * acts on it and returns true with its outcome in *kind. */
 /* Waits, with j->mu held, until the write in flight is done or wait_ms
  * have passed. */
 static void wait_done_locked(write_job *j, int wait_ms)
@@ -590,6 +591,8 @@ static void await_write(sink *s, int wait_ms)
     pthread_mutex_unlock(&s->job.mu);
 }
 
+/* When the write in flight has finished (waiting at most wait_ms for it),
+ * acts on it and returns true with its outcome in *kind. */
 static bool reap_write(sink *s, int wait_ms, outcome_kind *kind)
 {
     write_job *j = &s->job;
