@@ -2,22 +2,23 @@
  * from the dev broker into a real influxd, compared in the same run with a
  * direct bulk write of the very same line protocol into the same influxd.
  *
- *   homestream-writer-bench [EVENTS [ENTITIES]]     (defaults 50000, 200)
+ *   homestream-writer-bench [EVENTS [ENTITIES]]     (defaults 120000, 200)
  *   homestream-writer-bench --latency [SECONDS [RATE]]  (defaults 10, 1000/s)
  *
  * It starts influxd (Debian's, v1 API) in a temporary directory, the dev
- * broker (24 partitions, so its 5 MiB per partition retention holds every
+ * broker (64 partitions, so its 5 MiB per partition retention holds every
  * event), produces EVENTS synthetic enriched events, runs the writer over
  * them twice (each time in a consumer group and a database of its own) and
- * times each run from its first written point to its last (points/s and CPU
- * seconds per million points, from each thread's /proc schedstat, the
- * writer's without its admin thread, which answers the benchmark's polls),
- * then writes the same lines with
+ * times each run from its first written point to its last (points/s), and
+ * counts its CPU seconds per million points over its second half of the
+ * points, once warm (run_writer says why), from each thread's /proc
+ * schedstat, the writer's without its admin thread, which answers the
+ * benchmark's polls. It writes the same lines with
  * one keep-alive connection, in requests cut as the writer cuts its batches,
  * into another database (before and after the writer; the faster counts).
  * Last, it consumes the same messages once more with the writer's consumer
- * settings and no work per message, and prints that CPU per million: what
- * librdkafka alone costs, a floor under the writer's.
+ * settings and no work per message, and prints that CPU per million (its
+ * second half too): what librdkafka alone costs, a floor under the writer's.
  * With --latency it produces RATE events a second for SECONDS to the running
  * writer and reports the writer's kafka_to_influx_ms percentiles (from the
  * enqueueing producer's timestamp to InfluxDB's acknowledgement).
@@ -59,6 +60,14 @@
 #include "msgjson.h"
 #include "wconfig.h"
 #include "writer_gen.h"
+
+/* Partitions of the dev broker's topics. It keeps about 5 MiB per
+ * partition; the events' keys (their entity ids) spread 120,000 events of
+ * 200 entities over 64 partitions at 3.7 MB in the fullest. */
+#define BENCH_PARTITIONS "64"
+
+/* A writer run gives up after this many seconds without a new point. */
+#define STALL_S 60
 
 static int free_port(void)
 {
@@ -380,15 +389,12 @@ static int run_latency(const char *bootstrap, const char *writer_bin, const char
     return 0;
 }
 
-/* One message through the writer's reading and encoding, as the sink's
- * handle_message does it (a declined text would go to jansson there; the
- * benchmark's events never are). Returns lineproto_encode_doc's result. */
 /* The floor under the writer's CPU: consumes the EVENTS enriched messages
  * again, in a group of its own, with the writer's consumer settings
  * (hs_kafka_consumer_new, as sink.c makes it) and no work per message.
  * Returns this process's CPU seconds (all threads, librdkafka's included)
- * from the first message to the last, or -1 when they did not all come
- * within 120 s. */
+ * over the second half of the messages, as the writer's CPU is counted
+ * (run_writer), or -1 when they did not all come within 120 s. */
 static double bare_consume(const char *bootstrap, long events)
 {
     char err[256];
@@ -407,7 +413,7 @@ static double bare_consume(const char *bootstrap, long events)
         size_t k = hs_kafka_consume_some(c, q, 100, ms, 64);
         for (size_t x = 0; x < k; x++) {
             if (ms[x]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (got == 0)
+                if (got == events / 2)
                     cpu0 = own_cpu_seconds();
                 got++;
                 if (got == events)
@@ -419,9 +425,12 @@ static double bare_consume(const char *bootstrap, long events)
     if (q != NULL)
         rd_kafka_queue_destroy(q);
     hs_kafka_consumer_close(c);
-    return got == events && cpu0 >= 0 ? cpu1 - cpu0 : -1;
+    return got == events && cpu0 >= 0 ? cpu1 - cpu0 : -1; /* the second half's */
 }
 
+/* One message through the writer's reading and encoding, as the sink's
+ * handle_message does it (a declined text would go to jansson there; the
+ * benchmark's events never are). Returns lineproto_encode_doc's result. */
 static __attribute__((noinline)) int encode_one(msgjson_doc *doc, const char *text,
                                                 size_t len, const lineproto_opts *lo,
                                                 const msgjson_filter *filter,
@@ -490,14 +499,57 @@ static int run_encode(long events, bool filtered, bool full)
 
 /* One run of the writer over the EVENTS messages, in a consumer group and
  * a database of its own, timed from its first written point to its last. */
+/* One run of the writer. Its CPU figures are over its second half of the
+ * events (warm, see below), the _whole ones from its first written point. */
 typedef struct {
     double points_per_s;
     double cpu_per_m; /* the writer's CPU per million points, admin thread not counted */
     double admin_per_m;  /* its admin thread's, answering the benchmark's polls */
     double influx_per_m; /* influxd's over the same time */
+    double cpu_whole_per_m, influx_whole_per_m;
     int64_t first, done, batches;
 } writer_round;
 
+/* A CPU reading of the writer (without its admin thread), its admin thread
+ * and influxd, with the points written then. */
+typedef struct {
+    double t, cpu, admin, influx;
+    int64_t points;
+} cpu_mark;
+
+static cpu_mark mark(pid_t writer, pid_t influxd, int64_t points)
+{
+    cpu_mark m = {.t = now_s(), .points = points};
+    m.admin = threads_cpu_seconds(writer, "MHD");
+    m.cpu = cpu_seconds(writer) - m.admin;
+    m.influx = cpu_seconds(influxd);
+    return m;
+}
+
+/* Per million points between two marks into *cpu, *admin, *db (influxd's); false
+ * when no point was written between them. */
+static bool per_million(const cpu_mark *a, const cpu_mark *b, double *cpu, double *admin,
+                        double *db)
+{
+    double m = (double)(b->points - a->points) / 1e6;
+    if (m <= 0 || b->cpu < a->cpu)
+        return false;
+    *cpu = (b->cpu - a->cpu) / m;
+    *admin = (b->admin - a->admin) / m;
+    *db = (b->influx - a->influx) / m;
+    return true;
+}
+
+/* Runs the writer over the topic in a consumer group and database of its
+ * own until it has written events points (or made no progress for
+ * STALL_S). Its rate counts from its first written point to its last; its
+ * CPU from the point where half the events are written: the first half is
+ * its warm-up. A writer that starts on a backlog pre-fetches up to 64 MB
+ * (librdkafka's queued.max.messages.kbytes) into memory it touches for the
+ * first time, tens of thousands of page faults, once per process; in a run
+ * of some 100,000 points that one-off would count as if every million points
+ * paid it again ten times. The figures from the first point are printed
+ * too. */
 static writer_round run_writer(const char *writer_bin, const char *bootstrap,
                                const char *base, int admin_port, const char *dir,
                                pid_t influxd, long events, int round)
@@ -510,40 +562,50 @@ static writer_round run_writer(const char *writer_bin, const char *bootstrap,
     snprintf(q, sizeof q, "q=CREATE DATABASE %s", db);
     snprintf(url, sizeof url, "%s/query", base);
     http(url, q, NULL);
-    writer_round w = {.cpu_per_m = -1, .admin_per_m = -1, .influx_per_m = -1};
-    double t_start = now_s();
+    writer_round w = {.cpu_per_m = -1,
+                      .admin_per_m = -1,
+                      .influx_per_m = -1,
+                      .cpu_whole_per_m = -1,
+                      .influx_whole_per_m = -1};
     pid_t writer = spawn_writer(writer_bin, bootstrap, base, admin_port, db, group, path);
-    double t0 = 0, t1 = 0, cpu0 = 0, cpu1 = 0, icpu0 = 0, icpu1 = 0, acpu0 = 0, acpu1 = 0;
-    while (now_s() - t_start < 600) {
+    cpu_mark m0 = {0}, mhalf = {0}, m1 = {0};
+    double t_progress = now_s();
+    int64_t last = -1;
+    while (now_s() - t_progress < STALL_S) {
         w.done = points_written(admin_port, &w.batches);
-        if (w.done > 0 && t0 == 0) {
-            t0 = now_s();
-            cpu0 = cpu_seconds(writer);
-            acpu0 = threads_cpu_seconds(writer, "MHD");
-            icpu0 = cpu_seconds(influxd);
-            w.first = w.done;
+        if (w.done != last) {
+            last = w.done;
+            t_progress = now_s();
         }
+        if (w.done > 0 && m0.t == 0)
+            m0 = mark(writer, influxd, w.done);
+        if (w.done >= events / 2 && mhalf.t == 0)
+            mhalf = mark(writer, influxd, w.done);
         if (w.done >= events) {
-            t1 = now_s();
-            cpu1 = cpu_seconds(writer);
-            acpu1 = threads_cpu_seconds(writer, "MHD");
-            icpu1 = cpu_seconds(influxd);
+            m1 = mark(writer, influxd, w.done);
             break;
         }
         usleep(20000);
     }
     stop(writer);
-    double piped = (double)(events - w.first) / 1e6;
-    if (t1 <= t0 || piped <= 0)
+    if (m1.t == 0) {
+        fprintf(stderr,
+                "writer run %d: %" PRId64 " of %ld points written, then none "
+                "for %d s\n",
+                round, w.done, events, STALL_S);
         return w;
-    w.points_per_s = piped * 1e6 / (t1 - t0);
-    w.admin_per_m = acpu1 >= acpu0 ? (acpu1 - acpu0) / piped : -1;
+    }
+    w.first = m0.points;
+    if (m1.t > m0.t && m1.points > m0.points)
+        w.points_per_s = (double)(m1.points - m0.points) / (m1.t - m0.t);
     /* The writer's CPU without its admin thread's: that thread answers the
      * benchmark's own /stats polls (every 20 ms), which nobody makes of a
      * writer in use. */
-    if (cpu1 >= cpu0 && w.admin_per_m >= 0)
-        w.cpu_per_m = (cpu1 - cpu0) / piped - w.admin_per_m;
-    w.influx_per_m = (icpu1 - icpu0) / piped;
+    double admin_whole;
+    if (!per_million(&m0, &m1, &w.cpu_whole_per_m, &admin_whole, &w.influx_whole_per_m))
+        w.cpu_whole_per_m = w.influx_whole_per_m = -1;
+    if (!per_million(&mhalf, &m1, &w.cpu_per_m, &w.admin_per_m, &w.influx_per_m))
+        w.cpu_per_m = w.admin_per_m = w.influx_per_m = -1;
     return w;
 }
 
@@ -565,7 +627,7 @@ int main(int argc, char **argv)
     bool latency_mode = argc > 1 && strcmp(argv[1], "--latency") == 0;
     int lat_seconds = latency_mode && argc > 2 ? atoi(argv[2]) : 10;
     int lat_rate = latency_mode && argc > 3 ? atoi(argv[3]) : 1000;
-    long events = !latency_mode && argc > 1 ? atol(argv[1]) : 50000;
+    long events = !latency_mode && argc > 1 ? atol(argv[1]) : 120000;
     unsigned entities = !latency_mode && argc > 2 ? (unsigned)atoi(argv[2]) : 200;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char self[4096];
@@ -610,7 +672,7 @@ int main(int argc, char **argv)
     http(url, "q=CREATE DATABASE bench_direct_after", NULL);
 
     snprintf(path, sizeof path, "%s/broker.out", dir);
-    char *broker_argv[] = {broker_bin, "--partitions", "24", NULL};
+    char *broker_argv[] = {broker_bin, "--partitions", BENCH_PARTITIONS, NULL};
     pid_t broker = spawn(broker_argv, NULL, path);
     char bootstrap[600] = "";
     for (int i = 0; i < 200 && bootstrap[0] == '\0'; i++) {
@@ -714,8 +776,9 @@ int main(int argc, char **argv)
     double dcpu3 = cpu_seconds(influxd);
 
     double bare_cpu = bare_consume(bootstrap, events);
+    long bare_counted = events - events / 2;
     double bare_per_m =
-        bare_cpu >= 0 && events > 0 ? bare_cpu / ((double)events / 1e6) : -1;
+        bare_cpu >= 0 && bare_counted > 0 ? bare_cpu / ((double)bare_counted / 1e6) : -1;
 
     double pipe_pts = fast->points_per_s;
     double direct_pts = direct_before > direct_after ? direct_before : direct_after;
@@ -729,10 +792,11 @@ int main(int argc, char **argv)
            " batches, the faster of two runs): %.0f points/s\n",
            events, batches, pipe_pts);
     for (int r = 0; r < 2; r++)
-        printf("  writer run %d: %.0f points per second, cpu %.2f s per million points, "
-               "influxd's %.2f\n",
-               r + 1, rounds[r].points_per_s, rounds[r].cpu_per_m,
-               rounds[r].influx_per_m);
+        printf("  writer run %d: %.0f points per second; over its second half of the "
+               "points (warm) cpu %.2f s per million points, influxd's %.2f; from its "
+               "first point (with its warm-up) cpu %.2f, influxd's %.2f\n",
+               r + 1, rounds[r].points_per_s, rounds[r].cpu_per_m, rounds[r].influx_per_m,
+               rounds[r].cpu_whole_per_m, rounds[r].influx_whole_per_m);
     /* No ':' before the rate: tests/bench/e2e_report.py takes the label up
      * to the first one. */
     printf("direct bulk write (same lines, same influxd, requests cut as the writer cuts "
@@ -746,16 +810,21 @@ int main(int argc, char **argv)
         batches > 0 ? (double)(done > 0 ? done : 0) / (double)batches : 0);
     printf("ratio writer/direct: %.3f\n", direct_pts > 0 ? pipe_pts / direct_pts : 0);
     printf(
-        "writer cpu (of the run where it was the smaller share of influxd's): %.2f s per "
-        "million points; influxd cpu: %.2f s per million points while the writer wrote, "
-        "%.2f during the direct write; writer/influxd %.3f\n",
+        "writer cpu (of the run where it was the smaller share of influxd's, over its "
+        "second half of the points): %.2f s per million points; influxd cpu: %.2f s per "
+        "million points while the writer wrote, %.2f during the direct write; "
+        "writer/influxd %.3f (from the writer's first point, warm-up included: %.3f)\n",
         cpu_per_m, influx_pipe, influx_direct,
-        influx_pipe > 0 && cpu_per_m >= 0 ? cpu_per_m / influx_pipe : -1);
+        influx_pipe > 0 && cpu_per_m >= 0 ? cpu_per_m / influx_pipe : -1,
+        lean->influx_whole_per_m > 0 && lean->cpu_whole_per_m >= 0
+            ? lean->cpu_whole_per_m / lean->influx_whole_per_m
+            : -1);
     printf("not counted in the writer's cpu: its admin thread answering this benchmark's "
            "/stats polls every 20 ms, %.2f s per million points\n",
            admin_per_m);
     printf("consuming the same messages as the writer reads them, with its consumer "
-           "settings and no work per message (librdkafka alone): %.2f s cpu per million, "
+           "settings and no work per message (librdkafka alone, its second half): %.2f s "
+           "cpu per million, "
            "%.0f %% of influxd's "
            "while the writer wrote\n",
            bare_per_m,
@@ -768,13 +837,15 @@ int main(int argc, char **argv)
            "\"influxd_cpu_s_per_million_points\":%.2f,"
            "\"influxd_cpu_s_per_million_points_direct\":%.2f,"
            "\"writer_admin_cpu_s_per_million_points\":%.2f,"
+           "\"writer_cpu_s_per_million_points_whole_run\":%.2f,"
+           "\"influxd_cpu_s_per_million_points_whole_run\":%.2f,"
            "\"bare_consume_cpu_s_per_million\":%.2f,"
            "\"writer_reached\":%" PRId64 ",\"writer_batches\":%" PRId64
            ",\"direct_failures\":%ld}\n",
            events, entities, lines.len, max_points, max_bytes, direct_before,
            direct_after, pipe_pts, direct_pts, direct_pts > 0 ? pipe_pts / direct_pts : 0,
-           cpu_per_m, influx_pipe, influx_direct, admin_per_m, bare_per_m, done, batches,
-           failures);
+           cpu_per_m, influx_pipe, influx_direct, admin_per_m, lean->cpu_whole_per_m,
+           lean->influx_whole_per_m, bare_per_m, done, batches, failures);
     stop(broker);
     stop(influxd);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -6,7 +6,7 @@
 # dev broker. Usage: tests/bench/writer_bench.sh <build dir> [events]
 set -eu
 build=${1:?usage: $0 <build dir> [events]}
-events=${2:-50000}
+events=${2:-120000}
 bench="$build/writer/homestream-writer-bench"
 if [ ! -x "$bench" ]; then
     ninja -C "$build" writer/homestream-writer-bench >&2
