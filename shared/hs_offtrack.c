@@ -5,7 +5,9 @@
  * Finishing the oldest entry pops every done entry at the head; the new head
  * (or the last popped offset + 1) is the commit point. Lookups are O(1) when
  * the offsets are contiguous and a binary search over the ring when Kafka
- * left gaps (compaction, transaction markers). */
+ * left gaps (compaction, transaction markers). A partition is found through
+ * an open-addressing index on its number (a stage reads one or two topics
+ * of up to some hundred partitions, and looks one up per message twice). */
 #include "hs_offtrack.h"
 
 #include <stdlib.h>
@@ -27,6 +29,11 @@ struct hs_offtrack {
     part *parts;
     size_t nparts;
     size_t cap;
+    /* icap slots (a power of two, at least twice nparts once a part
+     * exists), each 0 or a part's index + 1, probed linearly from the
+     * partition number. */
+    uint32_t *index;
+    size_t icap;
     uint64_t pending;
 };
 
@@ -49,17 +56,50 @@ void hs_offtrack_free(hs_offtrack *t)
     for (size_t i = 0; i < t->nparts; i++)
         part_fini(&t->parts[i]);
     free(t->parts);
+    free(t->index);
     free(t);
+}
+
+static size_t index_home(const hs_offtrack *t, int32_t partition)
+{
+    return (uint32_t)partition & (t->icap - 1);
+}
+
+static void index_put(hs_offtrack *t, size_t i)
+{
+    size_t h = index_home(t, t->parts[i].partition);
+    while (t->index[h] != 0)
+        h = (h + 1) & (t->icap - 1);
+    t->index[h] = (uint32_t)i + 1;
+}
+
+/* Refills the index with every part, in icap slots; -1 when out of memory
+ * (the old index then stays). */
+static int index_rebuild(hs_offtrack *t, size_t icap)
+{
+    uint32_t *index = calloc(icap, sizeof *index);
+    if (index == NULL)
+        return -1;
+    free(t->index);
+    t->index = index;
+    t->icap = icap;
+    for (size_t i = 0; i < t->nparts; i++)
+        index_put(t, i);
+    return 0;
 }
 
 static part *find_part(const hs_offtrack *t, const char *topic, int32_t partition)
 {
-    for (size_t i = 0; i < t->nparts; i++) {
-        part *p = &t->parts[i];
+    if (t->icap == 0)
+        return NULL;
+    for (size_t h = index_home(t, partition);; h = (h + 1) & (t->icap - 1)) {
+        uint32_t k = t->index[h];
+        if (k == 0)
+            return NULL;
+        part *p = &t->parts[k - 1];
         if (p->partition == partition && strcmp(p->topic, topic) == 0)
             return p;
     }
-    return NULL;
 }
 
 static part *get_or_add_part(hs_offtrack *t, const char *topic, int32_t partition)
@@ -75,13 +115,16 @@ static part *get_or_add_part(hs_offtrack *t, const char *topic, int32_t partitio
         t->parts = np;
         t->cap = ncap;
     }
+    if (2 * (t->nparts + 1) > t->icap && index_rebuild(t, t->icap ? t->icap * 2 : 16) < 0)
+        return NULL;
     char *copy = strdup(topic);
     if (copy == NULL)
         return NULL;
-    p = &t->parts[t->nparts++];
+    p = &t->parts[t->nparts];
     memset(p, 0, sizeof *p);
     p->topic = copy;
     p->partition = partition;
+    index_put(t, t->nparts++);
     return p;
 }
 
@@ -205,6 +248,11 @@ void hs_offtrack_forget(hs_offtrack *t, const char *topic, int32_t partition)
     size_t idx = (size_t)(p - t->parts);
     t->parts[idx] = t->parts[t->nparts - 1];
     t->nparts--;
+    /* The last part moved into the gap: index every part again, in place
+     * (a rebalance's rare path; no memory is needed). */
+    memset(t->index, 0, t->icap * sizeof *t->index);
+    for (size_t i = 0; i < t->nparts; i++)
+        index_put(t, i);
 }
 
 uint64_t hs_offtrack_pending(const hs_offtrack *t)

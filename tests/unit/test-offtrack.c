@@ -145,6 +145,41 @@ START_TEST(test_forget)
 }
 END_TEST
 
+/* Two topics with the same partition numbers (colliding in the index) and
+ * 300 partitions each (the index grows several times), then every third
+ * partition of one topic forgotten (the others move in the parts array):
+ * each partition keeps its own offsets throughout. */
+START_TEST(test_many_partitions)
+{
+    enum { P = 300 };
+    static const char *const topics[] = {"ha.events.enriched", "ha.events.raw"};
+    hs_offtrack *t = hs_offtrack_new();
+    for (int32_t p = 0; p < P; p++)
+        for (int k = 0; k < 2; k++)
+            for (int64_t o = 0; o < 3; o++)
+                ck_assert_int_eq(hs_offtrack_add(t, topics[k], p, 100 * k + p + o), 0);
+    ck_assert_uint_eq(hs_offtrack_pending(t), 2 * P * 3);
+    for (int32_t p = 0; p < P; p += 3)
+        hs_offtrack_forget(t, topics[0], p);
+    ck_assert_uint_eq(hs_offtrack_pending(t), 2 * P * 3 - (P / 3) * 3);
+    int wrong = 0;
+    for (int32_t p = 0; p < P; p++)
+        for (int k = 0; k < 2; k++) {
+            int64_t next = -1;
+            bool gone = k == 0 && p % 3 == 0;
+            bool adv = hs_offtrack_done(t, topics[k], p, 100 * k + p, &next);
+            wrong += gone ? adv : !adv || next != 100 * k + p + 1;
+        }
+    ck_assert_int_eq(wrong, 0);
+    /* A forgotten partition starts over, from any offset. */
+    ck_assert_int_eq(hs_offtrack_add(t, topics[0], 0, 7), 0);
+    ck_assert(!hs_offtrack_done(t, topics[0], 0, 6, NULL));
+    ck_assert(hs_offtrack_done(t, topics[0], 0, 7, NULL));
+    ck_assert(!hs_offtrack_done(t, "ha.events.other", 1, 1, NULL));
+    hs_offtrack_free(t);
+}
+END_TEST
+
 START_TEST(test_null_commit_next)
 {
     hs_offtrack *t = hs_offtrack_new();
@@ -250,6 +285,7 @@ static Suite *offtrack_suite(void)
     tcase_add_test(tc, test_partitions_are_separate);
     tcase_add_test(tc, test_add_must_increase);
     tcase_add_test(tc, test_forget);
+    tcase_add_test(tc, test_many_partitions);
     tcase_add_test(tc, test_null_commit_next);
     tcase_add_test(tc, test_many_scrambled);
     tcase_add_test(tc, test_streaming_wrap);
