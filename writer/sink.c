@@ -26,6 +26,7 @@
 #include "lineproto.h"
 #include "msgjson.h"
 #include "outcome.h"
+#include "written.h"
 
 #define COMPONENT "sink"
 #define RECENT_CAPACITY 1000
@@ -110,6 +111,7 @@ struct sink {
     latency *lat;   /* InfluxDB write durations */
     latency *delay; /* Kafka append to InfluxDB acknowledgement, per point */
     hs_recent *recent;
+    written *written; /* points written, kept raw until listed */
     batch acc; /* filling */
     batch out; /* being written (held) */
     bool held;
@@ -131,7 +133,6 @@ struct sink {
     atomic_bool closing; /* DLQ reports free their refs without requeueing */
     lineproto_buf scratch;
     msgjson_doc doc;           /* the message being encoded, reused */
-    lineproto_buf recent_text; /* a point for the recent ring, reused */
     hs_mem_idle idle;          /* messages are activity, every one heavy */
     int64_t start_ms;
     atomic_int dlq_inflight;
@@ -363,37 +364,16 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* Pushes the points of range r to the ring of recent points. The ring keeps
- * the last RECENT_CAPACITY, so only the range's last RECENT_CAPACITY are
- * pushed: the ring ends up the same, without serialising the others. */
+/* Keeps the points of range r for the ring of recent points (written.h).
+ * The ring keeps the last RECENT_CAPACITY, so only the range's last
+ * RECENT_CAPACITY are kept: the ring ends up the same. */
 static void remember_written(sink *s, const batch *b, batch_range r)
 {
     size_t lo = r.hi - r.lo > RECENT_CAPACITY ? r.hi - RECENT_CAPACITY : r.lo;
-    lineproto_buf *t = &s->recent_text;
     for (size_t i = lo; i < r.hi; i++) {
         const batch_entry *e = &b->e[i];
-        /* {"entity_id","partition","offset","line"}, as json_dumps would
-         * print it; a key that is not UTF-8 leaves the point out. */
-        lineproto_buf_truncate(t, 0);
-        int rc = lineproto_buf_append(t, "{\"entity_id\":", 13);
-        rc |= msgjson_dump_string(e->key ? (const char *)e->key : "",
-                                  e->key ? e->key_len : 0, t);
-        rc |= lineproto_buf_append(t, ",\"partition\":", 13);
-        rc |= lineproto_append_int(t, e->partition);
-        rc |= lineproto_buf_append(t, ",\"offset\":", 10);
-        rc |= lineproto_append_int(t, e->offset);
-        rc |= lineproto_buf_append(t, ",\"line\":", 8);
-        rc |= msgjson_dump_string(b->text.data + e->line_off,
-                                  e->line_len > 0 ? e->line_len - 1 : 0, t);
-        rc |= lineproto_buf_append(t, "}", 1);
-        if (rc < 0)
-            continue;
-        char key[256];
-        size_t kl = e->key_len < sizeof key - 1 ? e->key_len : sizeof key - 1;
-        if (e->key)
-            memcpy(key, e->key, kl);
-        key[e->key ? kl : 0] = '\0';
-        hs_recent_push_text(s->recent, key[0] ? key : NULL, t->data, t->len);
+        written_keep(s->written, e->key, e->key_len, e->partition, e->offset,
+                     b->text.data + e->line_off, e->line_len > 0 ? e->line_len - 1 : 0);
     }
 }
 
@@ -881,7 +861,7 @@ static void trim_when_idle(sink *s, int64_t now)
     batch_release(&s->out);
     msgjson_fini(&s->doc);
     lineproto_buf_fini(&s->scratch);
-    lineproto_buf_fini(&s->recent_text);
+    written_flush(s->written, s->recent, true);
     hs_recent_pack(s->recent);
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
 }
@@ -996,7 +976,6 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     atomic_store(&s->c.last_event_ns, INT64_MIN);
     lineproto_buf_init(&s->scratch);
     msgjson_init(&s->doc);
-    lineproto_buf_init(&s->recent_text);
     batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
                         cfg->flush_interval_ms};
     batch_init(&s->acc, &lim);
@@ -1022,8 +1001,10 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     s->lat = latency_new(LATENCY_WINDOW);
     s->delay = latency_new(LATENCY_WINDOW * 8);
     s->recent = hs_recent_new(RECENT_CAPACITY);
+    s->written = written_new(RECENT_CAPACITY);
     s->breaker = hs_breaker_new("influxdb", NULL);
     if (s->track == NULL || s->lat == NULL || s->delay == NULL || s->recent == NULL ||
+        s->written == NULL ||
         s->breaker == NULL) {
         snprintf(err, errlen, "out of memory");
         sink_free(s);
@@ -1184,6 +1165,7 @@ void sink_free(sink *s)
     influx_free(s->ix);
     hs_breaker_free(s->breaker);
     hs_recent_free(s->recent);
+    written_free(s->written);
     latency_free(s->lat);
     latency_free(s->delay);
     hs_offtrack_free(s->track);
@@ -1191,7 +1173,6 @@ void sink_free(sink *s)
     batch_fini(&s->out);
     lineproto_buf_fini(&s->scratch);
     msgjson_fini(&s->doc);
-    lineproto_buf_fini(&s->recent_text);
     json_decref(s->lag);
     free(s->topic_in);
     free(s->topic_dlq);
@@ -1314,5 +1295,6 @@ json_t *sink_health(sink *s)
 
 json_t *sink_recent(sink *s, int limit, const char *entity_id)
 {
+    written_flush(s->written, s->recent, false);
     return hs_recent_list(s->recent, limit, entity_id);
 }
