@@ -137,9 +137,9 @@ bool batch_full(const batch *b)
            (b->n >= b->limits.max_points || b->text.len >= b->limits.max_bytes);
 }
 
-bool batch_would_overflow(const batch *b, size_t line_len)
+bool batch_tail_overflows(const batch *b, size_t line_off)
 {
-    return b->n > 0 && b->text.len + line_len > b->limits.max_bytes;
+    return b->n > 0 && line_off <= b->text.len && b->text.len > b->limits.max_bytes;
 }
 
 bool batch_due(const batch *b, int64_t now_ms)

@@ -112,8 +112,8 @@ struct sink {
     latency *delay; /* Kafka append to InfluxDB acknowledgement, per point */
     hs_recent *recent;
     written *written; /* points written, kept raw until listed */
-    batch acc; /* filling */
-    batch out; /* being written (held) */
+    batch acc;        /* filling */
+    batch out;        /* being written (held) */
     bool held;
     bool inflight; /* the HTTP thread holds a range of `out` */
     write_job job;
@@ -131,9 +131,8 @@ struct sink {
     uint32_t rng;
     bool closed;
     atomic_bool closing; /* DLQ reports free their refs without requeueing */
-    lineproto_buf scratch;
-    msgjson_doc doc;           /* the message being encoded, reused */
-    hs_mem_idle idle;          /* messages are activity, every one heavy */
+    msgjson_doc doc;     /* the message being encoded, reused */
+    hs_mem_idle idle;    /* messages are activity, every one heavy */
     int64_t start_ms;
     atomic_int dlq_inflight;
     int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
@@ -746,13 +745,17 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
         dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
         return;
     }
-    lineproto_buf_truncate(&s->scratch, 0);
+    /* The line is written straight at the end of the accumulating batch's
+     * text (the encoder takes back what it wrote when it fails). */
+    size_t line_off = s->acc.text.len;
     lineproto_info info;
-    int rc = lineproto_encode_doc(&s->doc, &s->lp, &s->scratch, &info, err, sizeof err);
+    int rc = lineproto_encode_doc(&s->doc, &s->lp, &s->acc.text, &info, err, sizeof err);
     if (info.time_ns != INT64_MIN)
         atomic_store(&s->c.last_event_ns, (int_fast64_t)info.time_ns);
     msgjson_trim(&s->doc, DOC_KEEP_BYTES);
     inc(&s->c.dropped_fields, info.dropped_fields);
+    if (rc < 0 || info.points == 0)
+        lineproto_buf_truncate(&s->acc.text, line_off);
     if (rc < 0) {
         inc(&s->c.invalid, 1);
         dlq_send(s, part, off, m->key, m->key_len, m->payload, m->len, err);
@@ -765,13 +768,29 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
         mark_one_done(s, part, off);
         return;
     }
-    if (batch_would_overflow(&s->acc, s->scratch.len) && !s->held) {
+    if (batch_tail_overflows(&s->acc, line_off) && !s->held) {
+        /* The line belongs in the next batch: start writing this one, then
+         * move the line from the end of its text (now the held batch's) to
+         * the new accumulating batch. */
+        size_t line_len = s->acc.text.len - line_off;
         start_write(s, now);
+        if (s->held) {
+            size_t to = s->acc.text.len;
+            int arc =
+                lineproto_buf_append(&s->acc.text, s->out.text.data + line_off, line_len);
+            lineproto_buf_truncate(&s->out.text, line_off);
+            if (arc < 0) {
+                lineproto_buf_truncate(&s->acc.text, to);
+                hs_error(COMPONENT, "out of memory batching %s[%" PRId32 "]@%" PRId64,
+                         s->topic_in, part, off);
+                inc(&s->c.errors, 1);
+                return;
+            }
+            line_off = to;
+        }
         drive_writes(s, MAX_WRITES_PER_STEP);
     }
-    size_t line_off = s->acc.text.len;
-    if (lineproto_buf_append(&s->acc.text, s->scratch.data, s->scratch.len) < 0 ||
-        batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key,
+    if (batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key,
                           m->key_len, now) < 0) {
         lineproto_buf_truncate(&s->acc.text, line_off);
         /* Leave the offset in flight: it is never committed past, and the
@@ -830,8 +849,8 @@ static void publish_stats(sink *s, int64_t now)
     s->next_stats_ms = now + s->cfg->stats_interval_s * 1000;
     json_t *stats = sink_stats(s);
     json_t *health = sink_health(s);
-    char *text = hs_statsrec_text("writer", s->cfg->common.site, hs_now_wall_ns(), stats,
-                                  health);
+    char *text =
+        hs_statsrec_text("writer", s->cfg->common.site, hs_now_wall_ns(), stats, health);
     int rc = -1;
     if (text != NULL)
         rc = hs_kafka_produce(s->producer, s->topic_in, "writer", 6, text, strlen(text),
@@ -848,8 +867,8 @@ static void publish_stats(sink *s, int64_t now)
 
 /* Once the input has been quiet for IDLE_TRIM_MS after messages, and no
  * batch is held or filling: the buffers the burst grew (the batches' text,
- * entries and payload copies, the reader's document, the scratch lines) are
- * freed, the recent points are packed (hs_recent_pack), then glibc gives
+ * entries and payload copies, the reader's document, the raw recent points)
+ * are freed, the recent points are packed (hs_recent_pack), then glibc gives
  * free memory back to the system (hs_mem.h). They grow again with the next
  * message. */
 static void trim_when_idle(sink *s, int64_t now)
@@ -860,7 +879,6 @@ static void trim_when_idle(sink *s, int64_t now)
     batch_release(&s->acc);
     batch_release(&s->out);
     msgjson_fini(&s->doc);
-    lineproto_buf_fini(&s->scratch);
     written_flush(s->written, s->recent, true);
     hs_recent_pack(s->recent);
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
@@ -873,8 +891,8 @@ static rd_kafka_message_t *take_message(sink *s, int wait_ms)
 {
     if (s->itaken == s->ntaken) {
         s->itaken = 0;
-        s->ntaken = hs_kafka_consume_some(s->consumer, s->queue, wait_ms, s->taken,
-                                          TAKE_MAX);
+        s->ntaken =
+            hs_kafka_consume_some(s->consumer, s->queue, wait_ms, s->taken, TAKE_MAX);
         if (s->ntaken == 0)
             return NULL;
     }
@@ -974,7 +992,6 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     if (s->rng == 0)
         s->rng = 1;
     atomic_store(&s->c.last_event_ns, INT64_MIN);
-    lineproto_buf_init(&s->scratch);
     msgjson_init(&s->doc);
     batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
                         cfg->flush_interval_ms};
@@ -1004,8 +1021,7 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     s->written = written_new(RECENT_CAPACITY);
     s->breaker = hs_breaker_new("influxdb", NULL);
     if (s->track == NULL || s->lat == NULL || s->delay == NULL || s->recent == NULL ||
-        s->written == NULL ||
-        s->breaker == NULL) {
+        s->written == NULL || s->breaker == NULL) {
         snprintf(err, errlen, "out of memory");
         sink_free(s);
         return NULL;
@@ -1171,7 +1187,6 @@ void sink_free(sink *s)
     hs_offtrack_free(s->track);
     batch_fini(&s->acc);
     batch_fini(&s->out);
-    lineproto_buf_fini(&s->scratch);
     msgjson_fini(&s->doc);
     json_decref(s->lag);
     free(s->topic_in);

@@ -51,14 +51,23 @@ START_TEST(test_full_by_bytes)
     batch_limits lim = {1000, 20, 1000};
     batch b;
     batch_init(&b, &lim);
-    ck_assert(!batch_would_overflow(&b, 1000)); /* an empty batch takes any line */
+    /* An empty batch takes any line. */
+    ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=12345678901234567890 1\n", 28),
+                     0);
+    ck_assert(!batch_tail_overflows(&b, 0));
+    lineproto_buf_truncate(&b.text, 0);
     add_line(&b, 0, 1, 0);
-    ck_assert(!batch_would_overflow(&b, 8));
     add_line(&b, 0, 2, 0);
     ck_assert_uint_eq(b.text.len, 16);
     ck_assert(!batch_full(&b));
-    ck_assert(batch_would_overflow(&b, 8)); /* 24 > 20: flush first */
-    ck_assert(!batch_would_overflow(&b, 4));
+    /* A third line of 8 bytes, written and not added: 24 > 20, it goes to
+     * the next batch; one of 4 bytes fits. */
+    ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=3 3\n", 8), 0);
+    ck_assert(batch_tail_overflows(&b, 16));
+    lineproto_buf_truncate(&b.text, 16);
+    ck_assert_int_eq(lineproto_buf_append(&b.text, "m 3\n", 4), 0);
+    ck_assert(!batch_tail_overflows(&b, 16));
+    lineproto_buf_truncate(&b.text, 16);
     add_line(&b, 0, 3, 0);
     ck_assert(batch_full(&b));
     batch_fini(&b);
@@ -139,8 +148,9 @@ START_TEST(test_payload_copies)
             int kn = snprintf(key, sizeof key, "k%d", i);
             size_t off = b.text.len;
             ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, plen, i % 5 ? key : NULL,
-                                               i % 5 ? (size_t)kn : 0, 0),
+            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, plen,
+                                               i % 5 ? key : NULL, i % 5 ? (size_t)kn : 0,
+                                               0),
                              0);
         }
         for (int i = 0; i < 300; i++) {
