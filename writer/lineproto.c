@@ -2033,7 +2033,9 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
 /* What the ha schema never reads (its encoders, message_time and
  * entity_parts, and the sink's time_ns, read only other members): the
  * objects that make most of a state change's text, old_state, the
- * message's and new_state's context, and an event's data. */
+ * message's and new_state's context, and an event's data. The enricher's
+ * weather and presence objects are read, but stay the same bytes from one
+ * message to the next for minutes: memoized. */
 static const msgjson_filter HA_NEW_STATE[] = {
     MSGJSON_FILTER_KEY("context", NULL),
     MSGJSON_FILTER_END,
@@ -2043,6 +2045,8 @@ static const msgjson_filter HA_MESSAGE[] = {
     MSGJSON_FILTER_KEY("old_state", NULL),
     MSGJSON_FILTER_KEY("context", NULL),
     MSGJSON_FILTER_KEY("data", NULL),
+    MSGJSON_FILTER_MEMO("weather"),
+    MSGJSON_FILTER_MEMO("presence"),
     MSGJSON_FILTER_END,
 };
 

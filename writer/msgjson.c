@@ -27,12 +27,17 @@ void msgjson_fini(msgjson_doc *d)
         return;
     free(d->nodes);
     free(d->str);
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        free(d->memo[i].buf);
     msgjson_init(d);
 }
 
 void msgjson_trim(msgjson_doc *d, size_t keep)
 {
-    if (d->cap * sizeof *d->nodes + d->scap > keep)
+    size_t bytes = d->cap * sizeof *d->nodes + d->scap;
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        bytes += d->memo[i].cap;
+    if (bytes > keep)
         msgjson_fini(d);
 }
 
@@ -661,10 +666,11 @@ static size_t node_bound(size_t n)
 #define NODE_ROOM_UNCOUNTED 4096
 
 /* A bound that is tight for real texts, for when node_bound asks for more
- * room than d has and than NODE_ROOM_UNCOUNTED: one node for the root and one after each '{', '[', ','
- * and ':' of text[0..n) (every other node parse_text pushes starts right
- * after one of those, whitespace aside; those in strings only make the
- * bound looser). Counts 16 bytes at a time where SSE2 is there. */
+ * room than d has and than NODE_ROOM_UNCOUNTED: one node for the root and
+ * one after each '{', '[', ',' and ':' of text[0..n) (every other node
+ * parse_text pushes starts right after one of those, whitespace aside;
+ * those in strings only make the bound looser). Counts 16 bytes at a time
+ * where SSE2 is there. */
 static size_t node_count_bound(const char *text, size_t n)
 {
     size_t count = 2, i = 0;
@@ -693,14 +699,122 @@ static size_t node_count_bound(const char *text, size_t n)
     return count;
 }
 
+/* ---- memoized members --------------------------------------------------- */
+
+/* The memo of d holding the value of filter entry e, or NULL. */
+static msgjson_memo *memo_find(msgjson_doc *d, const msgjson_filter *e)
+{
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        if (d->memo[i].entry == e)
+            return &d->memo[i];
+    return NULL;
+}
+
+/* A memo's text, which follows its nodes and strings in its buffer. */
+static const char *memo_text(const msgjson_memo *m)
+{
+    return m->buf + m->nn * sizeof(msgjson_node) + m->slen;
+}
+
+/* The object of a memoized member while parse_text reads it: the member's
+ * filter entry (NULL when there is none), the containers open around the
+ * object and where its text starts (its '{'). */
+typedef struct {
+    const msgjson_filter *entry;
+    size_t depth;
+    const unsigned char *text;
+} memo_pending;
+
+/* Remembers the object value of the memoized member that the reader has
+ * just accepted: pend's, its text ending at end (past its '}'), its nn
+ * nodes at nodes and its strings str[0..slen) (which the string nodes
+ * point into). A value beyond the memo's bounds is not remembered, and
+ * neither is one when out of memory: the slot is emptied then, which only
+ * costs the next text a reading. */
+static void memo_store(msgjson_doc *d, const memo_pending *pend, const unsigned char *end,
+                       const msgjson_node *nodes, size_t nn, const char *str, size_t slen)
+{
+    const msgjson_filter *e = pend->entry;
+    const unsigned char *text = pend->text;
+    size_t tlen = (size_t)(end - text);
+    if (tlen > MSGJSON_MEMO_MAX_TEXT || nn > MSGJSON_MEMO_MAX_NODES)
+        return;
+    msgjson_memo *m = memo_find(d, e);
+    if (m == NULL) {
+        /* An empty slot (entry NULL, used 0) or the one used least recently. */
+        m = &d->memo[0];
+        for (size_t i = 1; i < MSGJSON_MEMO_SLOTS; i++)
+            if (d->memo[i].used < m->used)
+                m = &d->memo[i];
+    }
+    size_t need = nn * sizeof *nodes + slen + tlen;
+    if (need > m->cap) {
+        char *buf = realloc(m->buf, need);
+        if (buf == NULL) {
+            free(m->buf);
+            memset(m, 0, sizeof *m);
+            return;
+        }
+        m->buf = buf;
+        m->cap = need;
+    }
+    msgjson_node *mn = (msgjson_node *)(void *)m->buf;
+    memcpy(mn, nodes, nn * sizeof *nodes);
+    for (size_t i = 0; i < nn; i++)
+        if (mn[i].type == MSGJSON_STRING)
+            mn[i].u.off = (size_t)(nodes[i].u.s - str);
+    memcpy(m->buf + nn * sizeof *nodes, str, slen);
+    memcpy(m->buf + nn * sizeof *nodes + slen, text, tlen);
+    m->entry = e;
+    m->depth = pend->depth;
+    m->tlen = tlen;
+    m->nn = nn;
+    m->slen = slen;
+    m->used = ++d->memo_clock;
+}
+
+/* When the memo of d for the memoized member e holds the text at p (its
+ * '{'; end bounds the text) read with depth containers open around it,
+ * copies the memo's nodes to nt and its strings to o, the string nodes
+ * pointing into o: what reading that text there would build. Returns the
+ * memo then; else NULL, *pend set for the object to be read and
+ * remembered. Out of line, and pend in memory, to keep parse_text's loop
+ * lean. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static const msgjson_memo *
+memo_hit(msgjson_doc *d, const msgjson_filter *e, size_t depth, const unsigned char *p,
+         const unsigned char *end, msgjson_node *nt, char *o, memo_pending *pend)
+{
+    msgjson_memo *m = memo_find(d, e);
+    if (m == NULL || m->depth != depth || (size_t)(end - p) < m->tlen ||
+        memcmp(p, memo_text(m), m->tlen) != 0) {
+        pend->entry = e;
+        pend->depth = depth;
+        pend->text = p;
+        return NULL;
+    }
+    const msgjson_node *mn = (const msgjson_node *)(const void *)m->buf;
+    memcpy(nt, mn, m->nn * sizeof *nt);
+    for (size_t i = 0; i < m->nn; i++)
+        if (nt[i].type == MSGJSON_STRING)
+            nt[i].u.s = o + mn[i].u.off;
+    memcpy(o, m->buf + m->nn * sizeof *nt, m->slen);
+    m->used = ++d->memo_clock;
+    return m;
+}
+
 /* Reads text[0..end) into d, whose nodes hold the lesser of node_bound and
  * node_count_bound of the text, and strings end - text + 1 bytes: one loop
  * over the text with an explicit stack of open containers instead of a
  * call per value. Members of an object whose key its filter lists are
  * skipped or filtered in turn (see msgjson_filter); a repeated key in one
  * object is declined: a key whose hash bit is already set among its
- * object's keys is compared with each of them. Returns 0, -1 to decline or
- * -2 when out of memory. */
+ * object's keys is compared with each of them. The object value of a
+ * memoized member is copied from d's memo when its text is the memo's, and
+ * remembered when it closes otherwise. Returns 0, -1 to decline or -2 when
+ * out of memory. */
 static int parse_text(msgjson_doc *d, const unsigned char *p, const unsigned char *end,
                       const msgjson_filter *filter)
 {
@@ -715,10 +829,12 @@ static int parse_text(msgjson_doc *d, const unsigned char *p, const unsigned cha
     uint32_t count = 0;
     bool object = false;
     uint64_t fbits = 0;
-    /* The object or array a filter skips while it is read, and where its
-     * strings start. */
-    msgjson_node *skip_node = NULL;
-    char *skip_str = NULL;
+    /* The object or array a filter skips, or the object of a memoized
+     * member (pend's then), while it is read (never both at once: neither
+     * holds a filter), and where its strings start. */
+    msgjson_node *held = NULL;
+    char *held_str = NULL;
+    memo_pending pend = {NULL, 0, NULL};
 
 /* Saves the container being read and makes nd current. */
 #define OPEN(t)                                                                          \
@@ -840,6 +956,22 @@ key: /* p at a key or whitespace before it */
             p = skip_ws(p, end);
         if (p >= end)
             return -1;
+        if (e->memo) {
+            if (*p != '{')
+                goto value;
+            const msgjson_memo *m =
+                memo_hit(d, e, (size_t)(fr - stack), p, end, nt, o, &pend);
+            if (m != NULL) {
+                nt += m->nn;
+                o += m->slen;
+                p += m->tlen;
+                goto next;
+            }
+            /* Read as usual; remembered when it closes. */
+            held = nt;
+            held_str = o;
+            goto value;
+        }
         if (e->sub != NULL) {
             if (*p != '{')
                 goto value;
@@ -850,8 +982,8 @@ key: /* p at a key or whitespace before it */
         if (*p == '{' || *p == '[') {
             /* Read as usual; when it closes, its nodes and strings are
              * dropped and its node becomes the MSGJSON_SKIPPED one. */
-            skip_node = nt;
-            skip_str = o;
+            held = nt;
+            held_str = o;
             goto value;
         }
         nd = nt++;
@@ -879,12 +1011,20 @@ next: /* after a member of the container being read */
 
 close: /* the container being read is complete */
     nd = fr->node;
-    if (UNLIKELY(nd == skip_node)) {
-        nd->type = MSGJSON_SKIPPED;
-        count = 0;
-        nt = nd + 1;
-        o = skip_str;
-        skip_node = NULL;
+    if (UNLIKELY(nd == held)) {
+        if (pend.entry == NULL) {
+            nd->type = MSGJSON_SKIPPED;
+            count = 0;
+            nt = nd + 1;
+            o = held_str;
+        } else {
+            nd->count = count;
+            nd->span = (uint32_t)(nt - nd);
+            memo_store(d, &pend, p, nd, (size_t)(nt - nd), held_str,
+                       (size_t)(o - held_str));
+            pend.entry = NULL;
+        }
+        held = NULL;
     }
     nd->count = count;
     nd->span = (uint32_t)(nt - nd);

@@ -63,17 +63,51 @@ typedef struct {
  * filter keeps its key node, and its value, validated as strictly as a
  * built one, becomes one MSGJSON_SKIPPED node; a member listed with a sub
  * filter whose value is an object has that object's members filtered by
- * sub in turn. Members not listed are built. Keep the lists short: every
- * key of a filtered object is looked up in its list. len is strlen(key):
- * MSGJSON_FILTER_KEY fills it. */
+ * sub in turn. A member listed with memo set (MSGJSON_FILTER_MEMO; its sub
+ * is not used) is built whole, as an unlisted one, and an object value of it
+ * is remembered by the document: the next text whose same member, at the
+ * same depth, is the same bytes gets a copy of the nodes instead of a
+ * second reading (see msgjson_memo). Members not listed are built. Keep the
+ * lists short: every key of a filtered object is looked up in its list. len
+ * is strlen(key): MSGJSON_FILTER_KEY and MSGJSON_FILTER_MEMO fill it. */
 typedef struct msgjson_filter {
     const char *key;
     size_t len;
     const struct msgjson_filter *sub;
+    bool memo;
 } msgjson_filter;
 
-#define MSGJSON_FILTER_KEY(k, sub) {(k), sizeof(k) - 1, (sub)}
-#define MSGJSON_FILTER_END {NULL, 0, NULL}
+#define MSGJSON_FILTER_KEY(k, sub) {(k), sizeof(k) - 1, (sub), false}
+#define MSGJSON_FILTER_MEMO(k) {(k), sizeof(k) - 1, NULL, true}
+#define MSGJSON_FILTER_END {NULL, 0, NULL, false}
+
+/* How many memoized members a document remembers at once; a member whose
+ * filter entry has no slot takes the one used least recently. */
+#define MSGJSON_MEMO_SLOTS 4
+
+/* Memoized values larger than this many bytes of text, or of more nodes
+ * than MSGJSON_MEMO_MAX_NODES, are read every time and not remembered. */
+#define MSGJSON_MEMO_MAX_TEXT 4096
+#define MSGJSON_MEMO_MAX_NODES 256
+
+/* The last object value of one memoized member, as the reader built it:
+ * its text (from '{' to '}'), its nodes (a string node's u.off is the
+ * offset of its bytes in the memo's strings) and its decoded strings, all
+ * in one buffer, buf, of cap bytes, owned by the document. A JSON object's
+ * text is self-delimiting and the reader is deterministic, so the same
+ * bytes at the same depth always give these nodes: the memo is only ever
+ * filled from an object the reader accepted. Only msgjson.c (and its
+ * white-box tests) read it. At most MSGJSON_MEMO_SLOTS of about 14 KB. */
+typedef struct {
+    const struct msgjson_filter *entry; /* whose value this is; NULL: empty */
+    size_t depth;                       /* open containers around the value */
+    uint64_t used;                      /* d->memo_clock when last used */
+    size_t tlen;                        /* bytes of text */
+    size_t nn;                          /* nodes */
+    size_t slen;                        /* bytes of strings, NULs included */
+    char *buf;                          /* nodes, then strings, then text */
+    size_t cap;
+} msgjson_memo;
 
 /* Zero-initialise it (or msgjson_init); release with msgjson_fini. */
 typedef struct msgjson_doc {
@@ -83,14 +117,16 @@ typedef struct msgjson_doc {
     char *str; /* decoded strings, each NUL-terminated */
     size_t slen;
     size_t scap;
+    msgjson_memo memo[MSGJSON_MEMO_SLOTS];
+    uint64_t memo_clock;
 } msgjson_doc;
 
 void msgjson_init(msgjson_doc *d);
 void msgjson_fini(msgjson_doc *d);
 
-/* Releases d's buffers when together they take more than keep bytes, so
- * one huge message does not hold its memory until the next one; d stays
- * usable (and empty then). */
+/* Releases d's buffers (its memos' included) when together they take more
+ * than keep bytes, so one huge message does not hold its memory until the
+ * next one; d stays usable (and empty then, its memos forgotten). */
 void msgjson_trim(msgjson_doc *d, size_t keep);
 
 /* Reads text (n bytes, need not be NUL-terminated) into d, replacing what d
@@ -109,7 +145,9 @@ int msgjson_parse(msgjson_doc *d, const char *text, size_t n);
  * one msgjson_parse builds: a skipped value is read as strictly (same
  * nesting limit, same checks of its strings, numbers and keys), then its
  * nodes and strings are dropped. Skipping saves the encoder the skipped
- * members and the document their room, not the reading. */
+ * members and the document their room, not the reading. A memoized
+ * member's object whose bytes d remembers is not read again: its nodes
+ * and strings are copied from d's memo, as reading it would build them. */
 int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
                            const msgjson_filter *filter);
 

@@ -10,12 +10,18 @@
  *     the end of it, or skips it) that jansson accepts with
  *     JSON_REJECT_DUPLICATES, whose top level is an object nested at most
  *     MSGJSON_MAX_DEPTH deep, is accepted;
- *   - msgjson_parse_filtered, with each of a few filters (the ha schema's
- *     and one that skips and filters members at several depths), accepts
+ *   - msgjson_parse_filtered, with each of a few filters (the ha schema's,
+ *     one that skips, filters and memoizes members at several depths and
+ *     one that reaches the same memoized member at every depth), accepts
  *     exactly what msgjson_parse accepts and builds the same nodes but for
- *     the subtrees of its MSGJSON_SKIPPED ones.
- * The text is read from a buffer of exactly its size, so that ASan sees any
- * read past its end. */
+ *     the subtrees of its MSGJSON_SKIPPED ones;
+ *   - one document reading, with each filter, the text twice, then the text
+ *     wrapped one object deeper, the text again, the text with one byte
+ *     changed and the text once more (so that its memos are filled, hit,
+ *     met at another depth and by other bytes) gives every time the result
+ *     and the nodes that a new document gives, string offsets included.
+ * The texts are read from buffers of exactly their size, so that ASan sees
+ * any read past their end. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,19 +87,56 @@ static void check_filtered(const msgjson_doc *f, const msgjson_doc *u)
     FUZZ_CHECK(f->nodes[0].span == f->n, "root span %u of %zu", f->nodes[0].span, f->n);
 }
 
+/* Reads text[0..n) with filter into the reused document r and into a new
+ * one: the same result, and then the same nodes (type, span, count, value,
+ * a string's bytes and offset in the strings) and strings. */
+static void check_reused(msgjson_doc *r, const char *text, size_t n,
+                         const msgjson_filter *filter, const char *what)
+{
+    msgjson_doc f;
+    msgjson_init(&f);
+    int frc = msgjson_parse_filtered(&f, text, n, filter);
+    int rrc = msgjson_parse_filtered(r, text, n, filter);
+    FUZZ_CHECK(frc == rrc, "%s: reused %d, new %d", what, rrc, frc);
+    if (frc == 0) {
+        FUZZ_CHECK(f.n == r->n && f.slen == r->slen,
+                   "%s: %zu nodes %zu bytes, new %zu %zu", what, r->n, r->slen, f.n,
+                   f.slen);
+        FUZZ_CHECK(memcmp(f.str, r->str, f.slen) == 0, "%s: strings", what);
+        for (size_t i = 0; i < f.n; i++) {
+            const msgjson_node *a = &r->nodes[i], *b = &f.nodes[i];
+            FUZZ_CHECK(a->type == b->type && a->span == b->span && a->count == b->count,
+                       "%s: node %zu", what, i);
+            if (a->type == MSGJSON_STRING)
+                FUZZ_CHECK(a->u.s - r->str == b->u.s - f.str, "%s: string %zu", what, i);
+            else
+                FUZZ_CHECK(memcmp(&a->u, &b->u, sizeof a->u) == 0, "%s: value %zu", what,
+                           i);
+        }
+    }
+    msgjson_fini(&f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const msgjson_filter deep[] = {MSGJSON_FILTER_KEY("a", NULL),
-                                          MSGJSON_FILTER_KEY("", NULL), MSGJSON_FILTER_END};
-    static const msgjson_filter mixed[] = {
-        MSGJSON_FILTER_KEY("old_state", NULL), MSGJSON_FILTER_KEY("b", NULL),
-        MSGJSON_FILTER_KEY("x", deep), MSGJSON_FILTER_KEY("new_state", deep),
-        MSGJSON_FILTER_END};
+                                          MSGJSON_FILTER_KEY("", NULL),
+                                          MSGJSON_FILTER_MEMO("m"), MSGJSON_FILTER_END};
+    static const msgjson_filter mixed[] = {MSGJSON_FILTER_KEY("old_state", NULL),
+                                           MSGJSON_FILTER_KEY("b", NULL),
+                                           MSGJSON_FILTER_KEY("x", deep),
+                                           MSGJSON_FILTER_KEY("new_state", deep),
+                                           MSGJSON_FILTER_MEMO("weather"),
+                                           MSGJSON_FILTER_MEMO("w"),
+                                           MSGJSON_FILTER_END};
+    /* "r" in "r" in ...: the same memoized "m" at every depth. */
+    static const msgjson_filter rec[] = {MSGJSON_FILTER_KEY("r", rec),
+                                         MSGJSON_FILTER_MEMO("m"), MSGJSON_FILTER_END};
     lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
                          .measurement_attr = LINEPROTO_MATTR_UNIT};
-    const msgjson_filter *filters[] = {lineproto_filter(&ha), mixed, deep};
+    const msgjson_filter *filters[] = {lineproto_filter(&ha), mixed, deep, rec};
 
     char *text = malloc(size ? size : 1);
     if (text == NULL)
@@ -130,6 +173,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0)
             check_filtered(&f, &u);
     }
+    /* The memos: wrapped is {"r":text} (as "m" and "w" as keys, for rec's
+     * and mixed's), changed is text with one byte changed. */
+    char *wrapped = malloc(size + 6), *changed = malloc(size ? size : 1);
+    FUZZ_CHECK(wrapped != NULL && changed != NULL, "out of memory");
+    memcpy(wrapped, "{\"r\":", 5);
+    memcpy(wrapped + 5, text, size);
+    wrapped[size + 5] = '}';
+    memcpy(changed, text, size);
+    if (size > 0)
+        changed[size - 1 - (size_t)data[0] % size] ^= (char)(1 + data[size - 1] % 8);
+    msgjson_doc r;
+    msgjson_init(&r);
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        check_reused(&r, text, size, filters[i], "first");
+        check_reused(&r, text, size, filters[i], "again");
+        check_reused(&r, wrapped, size + 6, filters[i], "wrapped");
+        wrapped[2] = 'm';
+        check_reused(&r, wrapped, size + 6, filters[i], "wrapped as m");
+        wrapped[2] = 'w';
+        check_reused(&r, wrapped, size + 6, filters[i], "wrapped as w");
+        wrapped[2] = 'r';
+        check_reused(&r, text, size, filters[i], "after wrapped");
+        check_reused(&r, changed, size, filters[i], "changed");
+        check_reused(&r, text, size, filters[i], "after changed");
+    }
+    msgjson_fini(&r);
+    free(wrapped);
+    free(changed);
     json_decref(tree);
     msgjson_fini(&u);
     msgjson_fini(&f);

@@ -1213,6 +1213,346 @@ START_TEST(test_filter)
 }
 END_TEST
 
+/* ---- memoized members ---------------------------------------------------- */
+
+/* Reads text[0..n) (copied to a buffer of exactly its size, so that
+ * valgrind and ASan see a read past its end) with filter into the reused
+ * document r and into a new one: the same result and then the same
+ * document, node for node (type, span, count, value, each string's bytes
+ * and offset in the strings). Returns the result. */
+static int check_reused(msgjson_doc *r, const char *text, size_t n,
+                        const msgjson_filter *filter)
+{
+    char *exact = malloc(n ? n : 1);
+    ck_assert_ptr_nonnull(exact);
+    memcpy(exact, text, n);
+    msgjson_doc f;
+    msgjson_init(&f);
+    int frc = msgjson_parse_filtered(&f, exact, n, filter);
+    int rrc = msgjson_parse_filtered(r, exact, n, filter);
+    ck_assert_msg(frc == rrc, "reused %d, new %d: %.*s", rrc, frc, (int)n, text);
+    if (frc == 0) {
+        ck_assert_msg(r->n == f.n && r->slen == f.slen, "%zu nodes, new %zu: %.*s", r->n,
+                      f.n, (int)n, text);
+        ck_assert(memcmp(r->str, f.str, f.slen) == 0);
+        for (size_t i = 0; i < f.n; i++) {
+            const msgjson_node *a = &r->nodes[i], *b = &f.nodes[i];
+            ck_assert_msg(a->type == b->type && a->span == b->span &&
+                              a->count == b->count,
+                          "node %zu: %.*s", i, (int)n, text);
+            if (a->type == MSGJSON_STRING)
+                ck_assert_msg(a->u.s - r->str == b->u.s - f.str, "string %zu: %.*s", i,
+                              (int)n, text);
+            else
+                ck_assert_msg(memcmp(&a->u, &b->u, sizeof a->u) == 0, "value %zu: %.*s",
+                              i, (int)n, text);
+        }
+    }
+    msgjson_fini(&f);
+    free(exact);
+    return frc;
+}
+
+/* An enriched message's text around its weather and presence members (as
+ * they are given, from the colon on: NULL leaves the member out) and value;
+ * its new_state comes first, unless weather brings its own. */
+static size_t memo_message(char *buf, const char *weather, const char *presence,
+                           const char *value)
+{
+    char *p = buf;
+    put(&p, "{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.t\"");
+    if (weather == NULL || strstr(weather, "\"new_state\"") == NULL)
+        put(&p, ",\"new_state\":{\"state\":\"1\",\"context\":{\"id\":\"c\"}}");
+    if (weather != NULL) {
+        put(&p, ",\"weather\"");
+        put(&p, weather);
+    }
+    if (presence != NULL) {
+        put(&p, ",\"presence\"");
+        put(&p, presence);
+    }
+    put(&p, ",\"value\":");
+    put(&p, value);
+    put(&p, "}");
+    return (size_t)(p - buf);
+}
+
+#define W1                                                                               \
+    "{\"temperature\":7.5,\"humidity\":81,\"pressure\":1012.3,\"condition\":\"cloudy\"," \
+    "\"provider\":\"open-meteo\",\"observed_at\":\"2026-11-22T14:00:00Z\","              \
+    "\"age_s\":120,\"stale\":false}"
+#define W1_NO_STALE(last)                                                                \
+    "{\"temperature\":7.5,\"humidity\":81,\"pressure\":1012.3,\"condition\":\"cloudy\"," \
+    "\"age_s\":12" last "}"
+#define P1 "{\"anyone_home\":true,\"people_home\":2,\"people\":[\"a\",\"b\"]}"
+
+/* The sequence a writer's document meets: the same weather and presence
+ * message after message, then changed (at their end by one byte, by
+ * whitespace inside or after them), not objects, invalid the second time,
+ * absent, repeated, nested deeper, too large to remember, in a text that is
+ * cut or invalid elsewhere. Read in this order into one document, with the
+ * ha schema's filter and one that memoizes at two depths, each text gives
+ * what a new document gives. */
+static const struct {
+    const char *weather, *presence, *value;
+} memo_steps[] = {
+    {":" W1, ":" P1, "1.5"},
+    {":" W1, ":" P1, "1.5"},
+    {":" W1, ":" P1, "2"},
+    {":" W1_NO_STALE("0"), ":" P1, "2"},
+    {":" W1_NO_STALE("1"), ":" P1, "2"},
+    {":" W1_NO_STALE("0"), ":" P1, "2"},
+    {":" W1_NO_STALE("0 "), ":" P1, "2"},
+    {":" W1_NO_STALE("0"), ":" P1, "2"},
+    {":" W1 " ", ":" P1 "\n", "3"},
+    {": " W1 "\t\r\n", " : " P1, "3"},
+    {":" W1, ":" P1, "3"},
+    {":\"sunny\"", ":" P1, "4"},
+    {":[" W1 "]", ":null", "4"},
+    {":7", ":{}", "4"},
+    {":{}", ":{ }", "4"},
+    {":{ }", ":{}", "4"},
+    {":" W1, ":" P1, "5"},
+    {":{\"temperature\":7.5,\"temperature\":7.5}", ":" P1, "5"},
+    {":{\"temperature\":07.5}", ":" P1, "5"},
+    {":{\"condition\":\"\\u0000\"}", ":" P1, "5"},
+    {":{\"condition\":\"\xFF\"}", ":" P1, "5"},
+    {":{\"temperature\":7.5,}", ":" P1, "5"},
+    {":" W1, ":" P1, "5"},
+    {":" W1, ":" P1, "01"},
+    {":" W1, ":" P1, "6"},
+    {":{\"condition\":\"caf\\u00e9 \\ud83c\\udfe0\",\"s\":\"a\\\\\\\"b\",\"e\":\"\"}",
+     ":" P1, "6"},
+    {":{\"condition\":\"caf\\u00e9 \\ud83c\\udfe0\",\"s\":\"a\\\\\\\"b\",\"e\":\"\"}",
+     ":" P1, "6"},
+    {NULL, ":" P1, "7"},
+    {":" W1, NULL, "7"},
+    {NULL, NULL, "7"},
+    {":" W1, ":" P1, "7"},
+    {":" W1 ",\"weather\":" W1, ":" P1, "8"},
+    {":" W1 ",\"new_state\":{\"weather\":" W1 "}", ":" P1, "8"},
+    {":" W1 ",\"old_state\":{\"weather\":" W1 ",\"presence\":" P1 "}", ":" P1, "8"},
+    {":{\"n\":{\"weather\":" W1 "}}", ":" P1, "8"},
+    {":" W1, ":{\"presence\":" P1 "}", "9"},
+    {":" W1, ":" P1, "9"},
+};
+
+START_TEST(test_memo_sequence)
+{
+    static const msgjson_filter inner[] = {MSGJSON_FILTER_MEMO("weather"),
+                                           MSGJSON_FILTER_KEY("context", NULL),
+                                           MSGJSON_FILTER_END};
+    static const msgjson_filter top[] = {MSGJSON_FILTER_KEY("new_state", inner),
+                                         MSGJSON_FILTER_KEY("old_state", inner),
+                                         MSGJSON_FILTER_MEMO("weather"),
+                                         MSGJSON_FILTER_MEMO("presence"),
+                                         MSGJSON_FILTER_MEMO("n"),
+                                         MSGJSON_FILTER_END};
+    lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    const msgjson_filter *filters[] = {lineproto_filter(&ha), top};
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t fi = 0; fi < 2; fi++) {
+        msgjson_doc d;
+        msgjson_init(&d);
+        unsigned accepted = 0, declined = 0;
+        for (size_t i = 0; i < sizeof memo_steps / sizeof memo_steps[0]; i++) {
+            size_t n = memo_message(buf, memo_steps[i].weather, memo_steps[i].presence,
+                                    memo_steps[i].value);
+            int rc = check_reused(&d, buf, n, filters[fi]);
+            if (rc == 0)
+                accepted++;
+            else
+                declined++;
+            /* Every text cut inside its weather, or just after it: read
+             * past the memo's bytes in no buffer. */
+            if (i == 1 || i == 10) {
+                const char *w = strstr(buf, "\"weather\":");
+                for (size_t k = (size_t)(w - buf); k < (size_t)(w - buf) + sizeof W1 + 11;
+                     k++)
+                    ck_assert_int_eq(check_reused(&d, buf, k, filters[fi]), -1);
+                ck_assert_int_eq(check_reused(&d, buf, n, filters[fi]), 0);
+            }
+        }
+        ck_assert_uint_eq(declined, 7);
+        ck_assert_uint_eq(accepted, sizeof memo_steps / sizeof memo_steps[0] - 7);
+        msgjson_fini(&d);
+    }
+    free(buf);
+}
+END_TEST
+
+/* The memo is used: a value planted in the remembered weather shows up in
+ * the next message with the same weather bytes (and in none whose bytes
+ * differ), the memo does not outlive msgjson_trim, and a value too large to
+ * remember is read every time. (White-box: it reaches into d's memo.) */
+START_TEST(test_memo_used)
+{
+    lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    const msgjson_filter *filter = lineproto_filter(&ha);
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    msgjson_doc d;
+    msgjson_init(&d);
+    size_t n = memo_message(buf, ":" W1, ":" P1, "1");
+    ck_assert_int_eq(msgjson_parse_filtered(&d, buf, n, filter), 0);
+    msgjson_memo *m = NULL;
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        if (d.memo[i].entry != NULL && d.memo[i].tlen == sizeof W1 - 1)
+            m = &d.memo[i];
+    ck_assert_ptr_nonnull(m);
+    msgjson_node *mn = (msgjson_node *)(void *)m->buf;
+    ck_assert_int_eq(mn[4].type, MSGJSON_INTEGER); /* "humidity":81 */
+    ck_assert_int_eq(mn[4].u.i, 81);
+    mn[4].u.i = 82;
+    ck_assert_int_eq(msgjson_parse_filtered(&d, buf, n, filter), 0);
+    const msgjson_node *w = msgjson_get(msgjson_root(&d), "weather");
+    ck_assert_int_eq(msgjson_get(w, "humidity")->u.i, 82);
+    ck_assert_str_eq(msgjson_str(msgjson_get(w, "condition")), "cloudy");
+    /* Other bytes: read, and remembered in place of the planted value. */
+    n = memo_message(buf, ":" W1_NO_STALE("0"), ":" P1, "1");
+    ck_assert_int_eq(msgjson_parse_filtered(&d, buf, n, filter), 0);
+    n = memo_message(buf, ":" W1, ":" P1, "1");
+    ck_assert_int_eq(msgjson_parse_filtered(&d, buf, n, filter), 0);
+    w = msgjson_get(msgjson_root(&d), "weather");
+    ck_assert_int_eq(msgjson_get(w, "humidity")->u.i, 81);
+    /* msgjson_trim counts the memos and forgets them. */
+    size_t own = d.cap * sizeof *d.nodes + d.scap;
+    msgjson_trim(&d, own + 1);
+    ck_assert_ptr_null(msgjson_root(&d));
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        ck_assert_ptr_null(d.memo[i].buf);
+    /* Too large to remember: more text, or more nodes, than the bounds. */
+    char *p = buf;
+    put(&p, "{\"weather\":{\"a\":\"");
+    for (size_t k = 0; k < MSGJSON_MEMO_MAX_TEXT; k++)
+        *p++ = 'x';
+    put(&p, "\"}}");
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(check_reused(&d, buf, (size_t)(p - buf), filter), 0);
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        ck_assert_uint_le(d.memo[i].tlen, MSGJSON_MEMO_MAX_TEXT);
+    p = buf;
+    put(&p, "{\"weather\":[0");
+    put(&p, "],\"presence\":{\"a\":[0");
+    for (size_t k = 0; k < MSGJSON_MEMO_MAX_NODES; k++)
+        put(&p, ",1");
+    put(&p, "]}}");
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(check_reused(&d, buf, (size_t)(p - buf), filter), 0);
+    for (size_t i = 0; i < MSGJSON_MEMO_SLOTS; i++)
+        ck_assert_uint_le(d.memo[i].nn, MSGJSON_MEMO_MAX_NODES);
+    msgjson_fini(&d);
+    free(buf);
+}
+END_TEST
+
+/* One memoized member met at several depths (a filter reaching itself):
+ * an object that fits the nesting limit at one depth is declined one level
+ * deeper, whichever of the two the document has remembered. */
+START_TEST(test_memo_depth)
+{
+    static const msgjson_filter rec[] = {MSGJSON_FILTER_KEY("r", rec),
+                                         MSGJSON_FILTER_MEMO("m"), MSGJSON_FILTER_END};
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    size_t n[2];
+    char *text[2];
+    for (int t = 0; t < 2; t++) {
+        /* r objects around m's object, whose arrays reach the limit at 3. */
+        int rs = 3 + t;
+        char *p = buf;
+        put(&p, "{");
+        for (int k = 0; k < rs; k++)
+            put(&p, "\"r\":{");
+        put(&p, "\"m\":{\"a\":");
+        for (int k = 0; k < MSGJSON_MAX_DEPTH - 2 - 3; k++)
+            put(&p, "[");
+        put(&p, "0");
+        for (int k = 0; k < MSGJSON_MAX_DEPTH - 2 - 3; k++)
+            put(&p, "]");
+        put(&p, "}");
+        for (int k = 0; k < rs; k++)
+            put(&p, "}");
+        put(&p, "}");
+        n[t] = (size_t)(p - buf);
+        text[t] = malloc(n[t]);
+        ck_assert_ptr_nonnull(text[t]);
+        memcpy(text[t], buf, n[t]);
+    }
+    msgjson_doc d;
+    msgjson_init(&d);
+    ck_assert_int_eq(msgjson_parse(&d, text[0], n[0]), 0);
+    ck_assert_int_eq(msgjson_parse(&d, text[1], n[1]), -1);
+    msgjson_fini(&d);
+    static const int order[] = {0, 0, 1, 0, 1, 1, 0};
+    msgjson_doc r;
+    msgjson_init(&r);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        ck_assert_int_eq(check_reused(&r, text[order[i]], n[order[i]], rec),
+                         order[i] == 0 ? 0 : -1);
+    msgjson_fini(&r);
+    free(text[0]);
+    free(text[1]);
+    free(buf);
+}
+END_TEST
+
+/* Messages made at random of weather and presence values (the same ones
+ * often, changed, spaced, invalid, not objects, absent) and of hostile
+ * messages, read one after another into one document with the ha schema's
+ * filter: each gives what a new document gives. */
+START_TEST(test_memo_random)
+{
+    static const char *const weathers[] = {
+        NULL,
+        ":" W1,
+        ":" W1,
+        ":" W1,
+        ": " W1 " ",
+        ":" W1_NO_STALE("0"),
+        ":" W1_NO_STALE("1"),
+        ":" W1_NO_STALE("0 "),
+        ":{}",
+        ":\"x\"",
+        ":[1,{\"a\":2}]",
+        ":{\"temperature\":7.5,\"temperature\":7.5}",
+        ":{\"a\":\"\\ud83c\"}",
+        ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e400}",
+        ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e40}",
+    };
+    static const char *const presences[] = {
+        NULL, ":" P1, ":" P1, ":{\"anyone_home\":false}", ":{\"p\":[]}", ":{\"p\":[1,]}"};
+    static const char *const values[] = {"1", "2.5", "-0", "[]", "01"};
+    lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_UNIT};
+    const msgjson_filter *filter = lineproto_filter(&ha);
+    rng_state = 20261122u;
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    msgjson_doc d;
+    msgjson_init(&d);
+    unsigned accepted = 0;
+    for (int i = 0; i < 3000; i++) {
+        size_t n;
+        if (rnd() % 8 == 0)
+            n = hostile_message(buf);
+        else
+            n = memo_message(buf,
+                             weathers[rnd() % (sizeof weathers / sizeof weathers[0])],
+                             presences[rnd() % (sizeof presences / sizeof presences[0])],
+                             values[rnd() % (sizeof values / sizeof values[0])]);
+        if (check_reused(&d, buf, n, filter) == 0)
+            accepted++;
+    }
+    ck_assert_uint_gt(accepted, 800);
+    msgjson_fini(&d);
+    free(buf);
+}
+END_TEST
+
 /* lineproto_append_double's shortcut for short decimals prints what the
  * former search printed, for decimals of every length around it, random
  * doubles and the edges. */
@@ -1307,6 +1647,10 @@ static Suite *msgjson_suite(void)
     tcase_add_test(td, test_dense_texts);
     tcase_add_test(td, test_filter_same_as_unfiltered);
     tcase_add_test(td, test_string_word_edges);
+    tcase_add_test(td, test_memo_sequence);
+    tcase_add_test(td, test_memo_used);
+    tcase_add_test(td, test_memo_depth);
+    tcase_add_test(td, test_memo_random);
     suite_add_tcase(s, td);
     return s;
 }
