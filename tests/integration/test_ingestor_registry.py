@@ -166,6 +166,11 @@ def test_areas_and_devices_follow_the_registries():
                 assert got in ((None, None), (area, device)), \
                     "%s (first state): %r, the registries say %r" % (eid, got, (area, device))
                 continue
+            if eid in late and eid not in late_named and got == (None, None):
+                # So may its next ones while the stream runs ahead of that
+                # answer (seen under ASan+UBSan on a loaded machine); once
+                # one carries the names, every later one must.
+                continue
             assert got == (area, device), "%s: area, device %r, the registries say %r" % (
                 eid, got, (area, device))
             named += got != (None, None)
