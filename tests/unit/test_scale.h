@@ -22,6 +22,14 @@ static inline size_t test_stride(void)
     return q != NULL && q[0] == '1' && q[1] == '\0' ? TEST_QUICK_STRIDE : 1;
 }
 
+/* How many of n random cases a loop runs: n, or one in TEST_QUICK_STRIDE
+ * under HS_TEST_QUICK (thresholds on what the cases found should scale
+ * with the result). */
+static inline int test_count(int n)
+{
+    return test_stride() == 1 ? n : n / (int)TEST_QUICK_STRIDE;
+}
+
 /* The first position a sweep of sample number i changes. */
 static inline size_t test_first(size_t i)
 {
