@@ -1,11 +1,13 @@
 /* test_scale.h - how densely the differential unit tests sweep their
  * byte-by-byte mutations.
  *
- * Natively and under ASan every position of every sample is changed. Under
- * valgrind, where each step costs some fifty times more, the test setup
- * sets HS_TEST_QUICK=1 and the sweeps take every TEST_QUICK_STRIDE-th
- * position, starting at a different offset in each sample, so the memory
- * checks still see every code path the sweep reaches. */
+ * Natively every position of every sample is changed. Under valgrind,
+ * where each step costs some fifty times more, the test setup sets
+ * HS_TEST_QUICK=1, and so does tests/run.sh for its ASan+UBSan pass (which
+ * follows the full native one); the sweeps then take every
+ * TEST_QUICK_STRIDE-th position, starting at a different offset in each
+ * sample, so the memory checks still see every code path the sweep
+ * reaches. */
 #ifndef TEST_SCALE_H
 #define TEST_SCALE_H
 
