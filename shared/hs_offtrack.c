@@ -73,6 +73,13 @@ static void index_put(hs_offtrack *t, size_t i)
     t->index[h] = (uint32_t)i + 1;
 }
 
+/* Puts every part into the index, whose slots are all empty. */
+static void index_fill(hs_offtrack *t)
+{
+    for (size_t i = 0; i < t->nparts; i++)
+        index_put(t, i);
+}
+
 /* Refills the index with every part, in icap slots; -1 when out of memory
  * (the old index then stays). */
 static int index_rebuild(hs_offtrack *t, size_t icap)
@@ -83,8 +90,7 @@ static int index_rebuild(hs_offtrack *t, size_t icap)
     free(t->index);
     t->index = index;
     t->icap = icap;
-    for (size_t i = 0; i < t->nparts; i++)
-        index_put(t, i);
+    index_fill(t);
     return 0;
 }
 
@@ -251,8 +257,7 @@ void hs_offtrack_forget(hs_offtrack *t, const char *topic, int32_t partition)
     /* The last part moved into the gap: index every part again, in place
      * (a rebalance's rare path; no memory is needed). */
     memset(t->index, 0, t->icap * sizeof *t->index);
-    for (size_t i = 0; i < t->nparts; i++)
-        index_put(t, i);
+    index_fill(t);
 }
 
 uint64_t hs_offtrack_pending(const hs_offtrack *t)
