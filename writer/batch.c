@@ -137,9 +137,9 @@ bool batch_full(const batch *b)
            (b->n >= b->limits.max_points || b->text.len >= b->limits.max_bytes);
 }
 
-bool batch_tail_overflows(const batch *b, size_t line_off)
+bool batch_text_over(const batch *b)
 {
-    return b->n > 0 && line_off <= b->text.len && b->text.len > b->limits.max_bytes;
+    return b->n > 0 && b->text.len > b->limits.max_bytes;
 }
 
 bool batch_due(const batch *b, int64_t now_ms)

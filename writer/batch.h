@@ -77,10 +77,10 @@ int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offs
 
 /* True when the batch holds max_points, or its text reached max_bytes. */
 bool batch_full(const batch *b);
-/* For a line written at the end of the batch's text from line_off and not
- * added yet: true when it takes the text past max_bytes and the batch is
- * not empty, so the line belongs in the next batch. */
-bool batch_tail_overflows(const batch *b, size_t line_off);
+/* True when the batch is not empty and its text is past max_bytes: a line
+ * just written at the end of the text and not added yet belongs in the
+ * next batch then. */
+bool batch_text_over(const batch *b);
 /* True when the batch is not empty and its oldest point waited flush_ms. */
 bool batch_due(const batch *b, int64_t now_ms);
 /* Milliseconds until batch_due turns true (0 when due, -1 when empty). */

@@ -768,7 +768,8 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
         mark_one_done(s, part, off);
         return;
     }
-    if (batch_tail_overflows(&s->acc, line_off) && !s->held) {
+    int move_rc = 0;
+    if (batch_text_over(&s->acc) && !s->held) {
         /* The line belongs in the next batch: start writing this one, then
          * move the line from the end of its text (now the held batch's) to
          * the new accumulating batch. */
@@ -776,22 +777,15 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
         start_write(s, now);
         if (s->held) {
             size_t to = s->acc.text.len;
-            int arc =
+            move_rc =
                 lineproto_buf_append(&s->acc.text, s->out.text.data + line_off, line_len);
             lineproto_buf_truncate(&s->out.text, line_off);
-            if (arc < 0) {
-                lineproto_buf_truncate(&s->acc.text, to);
-                hs_error(COMPONENT, "out of memory batching %s[%" PRId32 "]@%" PRId64,
-                         s->topic_in, part, off);
-                inc(&s->c.errors, 1);
-                return;
-            }
             line_off = to;
         }
         drive_writes(s, MAX_WRITES_PER_STEP);
     }
-    if (batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len, m->key,
-                          m->key_len, now) < 0) {
+    if (move_rc < 0 || batch_add_encoded(&s->acc, line_off, part, off, m->payload, m->len,
+                                         m->key, m->key_len, now) < 0) {
         lineproto_buf_truncate(&s->acc.text, line_off);
         /* Leave the offset in flight: it is never committed past, and the
          * message comes back after a restart. */

@@ -54,7 +54,7 @@ START_TEST(test_full_by_bytes)
     /* An empty batch takes any line. */
     ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=12345678901234567890 1\n", 28),
                      0);
-    ck_assert(!batch_tail_overflows(&b, 0));
+    ck_assert(!batch_text_over(&b));
     lineproto_buf_truncate(&b.text, 0);
     add_line(&b, 0, 1, 0);
     add_line(&b, 0, 2, 0);
@@ -63,10 +63,10 @@ START_TEST(test_full_by_bytes)
     /* A third line of 8 bytes, written and not added: 24 > 20, it goes to
      * the next batch; one of 4 bytes fits. */
     ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=3 3\n", 8), 0);
-    ck_assert(batch_tail_overflows(&b, 16));
+    ck_assert(batch_text_over(&b));
     lineproto_buf_truncate(&b.text, 16);
     ck_assert_int_eq(lineproto_buf_append(&b.text, "m 3\n", 4), 0);
-    ck_assert(!batch_tail_overflows(&b, 16));
+    ck_assert(!batch_text_over(&b));
     lineproto_buf_truncate(&b.text, 16);
     add_line(&b, 0, 3, 0);
     ck_assert(batch_full(&b));
