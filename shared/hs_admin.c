@@ -21,6 +21,12 @@
 #include "hs_log.h"
 
 #define ADMIN_BODY_MAX (64 * 1024)
+/* A body over ADMIN_BODY_MAX but within this is read and dropped before the
+ * 413 goes out. Answering first and closing on unread data makes the kernel
+ * reset the connection, and a client still sending loses the answer. Beyond
+ * this, a declared length is refused from the headers and an undeclared one
+ * gets the connection closed: draining it would be free work for anyone. */
+#define ADMIN_DRAIN_MAX (1024 * 1024)
 /* Seconds of silence after which a connection is closed; well under the 5 s
  * a container health check waits (deploy/docker-compose.yml). */
 #define ADMIN_IDLE_TIMEOUT_S 3
@@ -406,6 +412,7 @@ char *hs_admin_prometheus(const char *stage, const json_t *stats)
 /* Per-request state: the body read so far. */
 typedef struct {
     strbuf body;
+    size_t dropped; /* bytes of an oversized body read and dropped */
     bool too_large;
 } admin_request;
 
@@ -546,7 +553,7 @@ static unsigned precheck(const hs_admin *a, struct MHD_Connection *conn, const c
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && strtoull(cl, NULL, 10) > ADMIN_BODY_MAX) {
+    if (cl != NULL && strtoull(cl, NULL, 10) > ADMIN_DRAIN_MAX) {
         *code = "PAYLOAD_TOO_LARGE";
         *message = "the body is over 64 KiB";
         return MHD_HTTP_CONTENT_TOO_LARGE;
@@ -677,10 +684,16 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        /* A body without a declared length can still outgrow the limit: the
-         * rest is read and dropped, and the answer is 413. */
+        /* A body that outgrows the limit is read and dropped, up to
+         * ADMIN_DRAIN_MAX, and the answer is 413. */
         if (rq->too_large || rq->body.len + *upload_data_size > ADMIN_BODY_MAX) {
             rq->too_large = true;
+            rq->dropped += *upload_data_size;
+            if (rq->body.len + rq->dropped > ADMIN_DRAIN_MAX) {
+                hs_warn("admin", "%s %s: body over %d bytes, connection closed", method,
+                        url, ADMIN_DRAIN_MAX);
+                return MHD_NO;
+            }
         } else {
             sb_append(&rq->body, upload_data, *upload_data_size);
             if (rq->body.oom)

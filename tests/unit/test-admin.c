@@ -1,5 +1,6 @@
 /* test-admin.c - the admin HTTP endpoint: routes, auth, errors, Prometheus. */
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,9 +471,9 @@ START_TEST(test_config_put_chunked_too_large)
 }
 END_TEST
 
-/* A declared length over the limit is refused from the headers alone: the
- * answer comes without the client sending any of the body. */
-START_TEST(test_config_put_declared_too_large)
+/* A socket connected to the admin endpoint, with 10 s send and receive
+ * timeouts so a server that stops answering fails the test, not hangs it. */
+static int connect_admin(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(s, 0);
@@ -484,10 +485,77 @@ START_TEST(test_config_put_declared_too_large)
     ck_assert_int_eq(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return s;
+}
+
+static void send_all(int s, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(s, p, len, MSG_NOSIGNAL);
+        ck_assert_msg(n > 0, "send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Reads one whole answer (headers and Content-Length bytes of body) into buf
+ * and returns its length. */
+static size_t read_answer(int s, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        buf[len] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        if (end != NULL) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            ck_assert_ptr_nonnull(cl);
+            size_t want = (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+            if (len >= want)
+                return len;
+        }
+        ck_assert_uint_lt(len, cap - 1);
+        ssize_t n = recv(s, buf + len, cap - 1 - len, 0);
+        ck_assert_msg(n > 0, "recv after %zu bytes: %s", len,
+                      n == 0 ? "closed" : strerror(errno));
+        len += (size_t)n;
+    }
+}
+
+/* A body a little over the limit is read through before the 413, so the
+ * answer cannot be lost to a reset while the client still sends, and the
+ * connection stays open for the next request. */
+START_TEST(test_config_put_over_limit_is_drained)
+{
+    int s = connect_admin();
+    char *b = json_body_of_size(64 * 1024 + 1);
+    const char *head = "PUT /config HTTP/1.1\r\nHost: test\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 65537\r\n\r\n";
+    send_all(s, head, strlen(head));
+    send_all(s, b, 64 * 1024 + 1);
+    free(b);
+    char buf[4096];
+    read_answer(s, buf, sizeof buf);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 413", 12) == 0, "answer: %s", buf);
+    ck_assert(strstr(buf, "PAYLOAD_TOO_LARGE") != NULL);
+    const char *get = "GET /health HTTP/1.1\r\nHost: test\r\n\r\n";
+    send_all(s, get, strlen(get));
+    read_answer(s, buf, sizeof buf);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "answer: %s", buf);
+    close(s);
+    ck_assert_int_eq(stage.put_calls, 0);
+}
+END_TEST
+
+/* A declared length over the drain limit is refused from the headers alone:
+ * the answer comes without the client sending any of the body. */
+START_TEST(test_config_put_declared_too_large)
+{
+    int s = connect_admin();
     const char *req =
         "PUT /config HTTP/1.1\r\nHost: test\r\n"
         "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
-    ck_assert_int_eq(send(s, req, strlen(req), 0), (ssize_t)strlen(req));
+    send_all(s, req, strlen(req));
     char buf[1024];
     ssize_t n = recv(s, buf, sizeof buf - 1, 0);
     close(s);
@@ -496,6 +564,40 @@ START_TEST(test_config_put_declared_too_large)
     ck_assert_msg(strncmp(buf, "HTTP/1.1 413", 12) == 0, "answer: %s", buf);
     ck_assert(strstr(buf, "PAYLOAD_TOO_LARGE") != NULL);
     ck_assert_int_eq(stage.put_calls, 0);
+}
+END_TEST
+
+/* A chunked body that never ends is not read forever: past the drain limit
+ * the connection is closed, long before 64 MiB have gone in. */
+START_TEST(test_config_put_endless_body_is_cut)
+{
+    int s = connect_admin();
+    const char *head = "PUT /config HTTP/1.1\r\nHost: test\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n";
+    send_all(s, head, strlen(head));
+    enum { CHUNK = 64 * 1024 };
+    static char chunk[CHUNK + 16];
+    int hl = snprintf(chunk, sizeof chunk, "%x\r\n", CHUNK);
+    memset(chunk + hl, ' ', CHUNK);
+    memcpy(chunk + hl + CHUNK, "\r\n", 2);
+    size_t chunk_len = (size_t)hl + CHUNK + 2, sent = 0;
+    int err = 0;
+    while (sent < 64u * 1024 * 1024) {
+        ssize_t n = send(s, chunk, chunk_len, MSG_NOSIGNAL);
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        sent += (size_t)n;
+    }
+    close(s);
+    ck_assert_msg(err == EPIPE || err == ECONNRESET, "after %zu bytes: %s", sent,
+                  err == 0 ? "all sent" : strerror(err));
+    ck_assert_int_eq(stage.put_calls, 0);
+    reply r;
+    http("GET", "/health", NULL, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
 }
 END_TEST
 
@@ -887,7 +989,9 @@ static Suite *admin_suite(void)
     tcase_add_loop_test(tc, test_config_put_bad_body_table, 0, TABLE_LEN(bad_bodies));
     tcase_add_test(tc, test_config_put_size_limit);
     tcase_add_test(tc, test_config_put_chunked_too_large);
+    tcase_add_test(tc, test_config_put_over_limit_is_drained);
     tcase_add_test(tc, test_config_put_declared_too_large);
+    tcase_add_test(tc, test_config_put_endless_body_is_cut);
     tcase_add_loop_test(tc, test_not_found_table, 0, TABLE_LEN(unknown_paths));
     tcase_add_loop_test(tc, test_method_not_allowed_table, 0, TABLE_LEN(wrong_methods));
     suite_add_tcase(s, tc);
