@@ -952,13 +952,17 @@ typedef struct {
 } key_span;
 
 /* Appends one line: the measurement (mlen bytes), the tags (in key order
- * already), fs's fields and the time. Field keys that influxd would store
+ * already), fs's fields and the time. With cut, sets cut[0] to the offset
+ * in the line of the space before the first field, and cut[1] to that of
+ * the separator before the field written after the first `split` (of the
+ * space before the time when no more were written). Field keys that influxd would store
  * alike are written once (the first), the others counted in fs->dropped.
  * Room for the whole line is reserved first, so the line is written
  * without further checks. Returns 0, or -1 when out of memory (out
  * unchanged then). */
-static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
-                      const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns)
+static int write_line_at(lineproto_buf *out, const char *measurement, size_t mlen,
+                         const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns,
+                         size_t split, size_t *cut)
 {
     /* Texts take at most three bytes per byte; a field at most its key's
      * and its string's, or DOUBLE_MAX, and four more ("," "=" and quotes);
@@ -999,11 +1003,16 @@ static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
         o += tags[i].plen;
         o = escape_to(o, LINEPROTO_KEY, tags[i].value, tags[i].vlen, &plain);
     }
+    char *const line = out->data + out->len;
+    if (cut != NULL)
+        cut[0] = cut[1] = (size_t)(o - line);
     size_t written = 0;
     bool checking = false;
     for (size_t i = 0; i < fs->n; i++) {
         const field *f = &fs->v[i];
         char *before = o;
+        if (cut != NULL && written == split)
+            cut[1] = (size_t)(o - line);
         *o++ = written == 0 ? ' ' : ',';
         char *kstart = o;
         plain = true;
@@ -1051,12 +1060,20 @@ static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
     }
     if (keys != local)
         free(keys);
+    if (cut != NULL && written <= split)
+        cut[1] = (size_t)(o - line);
     *o++ = ' ';
     o = put_int(o, time_ns);
     *o++ = '\n';
     out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return 0;
+}
+
+static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
+                      const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns)
+{
+    return write_line_at(out, measurement, mlen, tags, ntags, fs, time_ns, 0, NULL);
 }
 
 /* ---- message helpers --------------------------------------------------- */
@@ -1589,7 +1606,454 @@ typedef struct {
     lineproto_info *info;
     char *err;
     size_t errlen;
+    lineproto_cache *cache; /* NULL: every line encoded in full */
 } enc_ctx;
+
+/* The fields of a state change after its state and value: its attributes
+ * (without unit_of_measurement or device_class when include_uom or
+ * include_dc is false) and homestream's weather and presence extras. */
+static void add_tail_fields(fieldset *fs, const msg_index *msg, const msgjson_node *attrs,
+                            bool include_uom, bool include_dc)
+{
+    if (attrs != NULL) {
+        FOR_MEMBERS(kn, attrs)
+        {
+            if (!include_uom && KEY_IS(kn, "unit_of_measurement"))
+                continue;
+            if (!include_dc && KEY_IS(kn, "device_class"))
+                continue;
+            add_attribute(fs, kn);
+        }
+    }
+    const msgjson_node *weather = mget(msg, K_WEATHER);
+    if (is_object(weather)) {
+        static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
+                                              MEMBER("pressure"), MEMBER("condition")};
+        const msgjson_node *w[4];
+        members_get(weather, WEATHER, 4, w);
+        add_extra_number(fs, "weather_temperature", w[0]);
+        add_extra_number(fs, "weather_humidity", w[1]);
+        add_extra_number(fs, "weather_pressure", w[2]);
+        add_extra_string(fs, "weather_condition", w[3]);
+    }
+    const msgjson_node *presence = mget(msg, K_PRESENCE);
+    if (is_object(presence)) {
+        static const member_name PRESENCE[] = {MEMBER("anyone_home"),
+                                               MEMBER("people_home")};
+        const msgjson_node *p[2];
+        members_get(presence, PRESENCE, 2, p);
+        add_extra_bool(fs, "anyone_home", p[0]);
+        add_extra_number(fs, "people_home", p[1]);
+    }
+}
+
+/* ---- the shape cache ---------------------------------------------------- */
+
+/* A state change's line is a function of the options and of the values it
+ * reads (see encode_ha_state): the state and the enricher's value, the
+ * time, and the rest, its shape: the entity's ids, unit, area and site,
+ * its attributes and the weather and presence members written. An entity's
+ * shape seldom changes from one state to the next, so the cache keeps, per
+ * entity, the last shape seen (a copy of its nodes) and what it made: the
+ * measurement and tags (head) and the fields after state and value (tail).
+ * A message of the same shape, node for node, gets head, its own state and
+ * value fields, tail and time.
+ *
+ * That holds when the state and value fields cannot change the tail: no
+ * attribute is named "state" or "value" (HA's rules rename or replace such
+ * a key depending on what came before it; other keys never meet these two,
+ * not even as influxd stores keys) and the tail has a field (else the line
+ * would fall back to the state's text). An entry is made only then, and
+ * only when composing it gives, for the message it is made from, the very
+ * line and dropped count the full encoding gave. */
+
+#define SHAPE_PARTS 13
+#define CACHE_SLOTS 1024            /* a power of two */
+#define CACHE_WAYS 4                /* the slots an entity may take: from its hash's on */
+#define CACHE_ENTRY_MAX (16 * 1024) /* bytes: larger shapes are not kept */
+
+typedef struct {
+    uint64_t hash;    /* of the entity_id */
+    uint64_t used;    /* the cache's clock when last hit or made */
+    uint32_t changed; /* messages in a row that found the entity in another shape */
+    uint32_t part_nodes[SHAPE_PARTS];
+    size_t head_len, tail_len;
+    unsigned dropped; /* fields the tail leaves out */
+    /* nodes (strings pointing into strs), then strs, then head, then tail */
+    char *mem;
+    size_t cap;
+    msgjson_node *nodes;
+    const char *head, *tail;
+    bool full; /* holds a shape */
+} shape_entry;
+
+struct lineproto_cache {
+    lineproto_opts opts; /* the options the entries were made with */
+    char *default_measurement, *override_measurement;
+    bool have_opts;
+    shape_entry slot[CACHE_SLOTS];
+    lineproto_buf scratch;
+    uint64_t clock;
+    uint64_t hits, misses, kept;
+};
+
+lineproto_cache *lineproto_cache_new(void)
+{
+    lineproto_cache *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        lineproto_buf_init(&c->scratch);
+    return c;
+}
+
+void lineproto_cache_clear(lineproto_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(c->slot[i].mem);
+        memset(&c->slot[i], 0, sizeof c->slot[i]);
+    }
+    lineproto_buf_fini(&c->scratch);
+    lineproto_buf_init(&c->scratch);
+}
+
+void lineproto_cache_free(lineproto_cache *c)
+{
+    if (c == NULL)
+        return;
+    lineproto_cache_clear(c);
+    free(c->default_measurement);
+    free(c->override_measurement);
+    free(c);
+}
+
+void lineproto_cache_counts(const lineproto_cache *c, uint64_t *hits, uint64_t *misses,
+                            uint64_t *kept)
+{
+    *hits = c->hits;
+    *misses = c->misses;
+    *kept = c->kept;
+}
+
+static bool same_opt_text(const char *a, const char *b)
+{
+    return nonempty(a) ? nonempty(b) && strcmp(a, b) == 0 : !nonempty(b);
+}
+
+/* Makes sure c's entries were made with o: when not, forgets them and takes
+ * o. Returns false when out of memory (c unusable for this message). */
+static bool cache_for(lineproto_cache *c, const lineproto_opts *o)
+{
+    if (c->have_opts && c->opts.schema == o->schema &&
+        c->opts.measurement_attr == o->measurement_attr &&
+        same_opt_text(c->default_measurement, o->default_measurement) &&
+        same_opt_text(c->override_measurement, o->override_measurement))
+        return true;
+    lineproto_cache_clear(c);
+    free(c->default_measurement);
+    free(c->override_measurement);
+    c->default_measurement =
+        nonempty(o->default_measurement) ? strdup(o->default_measurement) : NULL;
+    c->override_measurement =
+        nonempty(o->override_measurement) ? strdup(o->override_measurement) : NULL;
+    c->have_opts = (c->default_measurement != NULL) == nonempty(o->default_measurement) &&
+                   (c->override_measurement != NULL) == nonempty(o->override_measurement);
+    c->opts = *o;
+    return c->have_opts;
+}
+
+/* The shape's values, in a fixed order; NULL for one absent. */
+static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
+                        const msgjson_node **part)
+{
+    static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
+                                          MEMBER("pressure"), MEMBER("condition")};
+    static const member_name PRESENCE[] = {MEMBER("anyone_home"), MEMBER("people_home")};
+    part[0] = mget(msg, K_ENTITY_ID);
+    part[1] = mget(msg, K_DOMAIN);
+    part[2] = mget(msg, K_OBJECT_ID);
+    part[3] = mget(msg, K_UNIT);
+    part[4] = mget(msg, K_AREA);
+    part[5] = mget(msg, K_SITE);
+    part[6] = attrs;
+    members_get(mget(msg, K_WEATHER), WEATHER, 4, part + 7);
+    members_get(mget(msg, K_PRESENCE), PRESENCE, 2, part + 11);
+}
+
+/* A hash of the entity_id string node e (a string: encode_ha_state checked). */
+static uint64_t entity_hash(const msgjson_node *e)
+{
+    const char *s = e->u.s;
+    size_t n = e->count;
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    /* MurmurHash3's finaliser: every bit of the words reaches the low bits
+     * that pick the slot (a product alone only carries bits upwards). */
+    h ^= w;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
+/* The entry of the entity whose entity_id hashes to h, among the
+ * CACHE_WAYS slots from h's: NULL when none holds it; with for_store, the
+ * slot to make its entry in instead (an empty one, else the least recently
+ * used). Entities that hash alike share an entry. */
+static shape_entry *entity_slot(lineproto_cache *c, uint64_t h, bool for_store)
+{
+    shape_entry *victim = NULL;
+    for (size_t w = 0; w < CACHE_WAYS; w++) {
+        shape_entry *e = &c->slot[(h + w) & (CACHE_SLOTS - 1)];
+        if (e->full && e->hash == h)
+            return e;
+        if (victim == NULL || !e->full || (victim->full && e->used < victim->used))
+            victim = e;
+    }
+    return for_store ? victim : NULL;
+}
+
+/* True when the n nodes at a and at b are the same values. */
+static bool nodes_equal(const msgjson_node *a, const msgjson_node *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].type != b[i].type || a[i].span != b[i].span || a[i].count != b[i].count)
+            return false;
+        switch (a[i].type) {
+        case MSGJSON_STRING:
+            if (!msgjson_bytes_equal(a[i].u.s, b[i].u.s, a[i].count))
+                return false;
+            break;
+        case MSGJSON_INTEGER:
+            if (a[i].u.i != b[i].u.i)
+                return false;
+            break;
+        case MSGJSON_REAL:
+            if (memcmp(&a[i].u.d, &b[i].u.d, sizeof a[i].u.d) != 0)
+                return false;
+            break;
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+static bool shape_matches(const shape_entry *e, const msgjson_node *const *part)
+{
+    const msgjson_node *mine = e->nodes;
+    for (size_t i = 0; i < SHAPE_PARTS; i++) {
+        uint32_t n = e->part_nodes[i];
+        if (part[i] == NULL) {
+            if (n != 0)
+                return false;
+            continue;
+        }
+        if (part[i]->span != n || !nodes_equal(part[i], mine, n))
+            return false;
+        mine += n;
+    }
+    return true;
+}
+
+/* The state and value fields of a line. */
+typedef struct {
+    const char *state;
+    size_t state_len;
+    bool include_state, include_value;
+    double value;
+} state_fields;
+
+/* Appends e's line with sf and time_ns, as encode_ha_state writes it, and
+ * sets *dropped to the fields it leaves out. Returns 0, or -1 when out of
+ * memory (out unchanged). */
+static int compose(lineproto_buf *out, const shape_entry *e, const state_fields *sf,
+                   int64_t time_ns, unsigned *dropped)
+{
+    if (sf->state_len > SIZE_MAX / 8 ||
+        lineproto_buf_reserve(out, e->head_len + e->tail_len + sf->state_len * 3 +
+                                       DOUBLE_MAX + 64 + ESCAPE_SLACK) < 0)
+        return -1;
+    char *o = out->data + out->len;
+    memcpy(o, e->head, e->head_len);
+    o += e->head_len;
+    char sep = ' ';
+    *dropped = e->dropped;
+    if (sf->include_state) {
+        bool plain = true;
+        *o++ = sep;
+        memcpy(o, "state=\"", 7);
+        o = escape_to(o + 7, LINEPROTO_STRING, sf->state, sf->state_len, &plain);
+        *o++ = '"';
+        sep = ',';
+    }
+    if (sf->include_value) {
+        if (isfinite(sf->value)) {
+            *o++ = sep;
+            memcpy(o, "value=", 6);
+            o = put_double(o + 6, sf->value);
+            sep = ',';
+        } else {
+            (*dropped)++;
+        }
+    }
+    *o++ = sep;
+    memcpy(o, e->tail, e->tail_len);
+    o += e->tail_len;
+    *o++ = ' ';
+    o = put_int(o, time_ns);
+    *o++ = '\n';
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* On a message whose entity has an entry of the same shape: appends its
+ * line, sets c->info and returns true. Otherwise false, nothing written. */
+static bool shape_hit(enc_ctx *c, const msg_index *msg, const msgjson_node *attrs,
+                      const state_fields *sf, lineproto_buf *out, int64_t time_ns)
+{
+    lineproto_cache *cache = c->cache;
+    if (!cache_for(cache, c->opts))
+        return false;
+    const msgjson_node *part[SHAPE_PARTS];
+    shape_parts(msg, attrs, part);
+    shape_entry *e = entity_slot(cache, entity_hash(part[0]), false);
+    if (e == NULL || !shape_matches(e, part)) {
+        if (e != NULL && e->changed < UINT32_MAX)
+            e->changed++;
+        cache->misses++;
+        return false;
+    }
+    e->changed = 0;
+    e->used = ++cache->clock;
+    unsigned dropped;
+    if (compose(out, e, sf, time_ns, &dropped) < 0)
+        return false; /* the full encoding reports it */
+    cache->hits++;
+    c->info->dropped_fields += dropped;
+    c->info->points = 1;
+    return true;
+}
+
+/* The bytes a copy of the n nodes at v takes: nodes and strings. Returns
+ * SIZE_MAX when v holds a node that cannot be compared (a skipped one). */
+static size_t nodes_size(const msgjson_node *v, size_t n)
+{
+    size_t sz = n * sizeof *v;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].type == MSGJSON_SKIPPED)
+            return SIZE_MAX;
+        if (v[i].type == MSGJSON_STRING)
+            sz += (size_t)v[i].count + 1;
+    }
+    return sz;
+}
+
+/* After the full encoding of a state change wrote line (len bytes, cut as
+ * write_line_at cuts it after the state and value fields): makes the
+ * entity's entry from it when the cache may (see above), replacing what its
+ * slot held. Failing to is never an error: the next message of the entity
+ * is encoded in full again. */
+static void shape_store(enc_ctx *c, const msg_index *msg, const msgjson_node *attrs,
+                        const char *line, size_t len, const size_t *cut,
+                        const state_fields *sf, int64_t time_ns)
+{
+    lineproto_cache *cache = c->cache;
+    if (!cache->have_opts)
+        return;
+    const msgjson_node *part[SHAPE_PARTS];
+    shape_parts(msg, attrs, part);
+    uint64_t h = entity_hash(part[0]);
+    shape_entry *e = entity_slot(cache, h, true);
+    if (!e->full || e->hash != h) {
+        e->changed = 0;
+    } else if (e->changed > 2 && (e->changed & (e->changed - 1)) != 0 &&
+               e->changed % 64 != 0) {
+        /* An entity whose shape changes with every state (a light's
+         * brightness, a player's position) would pay for a new entry each
+         * time: after two in a row it gets one only now and then, and
+         * keeps the last. */
+        return;
+    }
+    e->full = false;
+    if (attrs != NULL) {
+        FOR_MEMBERS(kn, attrs)
+        {
+            if (KEY_IS(kn, "state") || KEY_IS(kn, "value"))
+                return;
+        }
+    }
+    /* line: head, ' ', state and value fields, separator, tail, ' ', time */
+    const char *time_at = memrchr(line, ' ', len);
+    if (time_at == NULL || cut[1] >= (size_t)(time_at - line))
+        return; /* no tail */
+    size_t head_len = cut[0], tail_len = (size_t)(time_at - line) - cut[1] - 1;
+    size_t need = head_len + tail_len;
+    for (size_t i = 0; i < SHAPE_PARTS && need <= CACHE_ENTRY_MAX; i++)
+        if (part[i] != NULL) {
+            size_t sz = nodes_size(part[i], part[i]->span);
+            need = sz > CACHE_ENTRY_MAX ? SIZE_MAX : need + sz;
+        }
+    if (need > CACHE_ENTRY_MAX)
+        return;
+    if (need > e->cap) {
+        char *m = realloc(e->mem, need);
+        if (m == NULL)
+            return;
+        e->mem = m;
+        e->cap = need;
+    }
+    /* nodes first (aligned: mem is malloc'd), then their strings */
+    size_t nn = 0;
+    for (size_t i = 0; i < SHAPE_PARTS; i++)
+        nn += part[i] != NULL ? part[i]->span : 0;
+    e->nodes = (msgjson_node *)(void *)e->mem;
+    char *strs = e->mem + nn * sizeof *e->nodes;
+    msgjson_node *to = e->nodes;
+    for (size_t i = 0; i < SHAPE_PARTS; i++) {
+        uint32_t n = part[i] != NULL ? part[i]->span : 0;
+        e->part_nodes[i] = n;
+        for (uint32_t k = 0; k < n; k++, to++) {
+            *to = part[i][k];
+            if (to->type == MSGJSON_STRING) {
+                memcpy(strs, part[i][k].u.s, (size_t)to->count + 1);
+                to->u.s = strs;
+                strs += (size_t)to->count + 1;
+            }
+        }
+    }
+    memcpy(strs, line, head_len);
+    e->head = strs;
+    e->head_len = head_len;
+    memcpy(strs + head_len, line + cut[1] + 1, tail_len);
+    e->tail = strs + head_len;
+    e->tail_len = tail_len;
+    e->dropped = c->info->dropped_fields;
+    if (sf->include_value && !isfinite(sf->value))
+        e->dropped--; /* the value's own */
+    e->hash = h;
+
+    /* Composed for this very message, the entry must give its line. */
+    lineproto_buf *sc = &cache->scratch;
+    unsigned dropped;
+    lineproto_buf_truncate(sc, 0);
+    if (compose(sc, e, sf, time_ns, &dropped) < 0 || sc->len != len ||
+        memcmp(sc->data, line, len) != 0 || dropped != c->info->dropped_fields)
+        return;
+    e->full = true;
+    e->used = ++cache->clock;
+    cache->kept++;
+}
 
 static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                            int64_t time_ns)
@@ -1646,6 +2110,12 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
             value = number_value(enriched_value);
         }
     }
+
+    /* The same entity in the same shape as before: the line it had, with
+     * this state and time. */
+    state_fields sf = {state, state_len, include_state, include_value, value};
+    if (c->cache != NULL && shape_hit(c, msg, attrs, &sf, out, time_ns))
+        return 0;
 
     /* measurement */
     const lineproto_opts *o = c->opts;
@@ -1719,36 +2189,7 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         fieldset_string(&fs, "state", 5, state, state_len, true);
     if (include_value)
         fieldset_float(&fs, "value", 5, value, true);
-    if (attrs != NULL) {
-        FOR_MEMBERS(kn, attrs)
-        {
-            if (!include_uom && KEY_IS(kn, "unit_of_measurement"))
-                continue;
-            if (!include_dc && KEY_IS(kn, "device_class"))
-                continue;
-            add_attribute(&fs, kn);
-        }
-    }
-    const msgjson_node *weather = mget(msg, K_WEATHER);
-    if (is_object(weather)) {
-        static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
-                                              MEMBER("pressure"), MEMBER("condition")};
-        const msgjson_node *w[4];
-        members_get(weather, WEATHER, 4, w);
-        add_extra_number(&fs, "weather_temperature", w[0]);
-        add_extra_number(&fs, "weather_humidity", w[1]);
-        add_extra_number(&fs, "weather_pressure", w[2]);
-        add_extra_string(&fs, "weather_condition", w[3]);
-    }
-    const msgjson_node *presence = mget(msg, K_PRESENCE);
-    if (is_object(presence)) {
-        static const member_name PRESENCE[] = {MEMBER("anyone_home"),
-                                               MEMBER("people_home")};
-        const msgjson_node *p[2];
-        members_get(presence, PRESENCE, 2, p);
-        add_extra_bool(&fs, "anyone_home", p[0]);
-        add_extra_number(&fs, "people_home", p[1]);
-    }
+    add_tail_fields(&fs, msg, attrs, include_uom, include_dc);
     if (fs.n == 0) /* e.g. state "nan": keep the text */
         fieldset_string(&fs, "state", 5, state, state_len, true);
 
@@ -1760,12 +2201,17 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         TAG("entity_id", ids.object_id, ids.object_len),
         TAG("site", str_of(site), len_of(site)),
     };
+    size_t line_start = out->len, cut[2];
+    size_t own = (include_state ? 1 : 0) + (include_value && isfinite(value) ? 1 : 0);
     int rc = -1;
     if (!fs.oom)
-        rc = write_line(out, measurement, mlen, tags, sizeof tags / sizeof tags[0], &fs,
-                        time_ns);
+        rc = write_line_at(out, measurement, mlen, tags, sizeof tags / sizeof tags[0],
+                           &fs, time_ns, own, cut);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
+    if (rc == 0 && c->cache != NULL)
+        shape_store(c, msg, attrs, out->data + line_start, out->len - line_start, cut,
+                    &sf, time_ns);
     free(owned);
     if (rc < 0) {
         snprintf(c->err, c->errlen, "out of memory");
@@ -1982,6 +2428,13 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
                          lineproto_buf *out, lineproto_info *info, char *err,
                          size_t errlen)
 {
+    return lineproto_encode_cached(doc, opts, NULL, out, info, err, errlen);
+}
+
+int lineproto_encode_cached(const msgjson_doc *doc, const lineproto_opts *opts,
+                            lineproto_cache *cache, lineproto_buf *out,
+                            lineproto_info *info, char *err, size_t errlen)
+{
     info->points = 0;
     info->dropped_fields = 0;
     info->skip_reason = NULL;
@@ -2006,7 +2459,7 @@ int lineproto_encode_doc(const msgjson_doc *doc, const lineproto_opts *opts,
         return -1;
     }
     info->time_ns = time_ns;
-    enc_ctx c = {opts, info, err, errlen};
+    enc_ctx c = {opts, info, err, errlen, cache};
     size_t start = out->len;
     int rc;
     if (KEY_IS(event_type, HS_STATSREC_EVENT_TYPE))

@@ -136,6 +136,31 @@ int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *op
                          lineproto_buf *out, lineproto_info *info, char *err,
                          size_t errlen);
 
+/* Remembers, per entity, what the ha schema made of the last state change
+ * it encoded in full, so that the next one in the same shape (the same ids,
+ * unit, area, site, attributes, and weather and presence values written;
+ * any state, value and time) costs a few copies instead of its encoding,
+ * with the same result. It keeps up to 1,024 entities (an entity's slot is
+ * taken by the next one that hashes alike) of at most 16 KB each, and is
+ * for one thread at a time. */
+typedef struct lineproto_cache lineproto_cache;
+
+/* NULL when out of memory. */
+lineproto_cache *lineproto_cache_new(void);
+/* Forgets every entity and releases their memory; c stays usable. */
+void lineproto_cache_clear(lineproto_cache *c);
+void lineproto_cache_free(lineproto_cache *c);
+/* Lines composed from an entry, state changes it had no entry for (or one
+ * of another shape), and entries made, since c was made. */
+void lineproto_cache_counts(const lineproto_cache *c, uint64_t *hits, uint64_t *misses,
+                            uint64_t *kept);
+
+/* lineproto_encode_doc with cache (NULL: none), which must not be shared
+ * between threads. The result is the same as without it. */
+int lineproto_encode_cached(const struct msgjson_doc *doc, const lineproto_opts *opts,
+                            lineproto_cache *cache, lineproto_buf *out,
+                            lineproto_info *info, char *err, size_t errlen);
+
 /* The members of a message lineproto_encode_doc reads with opts, as a
  * filter for msgjson_parse_filtered (static, never freed), or NULL when it
  * may read any member (the events schema writes an event's data from the

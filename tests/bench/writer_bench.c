@@ -27,7 +27,8 @@
  * "full", shaped as Home Assistant's whole events: writer_gen_init_full)
  * in-process, as the writer's poll thread does (msgjson_parse_filtered with
  * the ha schema's lineproto_filter, or msgjson_parse building every
- * member, then lineproto_encode_doc), and prints the time per event; count
+ * member, then lineproto_encode_cached with a shape cache, as the sink
+ * keeps one), and prints the time per event; count
  * its instructions with
  *   valgrind --tool=callgrind --toggle-collect=encode_one \
  *     build/writer/homestream-writer-bench --encode 2000 [full]
@@ -430,18 +431,17 @@ static double bare_consume(const char *bootstrap, long events)
 
 /* One message through the writer's reading and encoding, as the sink's
  * handle_message does it (a declined text would go to jansson there; the
- * benchmark's events never are). Returns lineproto_encode_doc's result. */
-static __attribute__((noinline)) int encode_one(msgjson_doc *doc, const char *text,
-                                                size_t len, const lineproto_opts *lo,
-                                                const msgjson_filter *filter,
-                                                lineproto_buf *out)
+ * benchmark's events never are). Returns lineproto_encode_cached's result. */
+static __attribute__((noinline)) int
+encode_one(msgjson_doc *doc, const char *text, size_t len, const lineproto_opts *lo,
+           const msgjson_filter *filter, lineproto_cache *cache, lineproto_buf *out)
 {
     lineproto_info info;
     char err[256];
     lineproto_buf_truncate(out, 0);
     if (msgjson_parse_filtered(doc, text, len, filter) != 0)
         return -1;
-    return lineproto_encode_doc(doc, lo, out, &info, err, sizeof err);
+    return lineproto_encode_cached(doc, lo, cache, out, &info, err, sizeof err);
 }
 
 /* --encode N: see the top of this file. */
@@ -475,25 +475,31 @@ static int run_encode(long events, bool filtered, bool full)
     msgjson_init(&doc);
     lineproto_buf out;
     lineproto_buf_init(&out);
-    long failed = 0;
+    lineproto_cache *cache = lineproto_cache_new();
+    long failed = cache == NULL ? events : 0;
     size_t line_bytes = 0;
     double t0 = now_s();
-    for (long i = 0; i < events; i++) {
-        if (encode_one(&doc, texts[i], strlen(texts[i]), &lo, filter, &out) != 0)
+    for (long i = 0; i < events && cache != NULL; i++) {
+        if (encode_one(&doc, texts[i], strlen(texts[i]), &lo, filter, cache, &out) != 0)
             failed++;
         line_bytes += out.len;
     }
     double t1 = now_s();
-    printf(
-        "{\"mode\":\"encode\",\"filtered\":%s,\"full\":%s,\"events\":%ld,"
-        "\"json_bytes\":%zu,\"line_bytes\":%zu,\"ns_per_event\":%.0f,\"failed\":%ld}\n",
-        filtered ? "true" : "false", full ? "true" : "false", events, bytes, line_bytes,
-        events > 0 ? (t1 - t0) * 1e9 / (double)events : 0, failed);
+    uint64_t hits = 0, misses = 0, kept = 0;
+    if (cache != NULL)
+        lineproto_cache_counts(cache, &hits, &misses, &kept);
+    printf("{\"mode\":\"encode\",\"filtered\":%s,\"full\":%s,\"events\":%ld,"
+           "\"json_bytes\":%zu,\"line_bytes\":%zu,\"ns_per_event\":%.0f,\"failed\":%ld,"
+           "\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 "}\n",
+           filtered ? "true" : "false", full ? "true" : "false", events, bytes,
+           line_bytes, events > 0 ? (t1 - t0) * 1e9 / (double)events : 0, failed, hits,
+           misses);
     for (long i = 0; i < events; i++)
         free(texts[i]);
     free(texts);
     msgjson_fini(&doc);
     lineproto_buf_fini(&out);
+    lineproto_cache_free(cache);
     return failed == 0 ? 0 : 1;
 }
 

@@ -1111,38 +1111,87 @@ static bool same_text(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Compares both encoders on one option set. Returns 0 or -1 (why set). */
-static int check_variant(const msgjson_doc *doc, const json_t *tree,
-                         const lineproto_opts *o, char *why, size_t whylen)
+#define NVARIANTS (sizeof ref_variants / sizeof ref_variants[0])
+
+/* One shape cache per option set, kept from one checked text to the next,
+ * so that a sequence of texts meets entries made by earlier ones. */
+static lineproto_cache *ref_caches[NVARIANTS];
+
+/* Compares one result of the writer's path (what) with the reference's.
+ * Returns 0, or -1 with why set. */
+static int same_result(const char *what, int ra, const char *ea, const lineproto_buf *a,
+                       const lineproto_info *ia, int rb, const char *eb,
+                       const lineproto_buf *b, const lineproto_info *ib, char *why,
+                       size_t whylen)
 {
+    if (ra != rb)
+        snprintf(why, whylen, "%s: result %d, reference %d (%s / %s)", what, ra, rb, ea,
+                 eb);
+    else if (ra < 0 && strcmp(ea, eb) != 0)
+        snprintf(why, whylen, "%s: error \"%s\", reference \"%s\"", what, ea, eb);
+    else if (a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
+        snprintf(why, whylen, "%s: line\n  %.*s\nreference\n  %.*s", what, (int)a->len,
+                 a->data ? a->data : "", (int)b->len, b->data ? b->data : "");
+    else if (ra == 0 &&
+             (ia->points != ib->points || ia->dropped_fields != ib->dropped_fields ||
+              !same_text(ia->skip_reason, ib->skip_reason)))
+        snprintf(why, whylen, "%s: info %u/%u/%s, reference %u/%u/%s", what, ia->points,
+                 ia->dropped_fields, ia->skip_reason ? ia->skip_reason : "-", ib->points,
+                 ib->dropped_fields, ib->skip_reason ? ib->skip_reason : "-");
+    else
+        return 0;
+    return -1;
+}
+
+/* Compares the encoders on option set v: the writer's path without a
+ * cache, then twice with v's cache (the second time the entity's entry, if
+ * the first made one, is used). Returns 0 or -1 (why set). */
+static int check_variant(const msgjson_doc *doc, const json_t *tree, size_t v, char *why,
+                         size_t whylen)
+{
+    const lineproto_opts *o = &ref_variants[v];
+    if (ref_caches[v] == NULL && (ref_caches[v] = lineproto_cache_new()) == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
     lineproto_buf a, b;
     lineproto_buf_init(&a);
     lineproto_buf_init(&b);
     lineproto_info ia, ib;
     char ea[256] = "", eb[256] = "";
-    int ra = lineproto_encode_doc(doc, o, &a, &ia, ea, sizeof ea);
     int rb = lineproto_ref_encode(tree, o, &b, &ib, eb, sizeof eb);
-    int rc = 0;
-    if (ra != rb)
-        snprintf(why, whylen, "result %d, reference %d (%s / %s)", ra, rb, ea, eb);
-    else if (ra < 0 && strcmp(ea, eb) != 0)
-        snprintf(why, whylen, "error \"%s\", reference \"%s\"", ea, eb);
-    else if (a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
-        snprintf(why, whylen, "line\n  %.*s\nreference\n  %.*s", (int)a.len,
-                 a.data ? a.data : "", (int)b.len, b.data ? b.data : "");
-    else if (ra == 0 &&
-             (ia.points != ib.points || ia.dropped_fields != ib.dropped_fields ||
-              !same_text(ia.skip_reason, ib.skip_reason)))
-        snprintf(why, whylen, "info %u/%u/%s, reference %u/%u/%s", ia.points,
-                 ia.dropped_fields, ia.skip_reason ? ia.skip_reason : "-", ib.points,
-                 ib.dropped_fields, ib.skip_reason ? ib.skip_reason : "-");
-    else
-        rc = 0;
-    if (why[0] != '\0')
-        rc = -1;
+    int ra = lineproto_encode_doc(doc, o, &a, &ia, ea, sizeof ea);
+    int rc = same_result("uncached", ra, ea, &a, &ia, rb, eb, &b, &ib, why, whylen);
+    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        lineproto_buf_truncate(&a, 0);
+        ea[0] = '\0';
+        ra = lineproto_encode_cached(doc, o, ref_caches[v], &a, &ia, ea, sizeof ea);
+        rc = same_result(pass == 0 ? "cached" : "cached again", ra, ea, &a, &ia, rb, eb,
+                         &b, &ib, why, whylen);
+    }
     lineproto_buf_fini(&a);
     lineproto_buf_fini(&b);
     return rc;
+}
+
+uint64_t lineproto_ref_cache_hits(void)
+{
+    uint64_t sum = 0;
+    for (size_t v = 0; v < NVARIANTS; v++) {
+        uint64_t hits = 0, misses, kept;
+        if (ref_caches[v] != NULL)
+            lineproto_cache_counts(ref_caches[v], &hits, &misses, &kept);
+        sum += hits;
+    }
+    return sum;
+}
+
+void lineproto_ref_cache_free(void)
+{
+    for (size_t v = 0; v < NVARIANTS; v++) {
+        lineproto_cache_free(ref_caches[v]);
+        ref_caches[v] = NULL;
+    }
 }
 
 int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_t whylen)
@@ -1191,7 +1240,7 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
      * the set's lineproto_filter, else (declined) the document above. */
     msgjson_doc fdoc;
     msgjson_init(&fdoc);
-    for (size_t v = 0; rc == 0 && v < sizeof ref_variants / sizeof ref_variants[0]; v++) {
+    for (size_t v = 0; rc == 0 && v < NVARIANTS; v++) {
         const msgjson_doc *use = &doc;
         const msgjson_filter *filter = lineproto_filter(&ref_variants[v]);
         if (filter != NULL) {
@@ -1208,7 +1257,7 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
             }
         }
         if (rc == 0 && tree != NULL)
-            rc = check_variant(use, tree, &ref_variants[v], why, whylen);
+            rc = check_variant(use, tree, v, why, whylen);
     }
     json_decref(tree);
     msgjson_fini(&doc);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lineproto.h"
 
@@ -35,5 +36,12 @@ int lineproto_ref_parse_pyfloat(const char *s, size_t n, double *out);
  * (*fast tells whether msgjson_parse accepted the text), or -1 with what
  * differs in why. */
 int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_t whylen);
+
+/* lineproto_ref_check also encodes each text with a shape cache per option
+ * set (twice: the second may use the entry the first made), kept from one
+ * text to the next: the lines composed from entries so far, over all sets,
+ * and the caches released (the next check makes new ones). */
+uint64_t lineproto_ref_cache_hits(void);
+void lineproto_ref_cache_free(void);
 
 #endif

@@ -364,14 +364,16 @@ __attribute__((format(printf, 4, 5))) static void put(char *t, size_t cap, size_
 /* A state_changed message with nattrs attributes drawn from NAMES (each at
  * most once: jansson keeps the last of repeated keys, msgjson declines
  * them) and VALUES, weather and presence, with the given state. */
-static void make_message(char *t, size_t cap, size_t nattrs, const char *state)
+static void make_message_of(char *t, size_t cap, size_t nattrs, const char *state,
+                            const char *entity, const char *value, const char *time)
 {
     size_t len = 0;
     put(t, cap, &len,
         "{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.t%s\",\"time_ns\":1%s,"
-        "\"site\":\"home\",\"area\":\"Living Room\",\"value\":21.5,\"unit\":\"\\u00b0C\","
+        "\"site\":\"home\",\"area\":\"Living Room\",%s%s%s\"unit\":\"\\u00b0C\","
         "\"new_state\":{\"state\":%s,\"attributes\":{",
-        "", "", state);
+        entity, time, value != NULL ? "\"value\":" : "", value != NULL ? value : "",
+        value != NULL ? "," : "", state);
     bool used[NNAMES] = {false};
     size_t n = 0;
     for (size_t tries = 0; n < nattrs && tries < 4 * NNAMES; tries++) {
@@ -394,6 +396,11 @@ static void make_message(char *t, size_t cap, size_t nattrs, const char *state)
         "}},\"weather\":{\"temperature\":7.5,\"humidity\":81,\"pressure\":1012.3,"
         "\"condition\":\"cloudy\"},\"presence\":{\"anyone_home\":%s,\"people_home\":%s}}",
         rnd() % 2 ? "true" : "false", rnd() % 2 ? "2" : "\"2\"");
+}
+
+static void make_message(char *t, size_t cap, size_t nattrs, const char *state)
+{
+    make_message_of(t, cap, nattrs, state, "", "21.5", "");
 }
 
 /* Messages with few and many attributes (past the 24 inline fields and the
@@ -441,6 +448,58 @@ START_TEST(test_messages_alike_keys_late)
 }
 END_TEST
 
+/* The shape cache (lineproto_encode_cached): one entity in one shape
+ * (attributes, weather, presence) meets every kind of state and enricher
+ * value, and lines composed from its entry must be the reference's; then
+ * many entities at once, more than the cache holds, in turns. */
+START_TEST(test_messages_cached_states)
+{
+    static const char *const STATES[] = {
+        "\"21.5\"", "\"on\"",      "\"off\"",       "\"nan\"",         "\"inf\"",
+        "\"-0\"",   "\"1e400\"",   "\"unknown\"",   "\"unavailable\"", "\"12 km\"",
+        "\"\"",     "\"a,b=c d\"", "\"\\\"q\\\\\"", "\"\\u00e9\"",     "\" 7 \"",
+    };
+    static const char *const ENRICHED[] = {NULL,    "21.5", "0",   "-1e300",
+                                           "\"x\"", "null", "true"};
+    static char t[65536];
+    uint64_t hits0 = lineproto_ref_cache_hits();
+    int rounds = test_stride() == 1 ? 60 : 8;
+    for (int r = 0; r < rounds; r++) {
+        size_t nattrs = r % 7 == 0 ? 25 + rnd() % 10 : rnd() % 8;
+        uint32_t shape = rnd();
+        for (size_t i = 0; i < sizeof STATES / sizeof STATES[0]; i++) {
+            for (size_t k = 0; k < sizeof ENRICHED / sizeof ENRICHED[0]; k++) {
+                rng_state = shape; /* the same attributes and presence */
+                char time[32];
+                snprintf(time, sizeof time, "%zu%zu", i, k);
+                make_message_of(t, sizeof t, nattrs, STATES[i], "", ENRICHED[k], time);
+                check_text(t);
+            }
+        }
+        rng_state = shape ^ 0x9E3779B9u;
+    }
+    uint64_t hits1 = lineproto_ref_cache_hits();
+    ck_assert_msg(hits1 - hits0 > (uint64_t)rounds * 20, "only %" PRIu64 " cached lines",
+                  hits1 - hits0);
+
+    /* 3,000 entities in two turns: entries taken over by others, and
+     * entities meeting the entry of one that hashes alike. */
+    int entities = test_stride() == 1 ? 3000 : 300;
+    for (int turn = 0; turn < 2; turn++) {
+        for (int e = 0; e < entities; e++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", e);
+            rng_state = 7u + (uint32_t)e;
+            make_message_of(t, sizeof t, 1 + (size_t)e % 3,
+                            STATES[(size_t)(e + turn) % 3], id, "1", "");
+            check_text(t);
+        }
+    }
+    ck_assert_uint_gt(lineproto_ref_cache_hits(), hits1);
+    lineproto_ref_cache_free();
+}
+END_TEST
+
 static Suite *lineproto_fast_suite(void)
 {
     Suite *s = suite_create("lineproto-fast");
@@ -460,6 +519,7 @@ static Suite *lineproto_fast_suite(void)
     tcase_set_timeout(tm, 120);
     tcase_add_test(tm, test_messages_random);
     tcase_add_test(tm, test_messages_alike_keys_late);
+    tcase_add_test(tm, test_messages_cached_states);
     suite_add_tcase(s, tm);
     return s;
 }

@@ -16,6 +16,7 @@
 
 #include "hs_statsrec.h"
 #include "lineproto.h"
+#include "msgjson.h"
 
 /* ---- the escaping table ------------------------------------------------ */
 
@@ -1226,6 +1227,126 @@ START_TEST(test_info_time)
 }
 END_TEST
 
+/* ---- shape cache --------------------------------------------------------- */
+
+/* Encodes text through cache with o and checks the line against the one
+ * made without a cache. */
+static void cached_line(lineproto_cache *cache, const lineproto_opts *o, const char *text)
+{
+    msgjson_doc doc;
+    msgjson_init(&doc);
+    ck_assert_int_eq(msgjson_parse(&doc, text, strlen(text)), 0);
+    lineproto_buf a, b;
+    lineproto_buf_init(&a);
+    lineproto_buf_init(&b);
+    lineproto_info ia, ib;
+    char err[256];
+    ck_assert_int_eq(lineproto_encode_cached(&doc, o, cache, &a, &ia, err, sizeof err),
+                     0);
+    ck_assert_int_eq(lineproto_encode_doc(&doc, o, &b, &ib, err, sizeof err), 0);
+    ck_assert_uint_eq(ia.points, 1);
+    ck_assert_uint_eq(ia.dropped_fields, ib.dropped_fields);
+    ck_assert_str_eq(a.data, b.data);
+    lineproto_buf_fini(&a);
+    lineproto_buf_fini(&b);
+    msgjson_fini(&doc);
+}
+
+static void state_text(char *t, size_t cap, const char *entity, const char *state,
+                       const char *attrs)
+{
+    snprintf(t, cap,
+             "{\"event_type\":\"state_changed\",\"entity_id\":\"%s\",\"time_ns\":7,"
+             "\"new_state\":{\"state\":\"%s\",\"attributes\":%s}}",
+             entity, state, attrs);
+}
+
+static void assert_counts(const lineproto_cache *c, uint64_t hits, uint64_t misses,
+                          uint64_t kept)
+{
+    uint64_t h, m, k;
+    lineproto_cache_counts(c, &h, &m, &k);
+    ck_assert_uint_eq(h, hits);
+    ck_assert_uint_eq(m, misses);
+    ck_assert_uint_eq(k, kept);
+}
+
+/* An entity's second state in the same shape is composed; another shape,
+ * other options and a cleared cache encode in full again. */
+START_TEST(test_cache_hits_and_misses)
+{
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    char t[512];
+    state_text(t, sizeof t, "sensor.a", "1.5", "{\"unit_of_measurement\":\"W\",\"f\":1}");
+    cached_line(c, &o, t);
+    assert_counts(c, 0, 1, 1);
+    state_text(t, sizeof t, "sensor.a", "on", "{\"unit_of_measurement\":\"W\",\"f\":1}");
+    cached_line(c, &o, t);
+    assert_counts(c, 1, 1, 1);
+    state_text(t, sizeof t, "sensor.a", "2", "{\"unit_of_measurement\":\"kW\",\"f\":1}");
+    cached_line(c, &o, t); /* another shape: a new entry */
+    assert_counts(c, 1, 2, 2);
+    lineproto_opts o2 = {.schema = LINEPROTO_SCHEMA_HA,
+                         .measurement_attr = LINEPROTO_MATTR_ENTITY_ID};
+    cached_line(c, &o2, t); /* other options: the entries are forgotten */
+    assert_counts(c, 1, 3, 3);
+    cached_line(c, &o2, t);
+    assert_counts(c, 2, 3, 3);
+    lineproto_cache_clear(c);
+    cached_line(c, &o2, t);
+    assert_counts(c, 2, 4, 4);
+    lineproto_cache_free(c);
+}
+END_TEST
+
+/* An attribute named "state" or "value" makes the line depend on the state
+ * beyond its own fields: such an entity never gets an entry. */
+START_TEST(test_cache_state_value_attributes)
+{
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    static const char *const attrs[] = {"{\"value\":\"x\"}", "{\"state\":1}"};
+    static const char *const states[] = {"1", "on", "text", "nan", "2"};
+    char t[512];
+    for (size_t a = 0; a < 2; a++)
+        for (size_t i = 0; i < 5; i++) {
+            state_text(t, sizeof t, "sensor.v", states[i], attrs[a]);
+            cached_line(c, &o, t);
+        }
+    assert_counts(c, 0, 10, 0);
+    lineproto_cache_free(c);
+}
+END_TEST
+
+/* An entity whose shape changes with every state gets an entry for its
+ * first two changes in a row, then only at the 4th, 8th, 16th...; a hit
+ * starts the count over. */
+START_TEST(test_cache_changing_shape_backs_off)
+{
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    char t[512], attrs[64];
+    for (int i = 0; i < 17; i++) {
+        snprintf(attrs, sizeof attrs, "{\"brightness\":%d}", i);
+        state_text(t, sizeof t, "light.l", "on", attrs);
+        cached_line(c, &o, t);
+    }
+    /* made at messages 1, 2, 3 (changes 0, 1, 2), then at changes 4, 8, 16 */
+    assert_counts(c, 0, 17, 6);
+    cached_line(c, &o, t); /* the last shape was kept: a hit */
+    assert_counts(c, 1, 17, 6);
+    snprintf(attrs, sizeof attrs, "{\"brightness\":%d}", 99);
+    state_text(t, sizeof t, "light.l", "on", attrs);
+    cached_line(c, &o, t); /* change 1 after a hit: made again */
+    assert_counts(c, 1, 18, 7);
+    lineproto_cache_free(c);
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
@@ -1250,6 +1371,11 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tm, test_scrub_nul_escapes);
     tcase_add_test(tm, test_info_time);
     suite_add_tcase(s, tm);
+    TCase *tk = tcase_create("cache");
+    tcase_add_test(tk, test_cache_hits_and_misses);
+    tcase_add_test(tk, test_cache_state_value_attributes);
+    tcase_add_test(tk, test_cache_changing_shape_backs_off);
+    suite_add_tcase(s, tk);
     TCase *tp = tcase_create("property");
     tcase_set_timeout(tp, 60);
     tcase_add_test(tp, test_reference_parser_self_check);
