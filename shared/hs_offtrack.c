@@ -7,14 +7,16 @@
  * the offsets are contiguous and a binary search over the ring when Kafka
  * left gaps (compaction, transaction markers). A partition is found through
  * an open-addressing index on its number (a stage reads one or two topics
- * of up to some hundred partitions, and looks one up per message twice). */
+ * of up to some hundred partitions, and looks one up per message twice).
+ * Each topic's name is copied once, and its partitions point at that copy,
+ * so a caller passing the copy (hs_offtrack_topic) is matched by pointer. */
 #include "hs_offtrack.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    char *topic;
+    const char *topic; /* one of the tracker's topics */
     int32_t partition;
     int64_t *offsets; /* ring of cap entries, head at `head`, `count` used */
     unsigned char *done;
@@ -35,6 +37,8 @@ struct hs_offtrack {
     uint32_t *index;
     size_t icap;
     uint64_t pending;
+    char **topics; /* every topic seen, each once; freed with the tracker */
+    size_t ntopics, topics_cap;
 };
 
 hs_offtrack *hs_offtrack_new(void)
@@ -44,7 +48,6 @@ hs_offtrack *hs_offtrack_new(void)
 
 static void part_fini(part *p)
 {
-    free(p->topic);
     free(p->offsets);
     free(p->done);
 }
@@ -57,7 +60,34 @@ void hs_offtrack_free(hs_offtrack *t)
         part_fini(&t->parts[i]);
     free(t->parts);
     free(t->index);
+    for (size_t i = 0; i < t->ntopics; i++)
+        free(t->topics[i]);
+    free(t->topics);
     free(t);
+}
+
+/* A topic stays until the tracker goes: a forgotten partition's topic
+ * usually comes back with the next assignment, and a stage reads a few. */
+const char *hs_offtrack_topic(hs_offtrack *t, const char *topic)
+{
+    if (t == NULL || topic == NULL)
+        return NULL;
+    for (size_t i = 0; i < t->ntopics; i++)
+        if (t->topics[i] == topic || strcmp(t->topics[i], topic) == 0)
+            return t->topics[i];
+    if (t->ntopics == t->topics_cap) {
+        size_t ncap = t->topics_cap ? t->topics_cap * 2 : 4;
+        char **nt = realloc(t->topics, ncap * sizeof *nt);
+        if (nt == NULL)
+            return NULL;
+        t->topics = nt;
+        t->topics_cap = ncap;
+    }
+    char *copy = strdup(topic);
+    if (copy == NULL)
+        return NULL;
+    t->topics[t->ntopics++] = copy;
+    return copy;
 }
 
 static size_t index_home(const hs_offtrack *t, int32_t partition)
@@ -103,7 +133,8 @@ static part *find_part(const hs_offtrack *t, const char *topic, int32_t partitio
         if (k == 0)
             return NULL;
         part *p = &t->parts[k - 1];
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+        if (p->partition == partition &&
+            (p->topic == topic || strcmp(p->topic, topic) == 0))
             return p;
     }
 }
@@ -123,7 +154,7 @@ static part *get_or_add_part(hs_offtrack *t, const char *topic, int32_t partitio
     }
     if (2 * (t->nparts + 1) > t->icap && index_rebuild(t, t->icap ? t->icap * 2 : 16) < 0)
         return NULL;
-    char *copy = strdup(topic);
+    const char *copy = hs_offtrack_topic(t, topic);
     if (copy == NULL)
         return NULL;
     p = &t->parts[t->nparts];

@@ -16,6 +16,12 @@ typedef struct hs_offtrack hs_offtrack;
 hs_offtrack *hs_offtrack_new(void);
 void hs_offtrack_free(hs_offtrack *t);
 
+/* The tracker's own copy of topic (made on first use, kept until
+ * hs_offtrack_free), or NULL when out of memory. Every call below takes any
+ * string equal to a topic; given this copy, it finds the topic's partitions
+ * by comparing the pointer rather than the text (a call per message). */
+const char *hs_offtrack_topic(hs_offtrack *t, const char *topic);
+
 /* Registers an offset as in flight. Offsets of one partition must be added
  * in increasing order. Returns 0, or -1 when out of memory. */
 int hs_offtrack_add(hs_offtrack *t, const char *topic, int32_t partition, int64_t offset);
@@ -23,8 +29,8 @@ int hs_offtrack_add(hs_offtrack *t, const char *topic, int32_t partition, int64_
 /* Marks an in-flight offset done. If that lets the partition's committable
  * point advance, returns true and sets *commit_next to the offset the group
  * should resume from (the lowest offset still in flight, or last done + 1). */
-bool hs_offtrack_done(hs_offtrack *t, const char *topic, int32_t partition, int64_t offset,
-                      int64_t *commit_next);
+bool hs_offtrack_done(hs_offtrack *t, const char *topic, int32_t partition,
+                      int64_t offset, int64_t *commit_next);
 
 /* Forgets a partition (revoked in a rebalance). */
 void hs_offtrack_forget(hs_offtrack *t, const char *topic, int32_t partition);

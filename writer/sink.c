@@ -106,6 +106,7 @@ struct sink {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     hs_offtrack *track;
+    const char *track_topic; /* topic_in as track's own copy: found by pointer */
     hs_breaker *breaker;
     influx *ix;
     latency *lat;   /* InfluxDB write durations */
@@ -196,7 +197,7 @@ static void store_commit(void *ud, int32_t partition, int64_t commit_next)
 static void mark_one_done(sink *s, int32_t partition, int64_t offset)
 {
     int64_t next;
-    if (hs_offtrack_done(s->track, s->topic_in, partition, offset, &next))
+    if (hs_offtrack_done(s->track, s->track_topic, partition, offset, &next))
         store_commit(s, partition, next);
 }
 
@@ -417,7 +418,7 @@ static outcome_kind complete_write(sink *s, batch_range r, size_t len, int rc,
         atomic_store(&s->c.retrying, false);
         s->attempt = 0;
         remember_written(s, &s->out, r);
-        batch_mark_done(&s->out, r, s->track, s->topic_in, store_commit, s);
+        batch_mark_done(&s->out, r, s->track, s->track_topic, store_commit, s);
         batch_plan_pop(&s->out);
         s->next_attempt_ms = t1;
         break;
@@ -730,10 +731,10 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
     inc(&s->c.events_in, 1);
     int32_t part = m->partition;
     int64_t off = m->offset;
-    if (hs_offtrack_add(s->track, s->topic_in, part, off) < 0) {
+    if (hs_offtrack_add(s->track, s->track_topic, part, off) < 0) {
         /* Re-delivered after a rebalance or seek: start the partition over. */
-        hs_offtrack_forget(s->track, s->topic_in, part);
-        if (hs_offtrack_add(s->track, s->topic_in, part, off) < 0) {
+        hs_offtrack_forget(s->track, s->track_topic, part);
+        if (hs_offtrack_add(s->track, s->track_topic, part, off) < 0) {
             hs_error(COMPONENT, "out of memory tracking offsets");
             inc(&s->c.errors, 1);
             return;
@@ -1009,13 +1010,15 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     s->lp.override_measurement = cfg->influx_override_measurement;
 
     s->track = hs_offtrack_new();
+    s->track_topic = hs_offtrack_topic(s->track, s->topic_in);
     s->lat = latency_new(LATENCY_WINDOW);
     s->delay = latency_new(LATENCY_WINDOW * 8);
     s->recent = hs_recent_new(RECENT_CAPACITY);
     s->written = written_new(RECENT_CAPACITY);
     s->breaker = hs_breaker_new("influxdb", NULL);
-    if (s->track == NULL || s->lat == NULL || s->delay == NULL || s->recent == NULL ||
-        s->written == NULL || s->breaker == NULL) {
+    if (s->track == NULL || s->track_topic == NULL || s->lat == NULL ||
+        s->delay == NULL || s->recent == NULL || s->written == NULL ||
+        s->breaker == NULL) {
         snprintf(err, errlen, "out of memory");
         sink_free(s);
         return NULL;

@@ -1,6 +1,7 @@
 /* test-offtrack.c - unit tests for hs_offtrack: commit points over offsets
  * finished out of order, with gaps, across partitions. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "hs_offtrack.h"
@@ -180,6 +181,60 @@ START_TEST(test_many_partitions)
 }
 END_TEST
 
+/* The tracker's copy of a topic: one per name, living as long as the
+ * tracker (past forgetting its partitions), and passing it or any equal
+ * string reaches the same partitions. */
+START_TEST(test_topic_copy)
+{
+    hs_offtrack *t = hs_offtrack_new();
+    char name[] = "ha.events.enriched";
+    const char *a = hs_offtrack_topic(t, name);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_ne(a, name);
+    ck_assert_str_eq(a, name);
+    ck_assert_ptr_eq(hs_offtrack_topic(t, "ha.events.enriched"), a);
+    ck_assert_ptr_eq(hs_offtrack_topic(t, a), a);
+    const char *b = hs_offtrack_topic(t, "ha.events.raw");
+    ck_assert_ptr_ne(b, a);
+    /* Added through a string equal to the copy, found through the copy. */
+    ck_assert_int_eq(hs_offtrack_add(t, name, 0, 10), 0);
+    ck_assert_int_eq(hs_offtrack_add(t, a, 0, 11), 0);
+    ck_assert_int_eq(hs_offtrack_add(t, b, 0, 10), 0);
+    int64_t next = -1;
+    ck_assert(hs_offtrack_done(t, a, 0, 10, &next));
+    ck_assert_int_eq(next, 11);
+    ck_assert(hs_offtrack_done(t, name, 0, 11, &next));
+    ck_assert_int_eq(next, 12);
+    ck_assert_uint_eq(hs_offtrack_pending(t), 1);
+    /* The caller's string may change: the tracker compares its own copy. */
+    name[3] = 'X';
+    ck_assert(!hs_offtrack_done(t, name, 0, 10, &next));
+    ck_assert(hs_offtrack_done(t, b, 0, 10, &next));
+    /* Forgetting every partition of a topic keeps its copy usable. */
+    hs_offtrack_forget(t, a, 0);
+    hs_offtrack_forget(t, b, 0);
+    ck_assert_str_eq(a, "ha.events.enriched");
+    ck_assert_ptr_eq(hs_offtrack_topic(t, "ha.events.enriched"), a);
+    ck_assert_int_eq(hs_offtrack_add(t, a, 0, 5), 0);
+    ck_assert(hs_offtrack_done(t, "ha.events.enriched", 0, 5, &next));
+    ck_assert_int_eq(next, 6);
+    /* Many topics: the table grows, earlier copies stay where they are. */
+    for (int i = 0; i < 40; i++) {
+        char other[32];
+        snprintf(other, sizeof other, "topic-%d", i);
+        const char *c = hs_offtrack_topic(t, other);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(hs_offtrack_add(t, c, i, i), 0);
+    }
+    ck_assert_ptr_eq(hs_offtrack_topic(t, "ha.events.enriched"), a);
+    ck_assert_ptr_eq(hs_offtrack_topic(t, "topic-0"), hs_offtrack_topic(t, "topic-0"));
+    ck_assert(hs_offtrack_done(t, "topic-39", 39, 39, &next));
+    ck_assert_ptr_null(hs_offtrack_topic(NULL, "x"));
+    ck_assert_ptr_null(hs_offtrack_topic(t, NULL));
+    hs_offtrack_free(t);
+}
+END_TEST
+
 START_TEST(test_null_commit_next)
 {
     hs_offtrack *t = hs_offtrack_new();
@@ -286,6 +341,7 @@ static Suite *offtrack_suite(void)
     tcase_add_test(tc, test_add_must_increase);
     tcase_add_test(tc, test_forget);
     tcase_add_test(tc, test_many_partitions);
+    tcase_add_test(tc, test_topic_copy);
     tcase_add_test(tc, test_null_commit_next);
     tcase_add_test(tc, test_many_scrambled);
     tcase_add_test(tc, test_streaming_wrap);
