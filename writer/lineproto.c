@@ -1691,7 +1691,7 @@ struct lineproto_cache {
     lineproto_opts opts; /* the options the entries were made with */
     char *default_measurement, *override_measurement;
     bool have_opts;
-    shape_entry slot[CACHE_SLOTS];
+    shape_entry *slot; /* CACHE_SLOTS of them once one is needed, else NULL */
     lineproto_buf scratch;
     uint64_t clock;
     uint64_t hits, misses, kept;
@@ -1709,10 +1709,10 @@ void lineproto_cache_clear(lineproto_cache *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+    for (size_t i = 0; c->slot != NULL && i < CACHE_SLOTS; i++)
         free(c->slot[i].mem);
-        memset(&c->slot[i], 0, sizeof c->slot[i]);
-    }
+    free(c->slot); /* an idle writer holds none of it */
+    c->slot = NULL;
     lineproto_buf_fini(&c->scratch);
     lineproto_buf_init(&c->scratch);
 }
@@ -1808,9 +1808,14 @@ static uint64_t entity_hash(const msgjson_node *e)
 /* The entry of the entity whose entity_id hashes to h, among the
  * CACHE_WAYS slots from h's: NULL when none holds it; with for_store, the
  * slot to make its entry in instead (an empty one, else the least recently
- * used). Entities that hash alike share an entry. */
+ * used; NULL when out of memory). Entities that hash alike share an
+ * entry. */
 static shape_entry *entity_slot(lineproto_cache *c, uint64_t h, bool for_store)
 {
+    if (c->slot == NULL) {
+        if (!for_store || (c->slot = calloc(CACHE_SLOTS, sizeof *c->slot)) == NULL)
+            return NULL;
+    }
     shape_entry *victim = NULL;
     for (size_t w = 0; w < CACHE_WAYS; w++) {
         shape_entry *e = &c->slot[(h + w) & (CACHE_SLOTS - 1)];
@@ -1975,6 +1980,8 @@ static void shape_store(enc_ctx *c, const msg_index *msg, const msgjson_node *at
     shape_parts(msg, attrs, part);
     uint64_t h = entity_hash(part[0]);
     shape_entry *e = entity_slot(cache, h, true);
+    if (e == NULL)
+        return; /* out of memory: no entry */
     if (!e->full || e->hash != h) {
         e->changed = 0;
     } else if (e->changed > 2 && (e->changed & (e->changed - 1)) != 0 &&

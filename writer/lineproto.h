@@ -140,14 +140,17 @@ int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *op
  * it encoded in full, so that the next one in the same shape (the same ids,
  * unit, area, site, attributes, and weather and presence values written;
  * any state, value and time) costs a few copies instead of its encoding,
- * with the same result. It keeps up to 1,024 entities (an entity's slot is
- * taken by the next one that hashes alike) of at most 16 KB each, and is
- * for one thread at a time. */
+ * with the same result. It keeps up to 1,024 entities of at most 16 KB
+ * each (a full table of slots takes the least recently used one), holds no
+ * memory until its first entry (then a table of about 140 KB and the
+ * entries, typically a few hundred bytes each), and is for one thread at a
+ * time. */
 typedef struct lineproto_cache lineproto_cache;
 
 /* NULL when out of memory. */
 lineproto_cache *lineproto_cache_new(void);
-/* Forgets every entity and releases their memory; c stays usable. */
+/* Forgets every entity and releases all their memory, the table's too; c
+ * stays usable. */
 void lineproto_cache_clear(lineproto_cache *c);
 void lineproto_cache_free(lineproto_cache *c);
 /* Lines composed from an entry, state changes it had no entry for (or one
