@@ -220,34 +220,60 @@ int batch_plan_split(batch *b)
     return 0;
 }
 
+/* The latest commit point of each partition met in a range. Few
+ * partitions: up to MARK_POINTS of them, found through the one met last
+ * (a fetch hands out runs of one partition) or an open-addressed index on
+ * the number, twice as large. */
+#define MARK_POINTS 64
+#define MARK_INDEX (2 * MARK_POINTS)
+
 typedef struct {
     int32_t partition;
     int64_t next;
 } commit_point;
 
+typedef struct {
+    commit_point pts[MARK_POINTS];
+    size_t n;
+    size_t last;                     /* the point met last, when n > 0 */
+    unsigned char index[MARK_INDEX]; /* 0, or a point's position + 1 */
+} commit_points;
+
+/* The point of partition in c, added when new; NULL when c is full. */
+static commit_point *commit_point_of(commit_points *c, int32_t partition)
+{
+    if (c->n > 0 && c->pts[c->last].partition == partition)
+        return &c->pts[c->last];
+    size_t h = (uint32_t)partition % MARK_INDEX;
+    while (c->index[h] != 0 && c->pts[c->index[h] - 1].partition != partition)
+        h = (h + 1) % MARK_INDEX;
+    if (c->index[h] == 0) {
+        if (c->n == MARK_POINTS)
+            return NULL;
+        c->pts[c->n].partition = partition;
+        c->index[h] = (unsigned char)++c->n;
+    }
+    c->last = c->index[h] - 1u;
+    return &c->pts[c->last];
+}
+
 void batch_mark_done(const batch *b, batch_range r, hs_offtrack *t, const char *topic,
                      batch_commit_fn fn, void *ud)
 {
-    /* Few partitions: a small array of the latest point per partition. */
-    commit_point pts[64];
-    size_t npts = 0;
+    commit_points c;
+    c.n = 0;
+    memset(c.index, 0, sizeof c.index);
     for (size_t i = r.lo; i < r.hi && i < b->n; i++) {
         const batch_entry *e = &b->e[i];
         int64_t next;
         if (!hs_offtrack_done(t, topic, e->partition, e->offset, &next))
             continue;
-        size_t k = 0;
-        while (k < npts && pts[k].partition != e->partition)
-            k++;
-        if (k == npts) {
-            if (npts == sizeof pts / sizeof pts[0]) {
-                fn(ud, e->partition, next); /* table full: report at once */
-                continue;
-            }
-            pts[npts++].partition = e->partition;
-        }
-        pts[k].next = next;
+        commit_point *p = commit_point_of(&c, e->partition);
+        if (p == NULL)
+            fn(ud, e->partition, next); /* table full: report at once */
+        else
+            p->next = next;
     }
-    for (size_t k = 0; k < npts; k++)
-        fn(ud, pts[k].partition, pts[k].next);
+    for (size_t k = 0; k < c.n; k++)
+        fn(ud, c.pts[k].partition, c.pts[k].next);
 }

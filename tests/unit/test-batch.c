@@ -384,6 +384,73 @@ START_TEST(test_offsets_gap_from_dlq)
 }
 END_TEST
 
+typedef struct {
+    int32_t partition[1024];
+    int64_t next[1024];
+    size_t n;
+} many_commits;
+
+static void record_many(void *ud, int32_t partition, int64_t commit_next)
+{
+    many_commits *c = ud;
+    ck_assert_uint_lt(c->n, 1024);
+    c->partition[c->n] = partition;
+    c->next[c->n] = commit_next;
+    c->n++;
+}
+
+/* 100 partitions whose numbers collide in batch_mark_done's index (p * 128
+ * + p % 3), each with offsets of its own (from 100 * p), their points
+ * interleaved and in runs: the first 64 met are reported once each, at the
+ * end, with their furthest point; the others, past the table, at once on
+ * every advance; each partition's last report is its own furthest point. */
+START_TEST(test_offsets_many_partitions)
+{
+    enum { P = 100, PER = 3 };
+    batch_limits lim = {100000, 1 << 24, 100};
+    batch b;
+    batch_init(&b, &lim);
+    hs_offtrack *t = hs_offtrack_new();
+    /* Round r adds the next offset of every partition; in round 0 every
+     * fifth partition adds two in a row (a run), so it has none left for
+     * the last round. */
+    int64_t next_off[P];
+    for (int p = 0; p < P; p++)
+        next_off[p] = 100 * p;
+    for (int round = 0; round < PER; round++)
+        for (int32_t p = 0; p < P; p++) {
+            int run = round == 0 && p % 5 == 0 ? 2 : 1;
+            for (int k = 0; k < run && next_off[p] < 100 * p + PER; k++) {
+                int32_t part = p * 128 + p % 3;
+                ck_assert_int_eq(hs_offtrack_add(t, TOPIC, part, next_off[p]), 0);
+                add_line(&b, part, next_off[p]++, 0);
+            }
+        }
+    ck_assert_uint_eq(b.n, P * PER);
+    many_commits *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    batch_mark_done(&b, (batch_range){0, b.n}, t, TOPIC, record_many, c);
+    int64_t last[P];
+    int reports[P] = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        int32_t p = c->partition[i] / 128;
+        ck_assert_int_eq(c->partition[i], p * 128 + p % 3);
+        last[p] = c->next[i];
+        reports[p]++;
+    }
+    /* The first 64 partitions met are partitions 0..63 (first round). */
+    for (int p = 0; p < P; p++) {
+        ck_assert_int_gt(reports[p], 0);
+        ck_assert_int_eq(last[p], 100 * p + PER);
+        ck_assert_int_eq(reports[p], p < 64 ? 1 : PER);
+    }
+    ck_assert_uint_eq(hs_offtrack_pending(t), 0);
+    free(c);
+    hs_offtrack_free(t);
+    batch_fini(&b);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
     Suite *s = suite_create("batch");
@@ -403,6 +470,7 @@ static Suite *batch_suite(void)
     TCase *to = tcase_create("offsets");
     tcase_add_test(to, test_offsets);
     tcase_add_test(to, test_offsets_gap_from_dlq);
+    tcase_add_test(to, test_offsets_many_partitions);
     suite_add_tcase(s, to);
     return s;
 }
