@@ -5,9 +5,11 @@
 #include <string.h>
 
 /* Payload copies go into blocks of this size (a larger payload gets a
- * block of its own). Below glibc's mmap threshold, so freed blocks are
- * reused by the next batch rather than returned to the kernel each time. */
+ * block of its own). A cleared batch keeps up to KEEP_BLOCKS of them
+ * (4 MiB, most of a full batch of ~860-byte payloads) for the next fill,
+ * rather than freeing and allocating again some 40 blocks a batch. */
 #define BLOCK_BYTES (64 * 1024)
+#define KEEP_BLOCKS 64
 
 struct batch_block {
     batch_block *next;
@@ -22,29 +24,41 @@ void batch_init(batch *b, const batch_limits *limits)
     lineproto_buf_init(&b->text);
 }
 
-/* Frees the blocks after the first one (all of them when keep_one is
- * false) and empties what is kept. */
-static void free_blocks(batch *b, bool keep_one)
+static void free_chain(batch_block *p)
 {
-    batch_block *k = keep_one ? b->blocks : NULL;
-    batch_block *p = k ? k->next : b->blocks;
     while (p != NULL) {
         batch_block *next = p->next;
         free(p);
         p = next;
     }
-    if (k != NULL) {
-        k->next = NULL;
-        k->used = 0;
+}
+
+/* Moves the blocks in use to the spare ones, up to KEEP_BLOCKS of
+ * BLOCK_BYTES; frees the others. */
+static void recycle_blocks(batch *b)
+{
+    batch_block *p = b->blocks;
+    b->blocks = NULL;
+    while (p != NULL) {
+        batch_block *next = p->next;
+        if (p->cap == BLOCK_BYTES && b->nspare < KEEP_BLOCKS) {
+            p->used = 0;
+            p->next = b->spare;
+            b->spare = p;
+            b->nspare++;
+        } else {
+            free(p);
+        }
+        p = next;
     }
-    b->blocks = k;
 }
 
 void batch_fini(batch *b)
 {
     if (b == NULL)
         return;
-    free_blocks(b, false);
+    free_chain(b->blocks);
+    free_chain(b->spare);
     free(b->e);
     free(b->plan);
     lineproto_buf_fini(&b->text);
@@ -54,7 +68,7 @@ void batch_fini(batch *b)
 void batch_clear(batch *b)
 {
     b->n = 0;
-    free_blocks(b, true);
+    recycle_blocks(b);
     b->nplan = 0;
     lineproto_buf_truncate(&b->text, 0);
     b->first_ms = 0;
@@ -69,6 +83,29 @@ void batch_release(batch *b)
     batch_init(b, &limits);
 }
 
+/* A block with room for n more bytes at the head of the chain in use: a
+ * spare one when n fits in BLOCK_BYTES, else a new one. NULL when out of
+ * memory. */
+static batch_block *new_block(batch *b, size_t n)
+{
+    batch_block *k;
+    if (n <= BLOCK_BYTES && b->spare != NULL) {
+        k = b->spare;
+        b->spare = k->next;
+        b->nspare--;
+    } else {
+        size_t cap = n > BLOCK_BYTES ? n : BLOCK_BYTES;
+        k = malloc(sizeof *k + cap);
+        if (k == NULL)
+            return NULL;
+        k->cap = cap;
+        k->used = 0;
+    }
+    k->next = b->blocks;
+    b->blocks = k;
+    return k;
+}
+
 /* A copy of n bytes of p in the batch's blocks, or NULL for no bytes, or
  * when out of memory (then *ok is set false). */
 static void *store_bytes(batch *b, const void *p, size_t n, bool *ok)
@@ -77,16 +114,11 @@ static void *store_bytes(batch *b, const void *p, size_t n, bool *ok)
         return NULL;
     batch_block *k = b->blocks;
     if (k == NULL || k->cap - k->used < n) {
-        size_t cap = n > BLOCK_BYTES ? n : BLOCK_BYTES;
-        k = malloc(sizeof *k + cap);
+        k = new_block(b, n);
         if (k == NULL) {
             *ok = false;
             return NULL;
         }
-        k->cap = cap;
-        k->used = 0;
-        k->next = b->blocks;
-        b->blocks = k;
     }
     void *c = k->data + k->used;
     memcpy(c, p, n);

@@ -50,7 +50,9 @@ typedef struct batch_block batch_block;
 typedef struct {
     batch_limits limits;
     lineproto_buf text;
-    batch_block *blocks; /* newest first */
+    batch_block *blocks; /* in use, newest first */
+    batch_block *spare;  /* emptied by batch_clear, for the next fill */
+    size_t nspare;
     batch_entry *e;
     size_t n, cap;
     int64_t first_ms;  /* when the oldest entry was added */
@@ -62,7 +64,7 @@ void batch_init(batch *b, const batch_limits *limits);
 /* Frees everything; accepts a zeroed or half-used batch. */
 void batch_fini(batch *b);
 /* Drops every entry and the plan; keeps the memory for reuse (of the
- * payload copies, one block). */
+ * payload copies, up to 4 MiB of blocks). */
 void batch_clear(batch *b);
 /* Frees the memory an empty batch keeps for reuse (it stays usable, with
  * its limits); a batch with entries is left alone. */

@@ -195,6 +195,56 @@ START_TEST(test_payload_copies)
 }
 END_TEST
 
+/* A cleared batch keeps its payload blocks, up to 64 of 64 KB (a larger
+ * payload's own block goes), and the next fill takes them before
+ * allocating; the copies in reused blocks are intact. */
+START_TEST(test_blocks_reused)
+{
+    batch_limits lim = {100000, 1 << 30, 100};
+    batch b;
+    batch_init(&b, &lim);
+    char *big = malloc(100000);
+    ck_assert_ptr_nonnull(big);
+    /* 200 payloads of 1,000 bytes take 4 blocks; one of 100,000 its own. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 200; i++) {
+            memset(big, 'a' + (i + round) % 26, 1000);
+            size_t off = b.text.len;
+            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
+            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, 1000, "k", 1, 0), 0);
+        }
+        memset(big, 'z', 100000);
+        size_t off = b.text.len;
+        ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
+        ck_assert_int_eq(batch_add_encoded(&b, off, 0, 200, big, 100000, NULL, 0, 0), 0);
+        /* Every fill after the first took the 4 spare blocks. */
+        ck_assert_uint_eq(b.nspare, 0);
+        for (int i = 0; i < 200; i++) {
+            const unsigned char *p = b.e[i].payload;
+            ck_assert_uint_eq(b.e[i].payload_len, 1000);
+            ck_assert(p[0] == 'a' + (i + round) % 26 && p[999] == p[0]);
+            ck_assert(memcmp(b.e[i].key, "k", 1) == 0);
+        }
+        ck_assert(((const unsigned char *)b.e[200].payload)[99999] == 'z');
+        batch_clear(&b);
+        ck_assert_uint_eq(b.nspare, 4);
+    }
+    /* 70 payloads of 60,000 bytes, one a block: 64 blocks are kept. */
+    for (int i = 0; i < 70; i++) {
+        size_t off = b.text.len;
+        ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
+        ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, 60000, NULL, 0, 0), 0);
+    }
+    batch_clear(&b);
+    ck_assert_uint_eq(b.nspare, 64);
+    batch_release(&b);
+    ck_assert_uint_eq(b.nspare, 0);
+    ck_assert_ptr_null(b.spare);
+    free(big);
+    batch_fini(&b);
+}
+END_TEST
+
 /* Drives a plan where the entries listed in bad are rejected whenever they
  * are part of a range; returns the rejected singles in order and counts the
  * writes. */
@@ -461,6 +511,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_zero_interval);
     tcase_add_test(tc, test_range_text);
     tcase_add_test(tc, test_payload_copies);
+    tcase_add_test(tc, test_blocks_reused);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("split");
     tcase_add_test(ts, test_split_plan);
