@@ -549,13 +549,13 @@ static bool per_million(const cpu_mark *a, const cpu_mark *b, double *cpu, doubl
 /* Runs the writer over the topic in a consumer group and database of its
  * own until it has written events points (or made no progress for
  * STALL_S). Its rate counts from its first written point to its last; its
- * CPU from the point where half the events are written: the first half is
- * its warm-up. A writer that starts on a backlog pre-fetches up to 64 MB
- * (librdkafka's queued.max.messages.kbytes) into memory it touches for the
- * first time, tens of thousands of page faults, once per process; in a run
- * of some 100,000 points that one-off would count as if every million points
- * paid it again ten times. The figures from the first point are printed
- * too. */
+ * CPU from the point where half the events are written. A writer that
+ * starts on a backlog pre-fetches past librdkafka's 64 MB queue limit (a
+ * fetch brings up to 1 MB per partition) into pages it touches for the
+ * first time: by the middle of this run the whole topic is in memory, so
+ * the second half counts the writer's work without Kafka's fetching (the
+ * bare-consume floor is counted alike). The figures from the first point,
+ * fetching included, are printed too; see docs/performance.md. */
 static writer_round run_writer(const char *writer_bin, const char *bootstrap,
                                const char *base, int admin_port, const char *dir,
                                pid_t influxd, long events, int round)
