@@ -22,6 +22,7 @@ void batch_init(batch *b, const batch_limits *limits)
     memset(b, 0, sizeof *b);
     b->limits = *limits;
     lineproto_buf_init(&b->text);
+    lineproto_buf_init(&b->keys);
 }
 
 static void free_chain(batch_block *p)
@@ -62,6 +63,7 @@ void batch_fini(batch *b)
     free(b->e);
     free(b->plan);
     lineproto_buf_fini(&b->text);
+    lineproto_buf_fini(&b->keys);
     memset(b, 0, sizeof *b);
 }
 
@@ -71,6 +73,7 @@ void batch_clear(batch *b)
     recycle_blocks(b);
     b->nplan = 0;
     lineproto_buf_truncate(&b->text, 0);
+    lineproto_buf_truncate(&b->keys, 0);
     b->first_ms = 0;
 }
 
@@ -126,41 +129,91 @@ static void *store_bytes(batch *b, const void *p, size_t n, bool *ok)
     return c;
 }
 
+/* Copies n bytes, a call to memcpy only past 32: keys are entity ids of
+ * some 20 bytes, for which the call and its size checks cost as much as
+ * the copy. */
+static void copy_short(char *to, const char *from, size_t n)
+{
+    if (n > 32) {
+        memcpy(to, from, n);
+    } else if (n >= 16) {
+        memcpy(to, from, 16); /* two overlapping 16-byte moves */
+        memcpy(to + n - 16, from + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(to, from, 8);
+        memcpy(to + n - 8, from + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            to[i] = from[i];
+    }
+}
+
+/* Appends the n bytes of key (n > 0) to the batch's keys; false when out
+ * of memory (the keys unchanged). */
+static bool store_key(batch *b, const void *key, size_t n)
+{
+    lineproto_buf *k = &b->keys;
+    if (k->cap - k->len <= n && lineproto_buf_reserve(k, n) < 0)
+        return false;
+    copy_short(k->data + k->len, key, n);
+    k->len += n;
+    k->data[k->len] = '\0'; /* as every lineproto_buf */
+    return true;
+}
+
+/* Room for one more entry; -1 when out of memory. */
+static int grow_entries(batch *b)
+{
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    batch_entry *e = realloc(b->e, cap * sizeof *e);
+    if (e == NULL)
+        return -1;
+    b->e = e;
+    b->cap = cap;
+    return 0;
+}
+
 int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offset,
                       const void *payload, size_t payload_len, const void *key,
                       size_t key_len, int64_t now_ms)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        batch_entry *e = realloc(b->e, cap * sizeof *e);
-        if (e == NULL) {
-            lineproto_buf_truncate(&b->text, line_off);
-            return -1;
-        }
-        b->e = e;
-        b->cap = cap;
-    }
-    bool ok = true;
-    batch_entry *e = &b->e[b->n];
-    e->partition = partition;
-    e->offset = offset;
-    e->line_off = line_off;
-    e->line_len = b->text.len - line_off;
-    e->payload = store_bytes(b, payload, payload_len, &ok);
-    e->payload_len = e->payload ? payload_len : 0;
-    e->key = store_bytes(b, key, key_len, &ok);
-    e->key_len = e->key ? key_len : 0;
-    e->ts_ms = -1;
+    if (key == NULL)
+        key_len = 0;
+    bool ok = b->n < b->cap || grow_entries(b) == 0;
+    void *copy = ok ? store_bytes(b, payload, payload_len, &ok) : NULL;
+    size_t key_off = b->keys.len;
+    if (ok && key_len > 0)
+        ok = store_key(b, key, key_len);
     if (!ok) {
         /* A payload stored before the key failed stays unused in its block
          * until the batch is cleared. */
         lineproto_buf_truncate(&b->text, line_off);
         return -1;
     }
+    batch_entry *e = &b->e[b->n];
+    e->partition = partition;
+    e->offset = offset;
+    e->line_off = line_off;
+    e->line_len = b->text.len - line_off;
+    e->payload = copy;
+    e->payload_len = copy ? payload_len : 0;
+    e->key_off = key_off;
+    e->key_len = key_len;
+    e->ts_ms = -1;
     if (b->n == 0)
         b->first_ms = now_ms;
     b->n++;
     return 0;
+}
+
+void batch_swap_lines(batch *b, batch_lines *lines)
+{
+    batch_lines mine = {b->text, b->keys};
+    b->text = lines->text;
+    b->keys = lines->keys;
+    *lines = mine;
+    lineproto_buf_truncate(&b->text, 0);
+    lineproto_buf_truncate(&b->keys, 0);
 }
 
 bool batch_full(const batch *b)

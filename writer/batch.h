@@ -27,9 +27,9 @@ typedef struct {
     size_t line_len; /* including the '\n' */
     void *payload;   /* a copy of the message value, for the DLQ (in the batch) */
     size_t payload_len;
-    void *key; /* a copy of the message key (in the batch, may be NULL) */
-    size_t key_len;
-    int64_t ts_ms; /* the Kafka message timestamp, -1 until the caller sets it */
+    size_t key_off; /* where a copy of the message key starts in the batch's keys */
+    size_t key_len; /* 0: no key (batch_key gives NULL) */
+    int64_t ts_ms;  /* the Kafka message timestamp, -1 until the caller sets it */
 } batch_entry;
 
 typedef struct {
@@ -42,14 +42,15 @@ typedef struct {
     int64_t flush_ms;  /* flush when the oldest point waited this long */
 } batch_limits;
 
-/* A block of the batch's copies of payloads and keys: entries point into
- * blocks, which never move, so adding an entry allocates only when a block
- * fills up. */
+/* A block of the batch's copies of payloads: entries point into blocks,
+ * which never move, so adding an entry allocates only when a block fills
+ * up. */
 typedef struct batch_block batch_block;
 
 typedef struct {
     batch_limits limits;
     lineproto_buf text;
+    lineproto_buf keys;  /* the entries' keys, back to back */
     batch_block *blocks; /* in use, newest first */
     batch_block *spare;  /* emptied by batch_clear, for the next fill */
     size_t nspare;
@@ -76,6 +77,23 @@ void batch_release(batch *b);
 int batch_add_encoded(batch *b, size_t line_off, int32_t partition, int64_t offset,
                       const void *payload, size_t payload_len, const void *key,
                       size_t key_len, int64_t now_ms);
+
+/* The key of entry e of b, NULL when it has none. */
+static inline const void *batch_key(const batch *b, const batch_entry *e)
+{
+    return e->key_len > 0 ? b->keys.data + e->key_off : NULL;
+}
+
+/* The memory a batch's lines and keys are in, apart from the batch. */
+typedef struct {
+    lineproto_buf text;
+    lineproto_buf keys;
+} batch_lines;
+
+/* Swaps b's text and keys with *lines, whose buffers come back empty: what
+ * b's entries pointed into stays where it is, now in *lines, while b fills
+ * again. Clear b next (its entries point nowhere). */
+void batch_swap_lines(batch *b, batch_lines *lines);
 
 /* True when the batch holds max_points, or its text reached max_bytes. */
 bool batch_full(const batch *b);

@@ -364,19 +364,6 @@ static void update_pause(sink *s, int64_t now)
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* Keeps the points of range r for the ring of recent points (written.h).
- * The ring keeps the last RECENT_CAPACITY, so only the range's last
- * RECENT_CAPACITY are kept: the ring ends up the same. */
-static void remember_written(sink *s, const batch *b, batch_range r)
-{
-    size_t lo = r.hi - r.lo > RECENT_CAPACITY ? r.hi - RECENT_CAPACITY : r.lo;
-    for (size_t i = lo; i < r.hi; i++) {
-        const batch_entry *e = &b->e[i];
-        written_keep(s->written, e->key, e->key_len, e->partition, e->offset,
-                     b->text.data + e->line_off, e->line_len > 0 ? e->line_len - 1 : 0);
-    }
-}
-
 /* Records, per point written, how long ago Kafka appended its message. */
 static void note_delays(sink *s, const batch *b, batch_range r)
 {
@@ -417,7 +404,8 @@ static outcome_kind complete_write(sink *s, batch_range r, size_t len, int rc,
         atomic_store(&s->c.fatal, false);
         atomic_store(&s->c.retrying, false);
         s->attempt = 0;
-        remember_written(s, &s->out, r);
+        /* Lent until the batch is done (finish_if_done). */
+        written_keep_range(s->written, &s->out, r);
         batch_mark_done(&s->out, r, s->track, s->track_topic, store_commit, s);
         batch_plan_pop(&s->out);
         s->next_attempt_ms = t1;
@@ -432,8 +420,8 @@ static outcome_kind complete_write(sink *s, batch_range r, size_t len, int rc,
             snprintf(reason, sizeof reason, "InfluxDB rejected the point (HTTP %ld): %s",
                      res.status, res.error[0] ? res.error : "no reason given");
             inc(&s->c.rejected, 1);
-            dlq_send(s, e->partition, e->offset, e->key, e->key_len, e->payload,
-                     e->payload_len, reason);
+            dlq_send(s, e->partition, e->offset, batch_key(&s->out, e), e->key_len,
+                     e->payload, e->payload_len, reason);
         } else if (sp == 0) {
             inc(&s->c.splits, 1);
             hs_debug(COMPONENT, "HTTP %ld for %zu points: splitting (%s)", res.status,
@@ -602,6 +590,9 @@ static void finish_if_done(sink *s)
 {
     batch_range r;
     if (s->held && !batch_plan_peek(&s->out, &r)) {
+        /* The points written stay listed from the batch's lines, taken over
+         * by written before the batch fills again. */
+        written_adopt(s->written, &s->out);
         batch_clear(&s->out);
         s->held = false;
         atomic_store(&s->c.held_points, 0);
@@ -862,10 +853,10 @@ static void publish_stats(sink *s, int64_t now)
 
 /* Once the input has been quiet for IDLE_TRIM_MS after messages, and no
  * batch is held or filling: the buffers the burst grew (the batches' text,
- * entries and payload copies, the reader's document, the raw recent points)
- * are freed, the recent points are packed (hs_recent_pack), then glibc gives
- * free memory back to the system (hs_mem.h). They grow again with the next
- * message. */
+ * keys, entries and payload copies, the reader's document, the raw recent
+ * points and the lines written took over) are freed, the recent points are
+ * packed (hs_recent_pack), then glibc gives free memory back to the system
+ * (hs_mem.h). They grow again with the next message. */
 static void trim_when_idle(sink *s, int64_t now)
 {
     if (s->held || s->inflight || s->acc.n > 0 ||

@@ -125,7 +125,7 @@ START_TEST(test_range_text)
     /* payload and key are copies */
     ck_assert_uint_eq(b.e[2].payload_len, 7);
     ck_assert(memcmp(b.e[2].payload, "{\"o\":2}", 7) == 0);
-    ck_assert(memcmp(b.e[2].key, "k", 1) == 0);
+    ck_assert(memcmp(batch_key(&b, &b.e[2]), "k", 1) == 0);
     batch_fini(&b);
 }
 END_TEST
@@ -163,9 +163,9 @@ START_TEST(test_payload_copies)
             int kn = snprintf(key, sizeof key, "k%d", i);
             if (i % 5) {
                 ck_assert_uint_eq(e->key_len, (size_t)kn);
-                ck_assert(memcmp(e->key, key, (size_t)kn) == 0);
+                ck_assert(memcmp(batch_key(&b, e), key, (size_t)kn) == 0);
             } else {
-                ck_assert_ptr_null(e->key);
+                ck_assert_ptr_null(batch_key(&b, e));
                 ck_assert_uint_eq(e->key_len, 0);
             }
         }
@@ -192,6 +192,38 @@ START_TEST(test_payload_copies)
     free(big);
     batch_fini(&b);
     batch_fini(&b); /* a finished batch may be finished again */
+}
+END_TEST
+
+/* Keys of every length from 1 to 70 (each of copy_short's ways), with
+ * bytes of their own, stay intact as the keys' buffer grows. */
+START_TEST(test_key_lengths)
+{
+    batch_limits lim = {1000, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    char key[80];
+    for (int round = 0; round < 2; round++) {
+        for (size_t len = 1; len <= 70; len++) {
+            for (size_t i = 0; i < len; i++)
+                key[i] = (char)('A' + (len * 7 + i + (size_t)round) % 58);
+            size_t off = b.text.len;
+            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
+            ck_assert_int_eq(
+                batch_add_encoded(&b, off, 0, (int64_t)len, "{}", 2, key, len, 0), 0);
+        }
+        for (size_t len = 1; len <= 70; len++) {
+            const batch_entry *e = &b.e[len - 1];
+            const char *k = batch_key(&b, e);
+            ck_assert_uint_eq(e->key_len, len);
+            for (size_t i = 0; i < len; i++)
+                ck_assert_int_eq(k[i], (char)('A' + (len * 7 + i + (size_t)round) % 58));
+        }
+        ck_assert_uint_eq(b.keys.len, 70 * 71 / 2);
+        ck_assert_int_eq(b.keys.data[b.keys.len], '\0');
+        batch_clear(&b);
+    }
+    batch_fini(&b);
 }
 END_TEST
 
@@ -223,7 +255,7 @@ START_TEST(test_blocks_reused)
             const unsigned char *p = b.e[i].payload;
             ck_assert_uint_eq(b.e[i].payload_len, 1000);
             ck_assert(p[0] == 'a' + (i + round) % 26 && p[999] == p[0]);
-            ck_assert(memcmp(b.e[i].key, "k", 1) == 0);
+            ck_assert(memcmp(batch_key(&b, &b.e[i]), "k", 1) == 0);
         }
         ck_assert(((const unsigned char *)b.e[200].payload)[99999] == 'z');
         batch_clear(&b);
@@ -241,6 +273,49 @@ START_TEST(test_blocks_reused)
     ck_assert_uint_eq(b.nspare, 0);
     ck_assert_ptr_null(b.spare);
     free(big);
+    batch_fini(&b);
+}
+END_TEST
+
+/* batch_swap_lines: the lines and keys go, where they are, to the caller's
+ * batch_lines; the batch gets the caller's buffers, empty, fills them, and
+ * what went away is untouched. */
+START_TEST(test_swap_lines)
+{
+    batch_limits lim = {1000, 1 << 20, 100};
+    batch b;
+    batch_init(&b, &lim);
+    batch_lines kept;
+    lineproto_buf_init(&kept.text);
+    lineproto_buf_init(&kept.keys);
+    for (int i = 0; i < 3; i++)
+        add_line(&b, 0, i, 0);
+    const char *text = b.text.data, *keys = b.keys.data;
+    size_t key_off = b.e[2].key_off, line_off = b.e[2].line_off;
+    batch_swap_lines(&b, &kept);
+    ck_assert_ptr_eq(kept.text.data, text);
+    ck_assert_ptr_eq(kept.keys.data, keys);
+    ck_assert_uint_eq(kept.text.len, 24);
+    ck_assert_uint_eq(kept.keys.len, 3);
+    ck_assert_uint_eq(b.text.len, 0);
+    ck_assert_uint_eq(b.keys.len, 0);
+    batch_clear(&b);
+    for (int i = 10; i < 20; i++)
+        add_line(&b, 0, i, 0);
+    ck_assert(memcmp(kept.text.data + line_off, "m v=2 2\n", 8) == 0);
+    ck_assert(memcmp(kept.keys.data + key_off, "k", 1) == 0);
+    ck_assert(memcmp(b.text.data, "m v=10 10\n", 10) == 0);
+    /* Back again: the batch gets its first buffers, emptied. */
+    const char *second = b.text.data;
+    batch_swap_lines(&b, &kept);
+    ck_assert_ptr_eq(b.text.data, text);
+    ck_assert_ptr_eq(kept.text.data, second);
+    ck_assert_uint_eq(b.text.len, 0);
+    batch_clear(&b);
+    add_line(&b, 0, 30, 0);
+    ck_assert(memcmp(kept.text.data, "m v=10 10\n", 10) == 0);
+    lineproto_buf_fini(&kept.text);
+    lineproto_buf_fini(&kept.keys);
     batch_fini(&b);
 }
 END_TEST
@@ -511,7 +586,9 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_zero_interval);
     tcase_add_test(tc, test_range_text);
     tcase_add_test(tc, test_payload_copies);
+    tcase_add_test(tc, test_key_lengths);
     tcase_add_test(tc, test_blocks_reused);
+    tcase_add_test(tc, test_swap_lines);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("split");
     tcase_add_test(ts, test_split_plan);
