@@ -131,9 +131,10 @@ struct sink {
     int64_t next_lag_ms;
     uint32_t rng;
     bool closed;
-    atomic_bool closing; /* DLQ reports free their refs without requeueing */
-    msgjson_doc doc;     /* the message being encoded, reused */
-    hs_mem_idle idle;    /* messages are activity, every one heavy */
+    atomic_bool closing;     /* DLQ reports free their refs without requeueing */
+    msgjson_doc doc;         /* the message being encoded, reused */
+    lineproto_cache *shapes; /* the ha schema's lines per entity; NULL: none */
+    hs_mem_idle idle;        /* messages are activity, every one heavy */
     int64_t start_ms;
     atomic_int dlq_inflight;
     int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
@@ -741,7 +742,8 @@ static void handle_message(sink *s, rd_kafka_message_t *m, int64_t now)
      * text (the encoder takes back what it wrote when it fails). */
     size_t line_off = s->acc.text.len;
     lineproto_info info;
-    int rc = lineproto_encode_doc(&s->doc, &s->lp, &s->acc.text, &info, err, sizeof err);
+    int rc = lineproto_encode_cached(&s->doc, &s->lp, s->shapes, &s->acc.text, &info, err,
+                                     sizeof err);
     if (info.time_ns != INT64_MIN)
         atomic_store(&s->c.last_event_ns, (int_fast64_t)info.time_ns);
     msgjson_trim(&s->doc, DOC_KEEP_BYTES);
@@ -865,6 +867,7 @@ static void trim_when_idle(sink *s, int64_t now)
     batch_release(&s->acc);
     batch_release(&s->out);
     msgjson_fini(&s->doc);
+    lineproto_cache_clear(s->shapes);
     written_flush(s->written, s->recent, true);
     hs_recent_pack(s->recent);
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
@@ -979,6 +982,7 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
         s->rng = 1;
     atomic_store(&s->c.last_event_ns, INT64_MIN);
     msgjson_init(&s->doc);
+    s->shapes = lineproto_cache_new(); /* without it lines are encoded in full */
     batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
                         cfg->flush_interval_ms};
     batch_init(&s->acc, &lim);
@@ -1176,6 +1180,7 @@ void sink_free(sink *s)
     batch_fini(&s->acc);
     batch_fini(&s->out);
     msgjson_fini(&s->doc);
+    lineproto_cache_free(s->shapes);
     json_decref(s->lag);
     free(s->topic_in);
     free(s->topic_dlq);
