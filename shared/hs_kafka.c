@@ -55,6 +55,11 @@ static const kafka_setting producer_defaults[] = {
  * (librdkafka issues #2879, #4275). Under a backlog a stage's
  * memory grows by up to the 64 MB queue; idle, the queue is empty.
  *
+ * fetch.max.bytes is 16 MB (librdkafka's default is 50 MB): a fetch
+ * response is one buffer, and under hs_mem_backlog a buffer of up to 32 MB
+ * is kept in the heap for the next response instead of being mapped and
+ * faulted in afresh (hs_mem.h).
+ *
  * A member that died (SIGKILL, power loss) holds its partitions until its
  * session times out; librdkafka's 45 s default stalls the stage that much
  * after a crash and restart, so the session is 10 s with a heartbeat every
@@ -64,7 +69,7 @@ static const kafka_setting consumer_defaults[] = {
     {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},     {"fetch.wait.max.ms", "5"},
     {"socket.nagle.disable", "true"},      {"session.timeout.ms", "10000"},
-    {"heartbeat.interval.ms", "3000"},
+    {"heartbeat.interval.ms", "3000"},     {"fetch.max.bytes", "16777216"},
 };
 
 /* Routes librdkafka's log lines into hs_log (component "kafka") instead of

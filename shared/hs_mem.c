@@ -2,7 +2,13 @@
 #include "hs_mem.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+/* Whether hs_mem_tune fixed the thresholds (so hs_mem_backlog may move
+ * them), and whether they are raised for a backlog now. */
+static atomic_bool tuned;
+static atomic_bool raised;
 
 /* True when the operator set any of glibc's malloc knobs in the environment:
  * their choice wins over ours. */
@@ -22,12 +28,28 @@ static int env_tuned(void)
  * turns glibc's dynamic threshold off, which is the point. */
 int hs_mem_tune(void)
 {
-    if (env_tuned())
+    if (env_tuned()) {
+        atomic_store(&tuned, false);
         return 0;
+    }
     int ok = mallopt(M_ARENA_MAX, HS_MEM_ARENA_MAX);
     ok &= mallopt(M_MMAP_THRESHOLD, HS_MEM_THRESHOLD);
     ok &= mallopt(M_TRIM_THRESHOLD, HS_MEM_THRESHOLD);
+    atomic_store(&tuned, ok == 1);
+    atomic_store(&raised, false);
     return ok == 1 ? 0 : -1;
+}
+
+/* mallopt may be called while other threads allocate: it sets the values
+ * under the main arena's lock, and glibc itself moves them at run time. */
+bool hs_mem_backlog(bool on)
+{
+    if (!atomic_load(&tuned) || atomic_exchange(&raised, on) == on)
+        return false;
+    int t = on ? HS_MEM_BACKLOG_THRESHOLD : HS_MEM_THRESHOLD;
+    (void)mallopt(M_MMAP_THRESHOLD, t);
+    (void)mallopt(M_TRIM_THRESHOLD, t);
+    return true;
 }
 
 void hs_mem_trim(void)

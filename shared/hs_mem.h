@@ -21,6 +21,18 @@
  * refused a setting (harmless: the stage runs with glibc's defaults). */
 int hs_mem_tune(void);
 
+/* While a stage drains a backlog, the fixed 128 KB thresholds make every
+ * librdkafka fetch response (up to fetch.max.bytes, 16 MB in hs_kafka.c) a
+ * fresh mmap: a page fault per 4 KB of messages, then a munmap.
+ * hs_mem_backlog(true) raises both thresholds to HS_MEM_BACKLOG_THRESHOLD,
+ * so freed responses stay in the heap for the next ones;
+ * hs_mem_backlog(false), once the backlog is drained, puts them back, and
+ * the caller gives the freed memory back (hs_mem_trim) when it returns
+ * true. Calls that change nothing cost nothing. Process-wide; does nothing
+ * when hs_mem_tune left malloc to the environment. Returns true when it
+ * changed the thresholds. */
+bool hs_mem_backlog(bool on);
+
 /* Gives free memory inside the heap (not only at its top) back to the
  * system: call it once when the stage has gone idle after work, never per
  * message (it walks every free chunk of every arena). */
@@ -49,5 +61,6 @@ bool hs_mem_idle_trim(hs_mem_idle *t, int64_t now_ms, int64_t quiet_ms);
 
 #define HS_MEM_ARENA_MAX 2
 #define HS_MEM_THRESHOLD (128 * 1024)
+#define HS_MEM_BACKLOG_THRESHOLD (32 * 1024 * 1024) /* glibc's largest */
 
 #endif

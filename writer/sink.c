@@ -39,6 +39,11 @@
  * ~1.3 KB message takes a few KB); a larger message's are released. */
 #define DOC_KEEP_BYTES (256 * 1024)
 #define IDLE_TRIM_MS 2000 /* quiet time after which a burst's memory goes back */
+/* A step that takes this many messages is draining a backlog; the backlog
+ * is over once the queue is found empty BACKLOG_END_MS after the last such
+ * step (see hs_mem_backlog). */
+#define BACKLOG_STEP 256
+#define BACKLOG_END_MS 1000
 #define LAG_REFRESH_MS 1000
 #define PAUSE_REFRESH_MS 1000
 /* How long the next batch may wait, full, for the write before it, before
@@ -135,6 +140,7 @@ struct sink {
     msgjson_doc doc;         /* the message being encoded, reused */
     lineproto_cache *shapes; /* the ha schema's lines per entity; NULL: none */
     hs_mem_idle idle;        /* messages are activity, every one heavy */
+    int64_t backlog_ms;      /* the last step that drained a backlog (monotonic) */
     int64_t start_ms;
     atomic_int dlq_inflight;
     int64_t next_stats_ms; /* monotonic; 0: no homestream_stats records */
@@ -870,6 +876,7 @@ static void trim_when_idle(sink *s, int64_t now)
     lineproto_cache_clear(s->shapes);
     written_flush(s->written, s->recent, true);
     hs_recent_pack(s->recent);
+    hs_mem_backlog(false);
     hs_mem_idle_trim(&s->idle, now, IDLE_TRIM_MS);
 }
 
@@ -954,6 +961,16 @@ void sink_step(sink *s, int max_wait_ms)
     /* Once per step is enough for a quiet time of seconds. */
     if (consumed > 0)
         hs_mem_idle_note(&s->idle, now, true);
+    /* While draining a backlog, freed fetch responses stay in the heap for
+     * the next ones instead of each being mapped and faulted in afresh;
+     * once it is drained they go back (hs_mem.h). */
+    if (consumed >= BACKLOG_STEP) {
+        s->backlog_ms = now;
+        hs_mem_backlog(true);
+    } else if (s->queue_empty && now - s->backlog_ms >= BACKLOG_END_MS &&
+               hs_mem_backlog(false)) {
+        hs_mem_trim();
+    }
     drive_writes(s, MAX_WRITES_PER_STEP);
 }
 

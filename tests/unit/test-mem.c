@@ -65,6 +65,38 @@ START_TEST(test_env_wins)
 }
 END_TEST
 
+/* During a backlog a block of 4 MB freed and taken again comes from the
+ * heap; after it, from mmap again. */
+START_TEST(test_backlog_raises_and_restores)
+{
+    int rc = hs_mem_tune();
+    if (foreign_malloc())
+        return;
+    ck_assert_int_eq(rc, 0);
+    ck_assert(hs_mem_backlog(true));
+    ck_assert(!hs_mem_backlog(true)); /* already raised: nothing to do */
+    size_t before = mallinfo2().hblks;
+    char *volatile big = malloc(4 * 1024 * 1024);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(mallinfo2().hblks, before); /* in the heap */
+    free(big);
+    ck_assert(hs_mem_backlog(false));
+    ck_assert(!hs_mem_backlog(false));
+    ck_assert_uint_eq(mmapped_after_burst(), 1);
+}
+END_TEST
+
+/* Malloc left to the environment: hs_mem_backlog changes nothing. */
+START_TEST(test_backlog_env_wins)
+{
+    setenv("MALLOC_MMAP_THRESHOLD_", "1048576", 1);
+    ck_assert_int_eq(hs_mem_tune(), 0);
+    unsetenv("MALLOC_MMAP_THRESHOLD_");
+    ck_assert(!hs_mem_backlog(true));
+    ck_assert(!hs_mem_backlog(false));
+}
+END_TEST
+
 /* Trimming keeps every live block intact. */
 START_TEST(test_trim)
 {
@@ -118,11 +150,13 @@ static Suite *mem_suite(void)
     tcase_add_test(tc, test_threshold_fixed);
     tcase_add_test(tc, test_trim);
     tcase_add_test(tc, test_idle);
+    tcase_add_test(tc, test_backlog_raises_and_restores);
     suite_add_tcase(s, tc);
     /* Check runs each test in a process of its own unless CK_FORK=no: once
      * tuned, a process stays tuned. */
     TCase *env = tcase_create("env");
     tcase_add_test(env, test_env_wins);
+    tcase_add_test(env, test_backlog_env_wins);
     suite_add_tcase(s, env);
     return s;
 }
