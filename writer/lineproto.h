@@ -143,8 +143,9 @@ int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *op
  * with the same result. It keeps up to 1,024 entities of at most 16 KB
  * each (a full table of slots takes the least recently used one), holds no
  * memory until its first entry (then a table of about 140 KB and the
- * entries, typically a few hundred bytes each), and is for one thread at a
- * time. */
+ * entries, typically under 1 KB each, in slabs of 256 KB, at most 4 MB:
+ * past that it forgets them all and starts over), and is for one thread at
+ * a time. */
 typedef struct lineproto_cache lineproto_cache;
 
 /* NULL when out of memory. */

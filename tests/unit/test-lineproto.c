@@ -1347,6 +1347,35 @@ START_TEST(test_cache_changing_shape_backs_off)
 }
 END_TEST
 
+/* 600 entities with 6 KB of attributes each outgrow the cache's 4 MB of
+ * slabs: it forgets its entries once and makes them again, and every line
+ * stays the one made without a cache. */
+START_TEST(test_cache_outgrows_its_memory)
+{
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    static char attrs[6200], t[6600];
+    int n = snprintf(attrs, sizeof attrs, "{\"text\":\"");
+    memset(attrs + n, 'x', 6000);
+    snprintf(attrs + n + 6000, sizeof attrs - (size_t)n - 6000, "\"}");
+    for (int e = 0; e < 600; e++) {
+        char id[32];
+        snprintf(id, sizeof id, "sensor.big_%d", e);
+        state_text(t, sizeof t, id, "1", attrs);
+        cached_line(c, &o, t);
+        state_text(t, sizeof t, id, "2", attrs);
+        cached_line(c, &o, t);
+    }
+    uint64_t hits, misses, kept;
+    lineproto_cache_counts(c, &hits, &misses, &kept);
+    ck_assert_uint_eq(hits + misses, 1200);
+    ck_assert_uint_ge(hits, 590); /* all but the second states after a reset */
+    ck_assert_uint_lt(hits, 600); /* at least one reset */
+    lineproto_cache_free(c);
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
@@ -1375,6 +1404,7 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tk, test_cache_hits_and_misses);
     tcase_add_test(tk, test_cache_state_value_attributes);
     tcase_add_test(tk, test_cache_changing_shape_backs_off);
+    tcase_add_test(tk, test_cache_outgrows_its_memory);
     suite_add_tcase(s, tk);
     TCase *tp = tcase_create("property");
     tcase_set_timeout(tp, 60);
