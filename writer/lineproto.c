@@ -915,28 +915,39 @@ static bool stored_keys_equal(const char *a, size_t an, const char *b, size_t bn
     }
 }
 
+/* A hash of n bytes at s, 8 at a time, ending in MurmurHash3's finaliser,
+ * so that every bit of the bytes reaches the low bits (a product alone only
+ * carries bits upwards). */
+static uint64_t bytes_hash(const char *s, size_t n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h ^= w;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
 /* A hash of the key influxd stores for an escaped field key: keys stored
  * alike hash alike. Without a backslash influxd stores the bytes as they
- * are, and they are hashed 8 at a time; with one, FNV-1a runs over
+ * are, and bytes_hash hashes them; with one, FNV-1a runs over
  * stored_key_byte's bytes. The two kinds never need to hash alike: an
  * escaped key without a backslash holds no ',', '=', ' ' or '\\', and a
  * key stored from one with a backslash holds one of them. */
 static uint64_t stored_key_hash(const char *s, size_t n)
 {
-    if (memchr(s, '\\', n) == NULL) {
-        uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-        size_t i = 0;
-        for (; n - i >= 8; i += 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-            h ^= h >> 29;
-        }
-        uint64_t w = 0;
-        memcpy(&w, s + i, n - i);
-        h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
-        return h ^ (h >> 32);
-    }
+    if (memchr(s, '\\', n) == NULL)
+        return bytes_hash(s, n);
     uint64_t h = 14695981039346656037ULL;
     size_t i = 0;
     int pending = -1;
@@ -1832,26 +1843,7 @@ static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
 /* A hash of the entity_id string node e (a string: encode_ha_state checked). */
 static uint64_t entity_hash(const msgjson_node *e)
 {
-    const char *s = e->u.s;
-    size_t n = e->count;
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-    size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 29;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    /* MurmurHash3's finaliser: every bit of the words reaches the low bits
-     * that pick the slot (a product alone only carries bits upwards). */
-    h ^= w;
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    return h ^ (h >> 33);
+    return bytes_hash(e->u.s, e->count);
 }
 
 /* The entry of the entity whose entity_id hashes to h, among the

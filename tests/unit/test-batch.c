@@ -436,15 +436,15 @@ START_TEST(test_split_empty_plan)
 END_TEST
 
 typedef struct {
-    int32_t partition[16];
-    int64_t next[16];
+    int32_t partition[1024];
+    int64_t next[1024];
     size_t n;
 } commits;
 
 static void record_commit(void *ud, int32_t partition, int64_t commit_next)
 {
     commits *c = ud;
-    ck_assert_uint_lt(c->n, 16);
+    ck_assert_uint_lt(c->n, 1024);
     c->partition[c->n] = partition;
     c->next[c->n] = commit_next;
     c->n++;
@@ -509,21 +509,6 @@ START_TEST(test_offsets_gap_from_dlq)
 }
 END_TEST
 
-typedef struct {
-    int32_t partition[1024];
-    int64_t next[1024];
-    size_t n;
-} many_commits;
-
-static void record_many(void *ud, int32_t partition, int64_t commit_next)
-{
-    many_commits *c = ud;
-    ck_assert_uint_lt(c->n, 1024);
-    c->partition[c->n] = partition;
-    c->next[c->n] = commit_next;
-    c->n++;
-}
-
 /* 100 partitions whose numbers collide in batch_mark_done's index (p * 128
  * + p % 3), each with offsets of its own (from 100 * p), their points
  * interleaved and in runs: the first 64 met are reported once each, at the
@@ -552,9 +537,9 @@ START_TEST(test_offsets_many_partitions)
             }
         }
     ck_assert_uint_eq(b.n, P * PER);
-    many_commits *c = calloc(1, sizeof *c);
+    commits *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
-    batch_mark_done(&b, (batch_range){0, b.n}, t, TOPIC, record_many, c);
+    batch_mark_done(&b, (batch_range){0, b.n}, t, TOPIC, record_commit, c);
     int64_t last[P];
     int reports[P] = {0};
     for (size_t i = 0; i < c->n; i++) {
