@@ -1,6 +1,7 @@
 /* test-written.c - unit tests for written: the writer's last points, kept raw
  * until listed. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,9 @@ static void keep(written *w, int n)
 }
 
 /* Checks that list holds the points with offsets want[0..count), in order,
- * each with all four members as keep made them; frees list. */
-static void expect_points(json_t *list, const int *want, size_t count)
+ * each with all four members as keep made them (with keyless, as add_point
+ * made them: every 4th without an entity id); frees list. */
+static void expect_points_of(json_t *list, const int *want, size_t count, bool keyless)
 {
     ck_assert_ptr_nonnull(list);
     ck_assert_msg(json_array_size(list) == count, "got %zu points, want %zu",
@@ -35,10 +37,16 @@ static void expect_points(json_t *list, const int *want, size_t count)
         ck_assert_int_eq(json_object_size(p), 4);
         ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")), n);
         ck_assert_int_eq(json_integer_value(json_object_get(p, "partition")), n % 4);
-        ck_assert_str_eq(json_string_value(json_object_get(p, "entity_id")), key);
+        ck_assert_str_eq(json_string_value(json_object_get(p, "entity_id")),
+                         !keyless || n % 4 ? key : "");
         ck_assert_str_eq(json_string_value(json_object_get(p, "line")), line);
     }
     json_decref(list);
+}
+
+static void expect_points(json_t *list, const int *want, size_t count)
+{
+    expect_points_of(list, want, count, false);
 }
 
 /* Points kept across several flushes and past the capacity: the ring lists
@@ -164,22 +172,7 @@ static void fill(batch *b, int from, int count)
  * them, in order; frees list. */
 static void expect_batch_points(json_t *list, const int *want, size_t count)
 {
-    ck_assert_ptr_nonnull(list);
-    ck_assert_msg(json_array_size(list) == count, "got %zu points, want %zu",
-                  json_array_size(list), count);
-    for (size_t i = 0; i < count; i++) {
-        json_t *p = json_array_get(list, i);
-        int n = want[i];
-        char key[32], line[64];
-        snprintf(key, sizeof key, "sensor.e%d", n % 3);
-        snprintf(line, sizeof line, "m,entity_id=e%d value=%d", n, n);
-        ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")), n);
-        ck_assert_int_eq(json_integer_value(json_object_get(p, "partition")), n % 4);
-        ck_assert_str_eq(json_string_value(json_object_get(p, "entity_id")),
-                         n % 4 ? key : "");
-        ck_assert_str_eq(json_string_value(json_object_get(p, "line")), line);
-    }
-    json_decref(list);
+    expect_points_of(list, want, count, true);
 }
 
 /* The sink's sequence: ranges of the held batch kept by reference, the
