@@ -1682,10 +1682,9 @@ static void add_tail_fields(fieldset *fs, const msg_index *msg, const msgjson_no
 #define CACHE_SLOTS 1024            /* a power of two */
 #define CACHE_WAYS 4                /* the slots an entity may take: from its hash's on */
 #define CACHE_ENTRY_MAX (16 * 1024) /* bytes: larger shapes are not kept */
-/* Entries live in slabs the cache owns, not in blocks of their own: freed
- * at once when the cache is cleared, they leave no small holes between the
- * writer's other allocations (which kept some 0.6 MB from going back to the
- * system after a burst of 1,000 entities). A slab is at least glibc's
+/* Entries live in slabs the cache owns, not in blocks of their own, so
+ * that clearing the cache frees them whole, without small holes left
+ * between the writer's other allocations. A slab is at least glibc's
  * 128 KB mmap threshold. Past CACHE_MEM_MAX of slabs (an entry outgrown
  * leaves its old room behind) every entry is forgotten and made again. */
 #define CACHE_SLAB (256 * 1024)
