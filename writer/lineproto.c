@@ -1620,12 +1620,46 @@ typedef struct {
     lineproto_cache *cache; /* NULL: every line encoded in full */
 } enc_ctx;
 
+/* The values a state change's line is made of besides its state, the
+ * enricher's value and its time (see the shape cache below), found once per
+ * message, in a fixed order; NULL for one absent. */
+enum {
+    P_ENTITY_ID,
+    P_DOMAIN,
+    P_OBJECT_ID,
+    P_UNIT,
+    P_AREA,
+    P_SITE,
+    P_ATTRS,                    /* new_state.attributes when an object */
+    P_WEATHER,                  /* its temperature, humidity, pressure and condition */
+    P_PRESENCE = P_WEATHER + 4, /* its anyone_home and people_home */
+    SHAPE_PARTS = P_PRESENCE + 2
+};
+
+static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
+                        const msgjson_node **part)
+{
+    static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
+                                          MEMBER("pressure"), MEMBER("condition")};
+    static const member_name PRESENCE[] = {MEMBER("anyone_home"), MEMBER("people_home")};
+    part[P_ENTITY_ID] = mget(msg, K_ENTITY_ID);
+    part[P_DOMAIN] = mget(msg, K_DOMAIN);
+    part[P_OBJECT_ID] = mget(msg, K_OBJECT_ID);
+    part[P_UNIT] = mget(msg, K_UNIT);
+    part[P_AREA] = mget(msg, K_AREA);
+    part[P_SITE] = mget(msg, K_SITE);
+    part[P_ATTRS] = attrs;
+    members_get(mget(msg, K_WEATHER), WEATHER, 4, part + P_WEATHER);
+    members_get(mget(msg, K_PRESENCE), PRESENCE, 2, part + P_PRESENCE);
+}
+
 /* The fields of a state change after its state and value: its attributes
  * (without unit_of_measurement or device_class when include_uom or
  * include_dc is false) and homestream's weather and presence extras. */
-static void add_tail_fields(fieldset *fs, const msg_index *msg, const msgjson_node *attrs,
+static void add_tail_fields(fieldset *fs, const msgjson_node *const *part,
                             bool include_uom, bool include_dc)
 {
+    const msgjson_node *attrs = part[P_ATTRS];
     if (attrs != NULL) {
         FOR_MEMBERS(kn, attrs)
         {
@@ -1636,26 +1670,13 @@ static void add_tail_fields(fieldset *fs, const msg_index *msg, const msgjson_no
             add_attribute(fs, kn);
         }
     }
-    const msgjson_node *weather = mget(msg, K_WEATHER);
-    if (is_object(weather)) {
-        static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
-                                              MEMBER("pressure"), MEMBER("condition")};
-        const msgjson_node *w[4];
-        members_get(weather, WEATHER, 4, w);
-        add_extra_number(fs, "weather_temperature", w[0]);
-        add_extra_number(fs, "weather_humidity", w[1]);
-        add_extra_number(fs, "weather_pressure", w[2]);
-        add_extra_string(fs, "weather_condition", w[3]);
-    }
-    const msgjson_node *presence = mget(msg, K_PRESENCE);
-    if (is_object(presence)) {
-        static const member_name PRESENCE[] = {MEMBER("anyone_home"),
-                                               MEMBER("people_home")};
-        const msgjson_node *p[2];
-        members_get(presence, PRESENCE, 2, p);
-        add_extra_bool(fs, "anyone_home", p[0]);
-        add_extra_number(fs, "people_home", p[1]);
-    }
+    const msgjson_node *const *w = part + P_WEATHER, *const *p = part + P_PRESENCE;
+    add_extra_number(fs, "weather_temperature", w[0]);
+    add_extra_number(fs, "weather_humidity", w[1]);
+    add_extra_number(fs, "weather_pressure", w[2]);
+    add_extra_string(fs, "weather_condition", w[3]);
+    add_extra_bool(fs, "anyone_home", p[0]);
+    add_extra_number(fs, "people_home", p[1]);
 }
 
 /* ---- the shape cache ---------------------------------------------------- */
@@ -1678,7 +1699,6 @@ static void add_tail_fields(fieldset *fs, const msg_index *msg, const msgjson_no
  * only when composing it gives, for the message it is made from, the very
  * line and dropped count the full encoding gave. */
 
-#define SHAPE_PARTS 13
 #define CACHE_SLOTS 1024            /* a power of two */
 #define CACHE_WAYS 4                /* the slots an entity may take: from its hash's on */
 #define CACHE_ENTRY_MAX (16 * 1024) /* bytes: larger shapes are not kept */
@@ -1821,24 +1841,6 @@ static bool cache_for(lineproto_cache *c, const lineproto_opts *o)
     return c->have_opts;
 }
 
-/* The shape's values, in a fixed order; NULL for one absent. */
-static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
-                        const msgjson_node **part)
-{
-    static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
-                                          MEMBER("pressure"), MEMBER("condition")};
-    static const member_name PRESENCE[] = {MEMBER("anyone_home"), MEMBER("people_home")};
-    part[0] = mget(msg, K_ENTITY_ID);
-    part[1] = mget(msg, K_DOMAIN);
-    part[2] = mget(msg, K_OBJECT_ID);
-    part[3] = mget(msg, K_UNIT);
-    part[4] = mget(msg, K_AREA);
-    part[5] = mget(msg, K_SITE);
-    part[6] = attrs;
-    members_get(mget(msg, K_WEATHER), WEATHER, 4, part + 7);
-    members_get(mget(msg, K_PRESENCE), PRESENCE, 2, part + 11);
-}
-
 /* A hash of the entity_id string node e (a string: encode_ha_state checked). */
 static uint64_t entity_hash(const msgjson_node *e)
 {
@@ -1962,17 +1964,16 @@ static int compose(lineproto_buf *out, const shape_entry *e, const state_fields 
     return 0;
 }
 
-/* On a message whose entity has an entry of the same shape: appends its
- * line, sets c->info and returns true. Otherwise false, nothing written. */
-static bool shape_hit(enc_ctx *c, const msg_index *msg, const msgjson_node *attrs,
+/* On a message whose entity (its entity_id hashing to h) has an entry of
+ * the same shape (part, from shape_parts): appends its line, sets c->info
+ * and returns true. Otherwise false, nothing written. */
+static bool shape_hit(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
                       const state_fields *sf, lineproto_buf *out, int64_t time_ns)
 {
     lineproto_cache *cache = c->cache;
     if (!cache_for(cache, c->opts))
         return false;
-    const msgjson_node *part[SHAPE_PARTS];
-    shape_parts(msg, attrs, part);
-    shape_entry *e = entity_slot(cache, entity_hash(part[0]), false);
+    shape_entry *e = entity_slot(cache, h, false);
     if (e == NULL || !shape_matches(e, part)) {
         if (e != NULL && e->changed < UINT32_MAX)
             e->changed++;
@@ -2004,21 +2005,18 @@ static size_t nodes_size(const msgjson_node *v, size_t n)
     return sz;
 }
 
-/* After the full encoding of a state change wrote line (len bytes, cut as
- * write_line_at cuts it after the state and value fields): makes the
- * entity's entry from it when the cache may (see above), replacing what its
- * slot held. Failing to is never an error: the next message of the entity
- * is encoded in full again. */
-static void shape_store(enc_ctx *c, const msg_index *msg, const msgjson_node *attrs,
+/* After the full encoding of a state change of shape part (its entity_id
+ * hashing to h) wrote line (len bytes, cut as write_line_at cuts it after
+ * the state and value fields): makes the entity's entry from it when the
+ * cache may (see above), replacing what its slot held. Failing to is never an error: the
+ * next message of the entity is encoded in full again. */
+static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
                         const char *line, size_t len, const size_t *cut,
                         const state_fields *sf, int64_t time_ns)
 {
     lineproto_cache *cache = c->cache;
     if (!cache->have_opts)
         return;
-    const msgjson_node *part[SHAPE_PARTS];
-    shape_parts(msg, attrs, part);
-    uint64_t h = entity_hash(part[0]);
     shape_entry *e = entity_slot(cache, h, true);
     if (e == NULL)
         return; /* out of memory: no entry */
@@ -2033,8 +2031,8 @@ static void shape_store(enc_ctx *c, const msg_index *msg, const msgjson_node *at
         return;
     }
     e->full = false;
-    if (attrs != NULL) {
-        FOR_MEMBERS(kn, attrs)
+    if (part[P_ATTRS] != NULL) {
+        FOR_MEMBERS(kn, part[P_ATTRS])
         {
             if (KEY_IS(kn, "state") || KEY_IS(kn, "value"))
                 return;
@@ -2062,7 +2060,7 @@ static void shape_store(enc_ctx *c, const msg_index *msg, const msgjson_node *at
         e->mem = m;
         e->cap = need;
     }
-    /* nodes first (aligned: mem is malloc'd), then their strings */
+    /* nodes first (aligned: slab_alloc aligns), then their strings */
     size_t nn = 0;
     for (size_t i = 0; i < SHAPE_PARTS; i++)
         nn += part[i] != NULL ? part[i]->span : 0;
@@ -2162,8 +2160,11 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
 
     /* The same entity in the same shape as before: the line it had, with
      * this state and time. */
+    const msgjson_node *part[SHAPE_PARTS];
+    shape_parts(msg, attrs, part);
+    uint64_t h = c->cache != NULL ? entity_hash(part[P_ENTITY_ID]) : 0;
     state_fields sf = {state, state_len, include_state, include_value, value};
-    if (c->cache != NULL && shape_hit(c, msg, attrs, &sf, out, time_ns))
+    if (c->cache != NULL && shape_hit(c, part, h, &sf, out, time_ns))
         return 0;
 
     /* measurement */
@@ -2238,7 +2239,7 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         fieldset_string(&fs, "state", 5, state, state_len, true);
     if (include_value)
         fieldset_float(&fs, "value", 5, value, true);
-    add_tail_fields(&fs, msg, attrs, include_uom, include_dc);
+    add_tail_fields(&fs, part, include_uom, include_dc);
     if (fs.n == 0) /* e.g. state "nan": keep the text */
         fieldset_string(&fs, "state", 5, state, state_len, true);
 
@@ -2259,8 +2260,8 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
     if (rc == 0 && c->cache != NULL)
-        shape_store(c, msg, attrs, out->data + line_start, out->len - line_start, cut,
-                    &sf, time_ns);
+        shape_store(c, part, h, out->data + line_start, out->len - line_start, cut, &sf,
+                    time_ns);
     free(owned);
     if (rc < 0) {
         snprintf(c->err, c->errlen, "out of memory");
