@@ -915,29 +915,6 @@ static bool stored_keys_equal(const char *a, size_t an, const char *b, size_t bn
     }
 }
 
-/* A hash of n bytes at s, 8 at a time, ending in MurmurHash3's finaliser,
- * so that every bit of the bytes reaches the low bits (a product alone only
- * carries bits upwards). */
-static uint64_t bytes_hash(const char *s, size_t n)
-{
-    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-    size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 29;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h ^= w;
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    return h ^ (h >> 33);
-}
-
 /* A hash of the key influxd stores for an escaped field key: keys stored
  * alike hash alike. Without a backslash influxd stores the bytes as they
  * are, and bytes_hash hashes them; with one, FNV-1a runs over
@@ -947,7 +924,7 @@ static uint64_t bytes_hash(const char *s, size_t n)
 static uint64_t stored_key_hash(const char *s, size_t n)
 {
     if (memchr(s, '\\', n) == NULL)
-        return bytes_hash(s, n);
+        return msgjson_bytes_hash(s, n);
     uint64_t h = 14695981039346656037ULL;
     size_t i = 0;
     int pending = -1;
@@ -1844,7 +1821,7 @@ static bool cache_for(lineproto_cache *c, const lineproto_opts *o)
 /* A hash of the entity_id string node e (a string: encode_ha_state checked). */
 static uint64_t entity_hash(const msgjson_node *e)
 {
-    return bytes_hash(e->u.s, e->count);
+    return msgjson_bytes_hash(e->u.s, e->count);
 }
 
 /* The entry of the entity whose entity_id hashes to h, among the

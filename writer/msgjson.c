@@ -1074,6 +1074,384 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
     return rc;
 }
 
+/* ---- skeletons ---------------------------------------------------------- */
+
+/* How a scalar of a skeleton is read again when its bytes change: built
+ * into its node, skipped by the filter (its node stays MSGJSON_SKIPPED), or
+ * inside a skipped container (it has no node: only checked). */
+enum { SLOT_BUILD, SLOT_SKIP, SLOT_CHECK };
+
+#define SLOT_KIND_SHIFT 30
+#define SLOT_NODE_MASK ((UINT32_C(1) << SLOT_KIND_SHIFT) - 1)
+
+/* One scalar value of a skeleton's text. */
+typedef struct {
+    uint32_t s, e; /* its bytes: text[s..e) */
+    uint32_t node; /* its node's index; its kind in the top two bits */
+} skel_slot;
+
+/* A skeleton (see msgjson.h). Its buffer holds its nodes, whose strings
+ * point into the buffer's strings, then its slots, strings and text. */
+typedef struct {
+    uint64_t key; /* the key's hash, never 0; 0 for an empty way */
+    uint64_t used;
+    const msgjson_filter *filter;
+    uint32_t changed; /* texts of the key in a row that did not fit */
+    uint32_t tlen, nn, ns;
+    size_t bytes;
+    char *buf;
+} skel;
+
+struct msgjson_skels {
+    skel *way; /* MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS, or NULL */
+    size_t bytes;
+    uint64_t clock;
+    uint64_t hits, misses, made;
+};
+
+static const msgjson_node *skel_nodes(const skel *k)
+{
+    return (const msgjson_node *)(const void *)k->buf;
+}
+
+static const skel_slot *skel_slots(const skel *k)
+{
+    return (const skel_slot *)(const void *)(k->buf + k->nn * sizeof(msgjson_node));
+}
+
+static const char *skel_text(const skel *k)
+{
+    return k->buf + k->bytes - k->tlen;
+}
+
+msgjson_skels *msgjson_skels_new(void)
+{
+    return calloc(1, sizeof(msgjson_skels));
+}
+
+static void skel_drop(msgjson_skels *c, skel *k)
+{
+    c->bytes -= k->bytes;
+    free(k->buf);
+    memset(k, 0, sizeof *k);
+}
+
+void msgjson_skels_clear(msgjson_skels *c)
+{
+    if (c == NULL || c->way == NULL)
+        return;
+    for (size_t i = 0; i < (size_t)MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS; i++)
+        free(c->way[i].buf);
+    free(c->way); /* an idle writer holds none of it */
+    c->way = NULL;
+    c->bytes = 0;
+}
+
+void msgjson_skels_free(msgjson_skels *c)
+{
+    msgjson_skels_clear(c);
+    free(c);
+}
+
+void msgjson_skels_counts(const msgjson_skels *c, uint64_t *hits, uint64_t *misses,
+                          uint64_t *made, size_t *bytes)
+{
+    *hits = c->hits;
+    *misses = c->misses;
+    *made = c->made;
+    *bytes = c->bytes;
+}
+
+/* The skeleton of key hash h, or NULL. */
+static skel *skel_find(msgjson_skels *c, uint64_t h)
+{
+    if (c->way == NULL)
+        return NULL;
+    skel *set = &c->way[(h >> 20) % MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS];
+    for (int i = 0; i < MSGJSON_SKEL_WAYS; i++)
+        if (set[i].key == h)
+            return &set[i];
+    return NULL;
+}
+
+/* How many bytes a[0..n) and b[0..n) have in common from the start. */
+static size_t same_prefix(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; n - i >= 16; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) ^ 0xFFFFu;
+        if (m != 0)
+            return i + (unsigned)__builtin_ctz(m);
+    }
+#endif
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Reads text[0..n) into d (room reserved by the caller) from skeleton k:
+ * its nodes, with each scalar whose bytes differ read again. Returns 0;
+ * 1 when the text is not made of k's structure (d unusable then); -2 when
+ * out of memory. */
+static int skel_read(msgjson_doc *d, const skel *k, const unsigned char *t, size_t n)
+{
+    const unsigned char *pt = (const unsigned char *)skel_text(k);
+    const skel_slot *slot = skel_slots(k);
+    msgjson_node *nodes = d->nodes;
+    memcpy(nodes, skel_nodes(k), k->nn * sizeof *nodes);
+    char *o = d->str;
+    const unsigned char *end = t + n;
+    size_t pp = 0, tp = 0, i = 0;
+    bool oom = false;
+    for (;;) {
+        size_t left = k->tlen - pp < n - tp ? k->tlen - pp : n - tp;
+        size_t same = same_prefix(pt + pp, t + tp, left);
+        pp += same;
+        tp += same;
+        if (pp == k->tlen && tp == n)
+            break;
+        /* The first difference must lie in a scalar: read it again. */
+        while (i < k->ns && slot[i].e < pp)
+            i++;
+        if (i == k->ns || slot[i].s > pp)
+            return 1;
+        const unsigned char *v = t + tp - (pp - slot[i].s);
+        uint32_t at = slot[i].node & SLOT_NODE_MASK;
+        const unsigned char *q;
+        switch (slot[i].node >> SLOT_KIND_SHIFT) {
+        case SLOT_BUILD:
+            q = *v == '{' || *v == '[' ? NULL : scalar_read(v, end, &nodes[at], &o, &oom);
+            break;
+        case SLOT_SKIP:
+            q = *v == '{' || *v == '[' ? NULL : scalar_skip(v, end, &nodes[at], &o, &oom);
+            break;
+        default: {
+            msgjson_node scratch;
+            q = *v == '{' || *v == '[' ? NULL : scalar_skip(v, end, &scratch, &o, &oom);
+            break;
+        }
+        }
+        if (q == NULL)
+            return oom ? -2 : 1;
+        pp = slot[i].e;
+        tp = (size_t)(q - t);
+        i++;
+    }
+    d->n = k->nn;
+    d->slen = (size_t)(o - d->str);
+    return 0;
+}
+
+/* Where a string that starts at t[i] (its '"') ends: the byte after its
+ * closing quote. t is a text the reader accepted. */
+static size_t string_end(const unsigned char *t, size_t i)
+{
+    for (i++;; i++) {
+        if (t[i] == '\\')
+            i++;
+        else if (t[i] == '"')
+            return i + 1;
+    }
+}
+
+/* Finds the scalars of t[0..n), which d's nodes were just read from (with
+ * msgjson_parse_filtered), as slots: at most max of them. Returns how many,
+ * or SIZE_MAX when there are more or the nodes do not follow the text as
+ * they must (then no skeleton is made of it). */
+static size_t skel_slots_find(const msgjson_doc *d, const unsigned char *t, size_t n,
+                              skel_slot *slot, size_t max)
+{
+    bool object[MSGJSON_MAX_DEPTH + 2]; /* the open containers' kinds */
+    size_t depth = 0, skipped = 0;      /* skipped: open containers without nodes */
+    size_t ns = 0, node = 0;
+    bool expect_key = false;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = t[i];
+        switch (ch) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case ':':
+            i++;
+            continue;
+        case ',':
+            expect_key = depth > 0 && object[depth - 1];
+            i++;
+            continue;
+        case '{':
+        case '[':
+            if (depth > MSGJSON_MAX_DEPTH)
+                return SIZE_MAX;
+            if (skipped > 0) {
+                skipped++;
+            } else {
+                if (node >= d->n)
+                    return SIZE_MAX;
+                if (d->nodes[node].type == MSGJSON_SKIPPED)
+                    skipped = 1;
+                else if (d->nodes[node].type !=
+                         (ch == '{' ? MSGJSON_OBJECT : MSGJSON_ARRAY))
+                    return SIZE_MAX;
+                node++;
+            }
+            object[depth++] = ch == '{';
+            expect_key = ch == '{';
+            i++;
+            continue;
+        case '}':
+        case ']':
+            if (depth == 0)
+                return SIZE_MAX;
+            depth--;
+            if (skipped > 0)
+                skipped--;
+            expect_key = false;
+            i++;
+            continue;
+        default:
+            break;
+        }
+        size_t e;
+        if (ch == '"') {
+            e = string_end(t, i);
+        } else {
+            e = i;
+            while (e < n && t[e] != ',' && t[e] != '}' && t[e] != ']' && t[e] != ' ' &&
+                   t[e] != '\t' && t[e] != '\n' && t[e] != '\r')
+                e++;
+        }
+        if (expect_key) {
+            /* A key: structure, with a node unless in a skipped container. */
+            if (skipped == 0 && (node >= d->n || d->nodes[node++].type != MSGJSON_STRING))
+                return SIZE_MAX;
+            expect_key = false;
+        } else {
+            uint32_t kind = SLOT_CHECK, at = 0;
+            if (skipped == 0) {
+                if (node >= d->n)
+                    return SIZE_MAX;
+                msgjson_type ty = d->nodes[node].type;
+                if (ty == MSGJSON_OBJECT || ty == MSGJSON_ARRAY)
+                    return SIZE_MAX;
+                kind = ty == MSGJSON_SKIPPED ? SLOT_SKIP : SLOT_BUILD;
+                at = (uint32_t)node++;
+            }
+            if (ns == max)
+                return SIZE_MAX;
+            slot[ns].s = (uint32_t)i;
+            slot[ns].e = (uint32_t)e;
+            slot[ns].node = at | kind << SLOT_KIND_SHIFT;
+            ns++;
+        }
+        i = e;
+    }
+    return node == d->n && depth == 0 ? ns : SIZE_MAX;
+}
+
+/* Makes (or remakes) the skeleton of key hash h from t[0..n), which d was
+ * just read from with filter: into k when k is not NULL (h's), else into
+ * the set's empty or least recently used way. Nothing is made beyond the
+ * bounds, or when out of memory. */
+static void skel_make(msgjson_skels *c, skel *k, uint64_t h, const msgjson_doc *d,
+                      const msgjson_filter *filter, const unsigned char *t, size_t n)
+{
+    if (n > MSGJSON_SKEL_MAX_TEXT || d->n > MSGJSON_SKEL_MAX_NODES)
+        return;
+    if (c->way == NULL) {
+        c->way = calloc((size_t)MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS, sizeof *c->way);
+        if (c->way == NULL)
+            return;
+    }
+    skel_slot slot[MSGJSON_SKEL_MAX_NODES];
+    size_t ns = skel_slots_find(d, t, n, slot, MSGJSON_SKEL_MAX_NODES);
+    if (ns == SIZE_MAX)
+        return;
+    uint32_t changed = 0;
+    if (k == NULL) {
+        skel *set = &c->way[(h >> 20) % MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS];
+        k = &set[0];
+        for (int i = 1; i < MSGJSON_SKEL_WAYS && k->key != 0; i++)
+            if (set[i].key == 0 || set[i].used < k->used)
+                k = &set[i];
+    } else {
+        changed = k->changed;
+    }
+    if (k->key != 0)
+        skel_drop(c, k);
+    size_t bytes = d->n * sizeof(msgjson_node) + ns * sizeof(skel_slot) + d->slen + n;
+    if (c->bytes + bytes > MSGJSON_SKEL_MAX_BYTES)
+        return;
+    char *buf = malloc(bytes);
+    if (buf == NULL)
+        return;
+    msgjson_node *nodes = (msgjson_node *)(void *)buf;
+    char *str = buf + d->n * sizeof(msgjson_node) + ns * sizeof(skel_slot);
+    memcpy(nodes, d->nodes, d->n * sizeof *nodes);
+    for (size_t i = 0; i < d->n; i++)
+        if (nodes[i].type == MSGJSON_STRING)
+            nodes[i].u.s = str + (d->nodes[i].u.s - d->str);
+    memcpy(buf + d->n * sizeof(msgjson_node), slot, ns * sizeof(skel_slot));
+    memcpy(str, d->str, d->slen);
+    memcpy(str + d->slen, t, n);
+    k->key = h;
+    k->used = ++c->clock;
+    k->filter = filter;
+    k->changed = changed;
+    k->tlen = (uint32_t)n;
+    k->nn = (uint32_t)d->n;
+    k->ns = (uint32_t)ns;
+    k->bytes = bytes;
+    k->buf = buf;
+    c->bytes += bytes;
+    c->made++;
+}
+
+/* True for the texts in a row that did not fit a key's skeleton after
+ * which it is made again: the 1st, 2nd, 4th, 8th... and every 64th. */
+static bool remake_due(uint32_t changed)
+{
+    return (changed & (changed - 1)) == 0 || changed % 64 == 0;
+}
+
+int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
+                        const msgjson_filter *filter, msgjson_skels *c, const void *key,
+                        size_t keylen)
+{
+    if (c == NULL || key == NULL || keylen == 0)
+        return msgjson_parse_filtered(d, text, n, filter);
+    uint64_t h = msgjson_bytes_hash(key, keylen);
+    h += h == 0;
+    skel *k = skel_find(c, h);
+    if (k != NULL && k->filter == filter && n < UINT32_MAX) {
+        d->n = 0;
+        d->slen = 0;
+        if (str_reserve(d, n + 1) < 0 || node_reserve(d, k->nn) < 0)
+            return -2;
+        int rc = skel_read(d, k, (const unsigned char *)text, n);
+        if (rc <= 0) {
+            if (rc == 0) {
+                c->hits++;
+                k->changed = 0;
+                k->used = ++c->clock;
+            }
+            return rc;
+        }
+    }
+    c->misses++;
+    int rc = msgjson_parse_filtered(d, text, n, filter);
+    if (rc == 0) {
+        if (k != NULL && k->changed < UINT32_MAX)
+            k->changed++;
+        if (k == NULL || remake_due(k->changed))
+            skel_make(c, k, h, d, filter, (const unsigned char *)text, n);
+    }
+    return rc;
+}
+
 /* Turns the string nodes' offsets into pointers, now that str stays put
  * (msgjson_from_json; the reader of text sets pointers at once). */
 static void resolve_strings(msgjson_doc *d)

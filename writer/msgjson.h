@@ -151,6 +151,58 @@ int msgjson_parse(msgjson_doc *d, const char *text, size_t n);
 int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
                            const msgjson_filter *filter);
 
+/* Skeletons: what a key's last text was made of, so that the next text of
+ * the same key is read against it. A skeleton holds a text the reader
+ * accepted with a filter, its nodes (and their strings), and where each of
+ * its scalar values lies in it; everything between two scalars (keys,
+ * brackets, separators, whitespace) is the text's structure. A new text is
+ * compared with the skeleton's, 16 bytes at a time; a scalar whose bytes
+ * differ is read again where it now lies, and the structure around it must
+ * be the same bytes. The reader is deterministic and reads a text left to
+ * right, so a text made of the skeleton's structure and valid scalars is
+ * accepted, and makes the skeleton's nodes with those scalars' values:
+ * exactly what msgjson_parse_filtered would make of it. Any other text
+ * (another structure, a container where a scalar was, an invalid scalar)
+ * is read in full, and a skeleton made of it when it is accepted.
+ *
+ * Keys are hashed; a key is only a hint of which skeleton to try, never
+ * trusted. The cache keeps MSGJSON_SKEL_SETS sets of MSGJSON_SKEL_WAYS
+ * skeletons (the least recently used of a full set makes room), each of at
+ * most MSGJSON_SKEL_MAX_TEXT bytes of text and MSGJSON_SKEL_MAX_NODES nodes,
+ * and at most MSGJSON_SKEL_MAX_BYTES in all: a skeleton that would take
+ * more is not made. A key whose texts keep changing their structure gets a
+ * new skeleton only at its 1st, 2nd, 4th, 8th... such text in a row. */
+#define MSGJSON_SKEL_SETS 1024
+#define MSGJSON_SKEL_WAYS 4
+#define MSGJSON_SKEL_MAX_TEXT 8192
+#define MSGJSON_SKEL_MAX_NODES 512
+#define MSGJSON_SKEL_MAX_BYTES (8u << 20)
+
+typedef struct msgjson_skels msgjson_skels;
+
+/* An empty cache (it allocates its table at its first skeleton), or NULL
+ * when out of memory. */
+msgjson_skels *msgjson_skels_new(void);
+
+/* Forgets every skeleton and releases their memory; c stays usable. The
+ * nodes of a document read through c are not valid past this. */
+void msgjson_skels_clear(msgjson_skels *c);
+void msgjson_skels_free(msgjson_skels *c);
+
+/* Texts read from a skeleton (hits), texts of a key read in full (misses),
+ * skeletons made, and the bytes they take now. */
+void msgjson_skels_counts(const msgjson_skels *c, uint64_t *hits, uint64_t *misses,
+                          uint64_t *made, size_t *bytes);
+
+/* msgjson_parse_filtered, through c's skeleton for key (keylen bytes) when
+ * there is one that fits: same result, same nodes. Without c or a key (key
+ * NULL or keylen 0) it is msgjson_parse_filtered. The nodes of d may then
+ * point into c's skeletons: they stay valid until d is read again or
+ * released, or c cleared or freed. */
+int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
+                        const msgjson_filter *filter, msgjson_skels *c, const void *key,
+                        size_t keylen);
+
 /* Fills d from a jansson value (any type), in jansson's member order; a
  * string is taken up to its first NUL, as the encoder reads C strings.
  * Returns 0, -1 when nesting is deeper than JSON_PARSER_MAX_DEPTH, or -2
@@ -192,6 +244,29 @@ static inline bool msgjson_bytes_equal(const char *a, const char *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
+/* A hash of n bytes at s, 8 at a time, ending in MurmurHash3's finaliser,
+ * so that every bit of the bytes reaches the low bits (a product alone only
+ * carries bits upwards). */
+static inline uint64_t msgjson_bytes_hash(const char *s, size_t n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h ^= w;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
 /* An object's members in order: msgjson_first gives the first key node (or
  * NULL), msgjson_next the key node after key's member (or NULL at the end
  * of obj); the value node is key + 1. */
@@ -209,6 +284,5 @@ int msgjson_dump(const msgjson_node *v, lineproto_buf *out);
  * json_dumps escapes it (NUL as \u0000). Returns 0; -1 when s is not valid
  * UTF-8 (jansson refuses such a string) or out of memory, out unchanged. */
 int msgjson_dump_string(const char *s, size_t n, lineproto_buf *out);
-
 
 #endif

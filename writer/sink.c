@@ -139,6 +139,7 @@ struct sink {
     atomic_bool closing;     /* DLQ reports free their refs without requeueing */
     msgjson_doc doc;         /* the message being encoded, reused */
     lineproto_cache *shapes; /* the ha schema's lines per entity; NULL: none */
+    msgjson_skels *skels;    /* each entity's last text, to read its next; NULL: none */
     hs_mem_idle idle;        /* messages are activity, every one heavy */
     int64_t backlog_ms;      /* the last step that drained a backlog (monotonic) */
     int64_t start_ms;
@@ -674,7 +675,8 @@ static void note_kafka_error(sink *s, const char *text)
 }
 
 /* Reads m's JSON into s->doc: msgjson_parse_filtered on the payload,
- * building only the members the schema reads (lineproto_filter); when it
+ * building only the members the schema reads (lineproto_filter), through
+ * the skeleton of m's key (its entity_id) when there is one; when it
  * declines, on a copy with the payload's "\\u0000" escapes made U+FFFD (the
  * DLQ keeps the original), then jansson for what msgjson still declines, so
  * a text jansson refuses gets jansson's explanation in err. (msgjson
@@ -685,7 +687,8 @@ static int read_message(sink *s, const rd_kafka_message_t *m, char *err, size_t 
 {
     const char *text = m->payload ? m->payload : "";
     const msgjson_filter *filter = lineproto_filter(&s->lp);
-    int rc = msgjson_parse_filtered(&s->doc, text, m->len, filter);
+    int rc =
+        msgjson_parse_keyed(&s->doc, text, m->len, filter, s->skels, m->key, m->key_len);
     if (rc == 0)
         return 0;
     char *copy = NULL;
@@ -873,6 +876,7 @@ static void trim_when_idle(sink *s, int64_t now)
     batch_release(&s->acc);
     batch_release(&s->out);
     msgjson_fini(&s->doc);
+    msgjson_skels_clear(s->skels);
     lineproto_cache_clear(s->shapes);
     written_flush(s->written, s->recent, true);
     hs_recent_pack(s->recent);
@@ -1000,6 +1004,7 @@ sink *sink_new(const wconfig *cfg, char *err, size_t errlen)
     atomic_store(&s->c.last_event_ns, INT64_MIN);
     msgjson_init(&s->doc);
     s->shapes = lineproto_cache_new(); /* without it lines are encoded in full */
+    s->skels = msgjson_skels_new();    /* without it texts are read in full */
     batch_limits lim = {(size_t)cfg->batch_max_points, (size_t)cfg->batch_max_bytes,
                         cfg->flush_interval_ms};
     batch_init(&s->acc, &lim);
@@ -1197,6 +1202,7 @@ void sink_free(sink *s)
     batch_fini(&s->acc);
     batch_fini(&s->out);
     msgjson_fini(&s->doc);
+    msgjson_skels_free(s->skels);
     lineproto_cache_free(s->shapes);
     json_decref(s->lag);
     free(s->topic_in);

@@ -1113,6 +1113,65 @@ static bool same_text(const char *a, const char *b)
 
 #define NVARIANTS (sizeof ref_variants / sizeof ref_variants[0])
 
+/* One skeleton cache per option set with a filter, kept from one checked
+ * text to the next, every text read with the same key: each is read against
+ * the skeleton of the one before. */
+static msgjson_skels *ref_skels[NVARIANTS];
+
+/* Node by node, the same contents: types, spans, counts, values and
+ * strings' bytes (not where they are). */
+static bool same_nodes(const msgjson_doc *a, const msgjson_doc *b, size_t *at)
+{
+    for (*at = 0; *at < a->n && *at < b->n; (*at)++) {
+        const msgjson_node *x = &a->nodes[*at], *y = &b->nodes[*at];
+        if (x->type != y->type || x->span != y->span || x->count != y->count)
+            return false;
+        if (x->type == MSGJSON_STRING ? memcmp(x->u.s, y->u.s, x->count + 1) != 0
+            : x->type == MSGJSON_INTEGER || x->type == MSGJSON_REAL
+                ? memcmp(&x->u, &y->u, sizeof x->u) != 0
+                : false)
+            return false;
+    }
+    return a->n == b->n;
+}
+
+/* Reads text[0..n) into k through v's skeletons (filter's) and compares
+ * the result with the plain reading's: frc and, accepted, f. Returns 0 or
+ * -1 (why set). */
+static int check_keyed(msgjson_doc *k, const char *text, size_t n,
+                       const msgjson_filter *filter, size_t v, int frc,
+                       const msgjson_doc *f, char *why, size_t whylen)
+{
+    if (ref_skels[v] == NULL && (ref_skels[v] = msgjson_skels_new()) == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    int krc = msgjson_parse_keyed(k, text, n, filter, ref_skels[v], "ref", 3);
+    size_t at = 0;
+    if (krc != frc)
+        snprintf(why, whylen, "msgjson_parse_keyed: %d, msgjson_parse_filtered: %d", krc,
+                 frc);
+    else if (krc == 0 && !same_nodes(k, f, &at))
+        snprintf(why, whylen, "msgjson_parse_keyed: node %zu of %zu differs (%zu)", at,
+                 k->n, f->n);
+    else
+        return 0;
+    return -1;
+}
+
+uint64_t lineproto_ref_skel_hits(void)
+{
+    uint64_t sum = 0;
+    for (size_t v = 0; v < NVARIANTS; v++) {
+        uint64_t hits = 0, misses, made;
+        size_t bytes;
+        if (ref_skels[v] != NULL)
+            msgjson_skels_counts(ref_skels[v], &hits, &misses, &made, &bytes);
+        sum += hits;
+    }
+    return sum;
+}
+
 /* One shape cache per option set, kept from one checked text to the next,
  * so that a sequence of texts meets entries made by earlier ones. */
 static lineproto_cache *ref_caches[NVARIANTS];
@@ -1191,6 +1250,8 @@ void lineproto_ref_cache_free(void)
     for (size_t v = 0; v < NVARIANTS; v++) {
         lineproto_cache_free(ref_caches[v]);
         ref_caches[v] = NULL;
+        msgjson_skels_free(ref_skels[v]);
+        ref_skels[v] = NULL;
     }
 }
 
@@ -1238,8 +1299,9 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
     }
     /* Per option set, what the writer reads: msgjson_parse_filtered with
      * the set's lineproto_filter, else (declined) the document above. */
-    msgjson_doc fdoc;
+    msgjson_doc fdoc, kdoc;
     msgjson_init(&fdoc);
+    msgjson_init(&kdoc);
     for (size_t v = 0; rc == 0 && v < NVARIANTS; v++) {
         const msgjson_doc *use = &doc;
         const msgjson_filter *filter = lineproto_filter(&ref_variants[v]);
@@ -1255,6 +1317,10 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
             } else if (frc == 0) {
                 use = &fdoc;
             }
+            if (rc == 0 && frc != -2)
+                rc = check_keyed(&kdoc, copy, n, filter, v, frc, &fdoc, why, whylen);
+            if (rc == 0 && frc == 0)
+                use = &kdoc;
         }
         if (rc == 0 && tree != NULL)
             rc = check_variant(use, tree, v, why, whylen);
@@ -1262,6 +1328,7 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
     json_decref(tree);
     msgjson_fini(&doc);
     msgjson_fini(&fdoc);
+    msgjson_fini(&kdoc);
     free(copy);
     return rc;
 }

@@ -42,6 +42,14 @@ int lineproto_ref_check(const char *text, size_t n, bool *fast, char *why, size_
  * text to the next: the lines composed from entries so far, over all sets,
  * and the caches released (the next check makes new ones). */
 uint64_t lineproto_ref_cache_hits(void);
+
+/* lineproto_ref_check also reads each text with msgjson_parse_keyed, with
+ * a skeleton cache per option set kept from one text to the next and the
+ * same key for every text (so each is read against the one before), and
+ * compares its result and nodes with msgjson_parse_filtered's; the lines
+ * are then encoded from that document. The texts read from a skeleton so
+ * far, over all sets; lineproto_ref_cache_free releases these caches too. */
+uint64_t lineproto_ref_skel_hits(void);
 void lineproto_ref_cache_free(void);
 
 #endif

@@ -463,6 +463,7 @@ START_TEST(test_messages_cached_states)
                                            "\"x\"", "null", "true"};
     static char t[65536];
     uint64_t hits0 = lineproto_ref_cache_hits();
+    uint64_t skel0 = lineproto_ref_skel_hits();
     int rounds = test_stride() == 1 ? 60 : 8;
     for (int r = 0; r < rounds; r++) {
         size_t nattrs = r % 7 == 0 ? 25 + rnd() % 10 : rnd() % 8;
@@ -481,6 +482,11 @@ START_TEST(test_messages_cached_states)
     uint64_t hits1 = lineproto_ref_cache_hits();
     ck_assert_msg(hits1 - hits0 > (uint64_t)rounds * 20, "only %" PRIu64 " cached lines",
                   hits1 - hits0);
+    /* Texts of one shape but for their state and value: read from the
+     * skeleton of the text before. */
+    uint64_t skels = lineproto_ref_skel_hits() - skel0;
+    ck_assert_msg(skels > (uint64_t)rounds * 40, "only %" PRIu64 " skeleton readings",
+                  skels);
 
     /* 3,000 entities in two turns: entries taken over by others, and
      * entities meeting the entry of one that hashes alike. */
