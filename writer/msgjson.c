@@ -1219,18 +1219,20 @@ static int skel_read(msgjson_doc *d, const skel *k, const unsigned char *t, size
         if (i == k->ns || slot[i].s > pp)
             return 1;
         const unsigned char *v = t + tp - (pp - slot[i].s);
+        if (v == end || *v == '{' || *v == '[')
+            return 1; /* cut short, or a container where a scalar was */
         uint32_t at = slot[i].node & SLOT_NODE_MASK;
         const unsigned char *q;
         switch (slot[i].node >> SLOT_KIND_SHIFT) {
         case SLOT_BUILD:
-            q = *v == '{' || *v == '[' ? NULL : scalar_read(v, end, &nodes[at], &o, &oom);
+            q = scalar_read(v, end, &nodes[at], &o, &oom);
             break;
         case SLOT_SKIP:
-            q = *v == '{' || *v == '[' ? NULL : scalar_skip(v, end, &nodes[at], &o, &oom);
+            q = scalar_skip(v, end, &nodes[at], &o, &oom);
             break;
         default: {
             msgjson_node scratch;
-            q = *v == '{' || *v == '[' ? NULL : scalar_skip(v, end, &scratch, &o, &oom);
+            q = scalar_skip(v, end, &scratch, &o, &oom);
             break;
         }
         }

@@ -198,7 +198,8 @@ void msgjson_skels_counts(const msgjson_skels *c, uint64_t *hits, uint64_t *miss
  * there is one that fits: same result, same nodes. Without c or a key (key
  * NULL or keylen 0) it is msgjson_parse_filtered. The nodes of d may then
  * point into c's skeletons: they stay valid until d is read again or
- * released, or c cleared or freed. */
+ * released, or c is cleared, freed or read through again (for any
+ * document: that may remake or drop the skeleton they point into). */
 int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
                         const msgjson_filter *filter, msgjson_skels *c, const void *key,
                         size_t keylen);
