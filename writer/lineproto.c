@@ -618,6 +618,7 @@ typedef struct {
     bool flag;
     const char *str; /* FIELD_STRING: borrowed as key is */
     size_t slen;
+    const msgjson_node *src; /* FIELD_FLOAT: the number node it is, or NULL */
 } field;
 
 /* A block of the fieldset's arena beyond its inline bytes. */
@@ -770,6 +771,7 @@ static inline field *fieldset_push(fieldset *fs, const char *key, size_t klen)
     f->klen = klen;
     f->str = NULL;
     f->slen = 0;
+    f->src = NULL;
     fs->bloom |= key_bit(key, klen);
     return f;
 }
@@ -782,6 +784,7 @@ static inline field *fieldset_slot(fieldset *fs, const char *key, size_t klen)
     if (f != NULL) {
         f->str = NULL;
         f->slen = 0;
+        f->src = NULL;
         return f;
     }
     return fieldset_push(fs, key, klen);
@@ -933,6 +936,21 @@ static uint64_t stored_key_hash(const char *s, size_t n)
     return h;
 }
 
+/* Where write_line_at wrote the numbers of float fields made from a number
+ * node (fieldset_number): the node, and the offset and length of its text
+ * in the line; the first LINE_HOLES_MAX of them. */
+#define LINE_HOLES_MAX 8
+
+typedef struct {
+    const msgjson_node *src;
+    uint32_t at, len;
+} line_hole;
+
+typedef struct {
+    line_hole v[LINE_HOLES_MAX];
+    size_t n;
+} line_holes;
+
 typedef struct {
     const char *p; /* in out, which does not move while a line is written */
     size_t len;
@@ -943,14 +961,16 @@ typedef struct {
  * already), fs's fields and the time. With cut, sets cut[0] to the offset
  * in the line of the space before the first field, and cut[1] to that of
  * the separator before the field written after the first `split` (of the
- * space before the time when no more were written). Field keys that influxd would store
+ * space before the time when no more were written). With holes, notes
+ * where the numbers of fields made from a number node went (see
+ * line_holes). Field keys that influxd would store
  * alike are written once (the first), the others counted in fs->dropped.
  * Room for the whole line is reserved first, so the line is written
  * without further checks. Returns 0, or -1 when out of memory (out
  * unchanged then). */
 static int write_line_at(lineproto_buf *out, const char *measurement, size_t mlen,
                          const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns,
-                         size_t split, size_t *cut)
+                         size_t split, size_t *cut, line_holes *holes)
 {
     /* Texts take at most three bytes per byte; a field at most its key's
      * and its string's, or DOUBLE_MAX, and four more ("," "=" and quotes);
@@ -1030,7 +1050,15 @@ static int write_line_at(lineproto_buf *out, const char *measurement, size_t mle
         }
         *o++ = '=';
         if (f->type == FIELD_FLOAT) {
+            char *num = o;
             o = put_double(o, f->num);
+            if (holes != NULL && f->src != NULL && holes->n < LINE_HOLES_MAX &&
+                (size_t)(num - line) < UINT32_MAX) {
+                line_hole *h = &holes->v[holes->n++];
+                h->src = f->src;
+                h->at = (uint32_t)(num - line); /* lines stay far below 4 GB */
+                h->len = (uint32_t)(o - num);
+            }
         } else if (f->type == FIELD_BOOL) {
             if (f->flag) {
                 memcpy(o, "true", 4);
@@ -1061,7 +1089,7 @@ static int write_line_at(lineproto_buf *out, const char *measurement, size_t mle
 static int write_line(lineproto_buf *out, const char *measurement, size_t mlen,
                       const tag *tags, size_t ntags, fieldset *fs, int64_t time_ns)
 {
-    return write_line_at(out, measurement, mlen, tags, ntags, fs, time_ns, 0, NULL);
+    return write_line_at(out, measurement, mlen, tags, ntags, fs, time_ns, 0, NULL, NULL);
 }
 
 /* ---- message helpers --------------------------------------------------- */
@@ -1398,6 +1426,24 @@ static double digit_tail_value(const char *text, size_t n)
     return v;
 }
 
+/* fieldset_float of the number node v's value, remembering v (see
+ * line_holes). */
+static void fieldset_number(fieldset *fs, const char *key, size_t klen,
+                            const msgjson_node *v, bool absent)
+{
+    double d = number_value(v);
+    if (!isfinite(d)) {
+        fieldset_float(fs, key, klen, d, absent);
+        return;
+    }
+    field *f = absent ? fieldset_push(fs, key, klen) : fieldset_slot(fs, key, klen);
+    if (f != NULL) {
+        f->type = FIELD_FLOAT;
+        f->num = d;
+        f->src = v;
+    }
+}
+
 /* HA's attribute rule for the member whose key node is kn: float(value)
  * under the key, else "<key>_str" with the text (and the digits of a text
  * like "12 km" under the key). A key already among the fields, and the key
@@ -1423,6 +1469,10 @@ static void add_attribute(fieldset *fs, const msgjson_node *kn)
         klen++;
     }
     double num;
+    if (is_number(value)) {
+        fieldset_number(fs, key, klen, value, !taken);
+        return;
+    }
     if (value_as_float(value, &num)) {
         fieldset_float(fs, key, klen, num, !taken);
         return;
@@ -1674,7 +1724,16 @@ static void add_tail_fields(fieldset *fs, const msgjson_node *const *part,
  * not even as influxd stores keys) and the tail has a field (else the line
  * would fall back to the state's text). An entry is made only then, and
  * only when composing it gives, for the message it is made from, the very
- * line and dropped count the full encoding gave. */
+ * line and dropped count the full encoding gave.
+ *
+ * An attribute whose value is a number (a light's brightness, a sensor's
+ * battery or link quality) may change with every state without changing
+ * the shape: its field's text is the number as put_double writes it, and
+ * nothing else in the line depends on it. The entry keeps where in the tail
+ * the first CACHE_HOLES_MAX such numbers lie (holes); a message whose
+ * shape differs only in their values, node types the same, gets the tail
+ * with its own numbers put in. unit_of_measurement and device_class are
+ * never holes: a measurement may be made of them. */
 
 #define CACHE_SLOTS 1024            /* a power of two */
 #define CACHE_WAYS 4                /* the slots an entity may take: from its hash's on */
@@ -1686,6 +1745,14 @@ static void add_tail_fields(fieldset *fs, const msgjson_node *const *part,
  * leaves its old room behind) every entry is forgotten and made again. */
 #define CACHE_SLAB (256 * 1024)
 #define CACHE_MEM_MAX (4 * 1024 * 1024)
+#define CACHE_HOLES_MAX LINE_HOLES_MAX
+
+/* A number of the tail that is a message's own (see above). */
+typedef struct {
+    uint32_t node; /* its node's index among the entry's nodes */
+    uint32_t at;   /* its text's offset in the tail */
+    uint32_t len;  /* and length */
+} shape_hole;
 
 typedef struct {
     uint64_t hash;    /* of the entity_id */
@@ -1693,7 +1760,10 @@ typedef struct {
     uint32_t changed; /* messages in a row that found the entity in another shape */
     uint32_t part_nodes[SHAPE_PARTS];
     size_t head_len, tail_len;
-    unsigned dropped; /* fields the tail leaves out */
+    unsigned dropped;  /* fields the tail leaves out */
+    uint32_t attrs_at; /* the index of the attributes' first node among the nodes */
+    uint32_t nholes;
+    shape_hole hole[CACHE_HOLES_MAX]; /* in the tail's order */
     /* nodes (strings pointing into strs), then strs, then head, then tail,
      * in one of the cache's slabs */
     char *mem;
@@ -1846,12 +1916,28 @@ static shape_entry *entity_slot(lineproto_cache *c, uint64_t h, bool for_store)
     return for_store ? victim : NULL;
 }
 
-/* True when the n nodes at a and at b are the same values. */
-static bool nodes_equal(const msgjson_node *a, const msgjson_node *b, size_t n)
+/* True when node i (of the entry's nodes) is one of e's holes. */
+static bool is_hole(const shape_entry *e, size_t i)
+{
+    for (uint32_t h = 0; h < e->nholes; h++)
+        if (e->hole[h].node == i)
+            return true;
+    return false;
+}
+
+/* True when the n nodes at a and at b (the entry e's, from its node first
+ * on) are the same values; with e, those of e's holes need only be of the
+ * same type. */
+static bool nodes_equal(const msgjson_node *a, const msgjson_node *b, size_t n,
+                        const shape_entry *e, size_t first)
 {
     for (size_t i = 0; i < n; i++) {
         if (a[i].type != b[i].type || a[i].span != b[i].span || a[i].count != b[i].count)
             return false;
+        if (e != NULL && e->nholes > 0 &&
+            (a[i].type == MSGJSON_INTEGER || a[i].type == MSGJSON_REAL) &&
+            is_hole(e, first + i))
+            continue;
         switch (a[i].type) {
         case MSGJSON_STRING:
             if (!msgjson_bytes_equal(a[i].u.s, b[i].u.s, a[i].count))
@@ -1882,7 +1968,8 @@ static bool shape_matches(const shape_entry *e, const msgjson_node *const *part)
                 return false;
             continue;
         }
-        if (part[i]->span != n || !nodes_equal(part[i], mine, n))
+        if (part[i]->span != n || !nodes_equal(part[i], mine, n, i == P_ATTRS ? e : NULL,
+                                               (size_t)(mine - e->nodes)))
             return false;
         mine += n;
     }
@@ -1897,15 +1984,17 @@ typedef struct {
     double value;
 } state_fields;
 
-/* Appends e's line with sf and time_ns, as encode_ha_state writes it, and
- * sets *dropped to the fields it leaves out. Returns 0, or -1 when out of
- * memory (out unchanged). */
+/* Appends e's line with sf, the numbers of attrs (the message's
+ * attributes, of e's shape) in e's holes and time_ns, as encode_ha_state
+ * writes it, and sets *dropped to the fields it leaves out. Returns 0, or
+ * -1 when out of memory or a hole's number is not finite (out unchanged). */
 static int compose(lineproto_buf *out, const shape_entry *e, const state_fields *sf,
-                   int64_t time_ns, unsigned *dropped)
+                   const msgjson_node *attrs, int64_t time_ns, unsigned *dropped)
 {
     if (sf->state_len > SIZE_MAX / 8 ||
         lineproto_buf_reserve(out, e->head_len + e->tail_len + sf->state_len * 3 +
-                                       DOUBLE_MAX + 64 + ESCAPE_SLACK) < 0)
+                                       (e->nholes + 1) * DOUBLE_MAX + 64 + ESCAPE_SLACK) <
+            0)
         return -1;
     char *o = out->data + out->len;
     memcpy(o, e->head, e->head_len);
@@ -1931,8 +2020,18 @@ static int compose(lineproto_buf *out, const shape_entry *e, const state_fields 
         }
     }
     *o++ = sep;
-    memcpy(o, e->tail, e->tail_len);
-    o += e->tail_len;
+    size_t from = 0;
+    for (uint32_t h = 0; h < e->nholes; h++) {
+        const shape_hole *hole = &e->hole[h];
+        double v = number_value(&attrs[hole->node - e->attrs_at]);
+        if (!isfinite(v))
+            return -1;
+        memcpy(o, e->tail + from, hole->at - from);
+        o = put_double(o + (hole->at - from), v);
+        from = hole->at + hole->len;
+    }
+    memcpy(o, e->tail + from, e->tail_len - from);
+    o += e->tail_len - from;
     *o++ = ' ';
     o = put_int(o, time_ns);
     *o++ = '\n';
@@ -1960,7 +2059,7 @@ static bool shape_hit(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
     e->changed = 0;
     e->used = ++cache->clock;
     unsigned dropped;
-    if (compose(out, e, sf, time_ns, &dropped) < 0)
+    if (compose(out, e, sf, part[P_ATTRS], time_ns, &dropped) < 0)
         return false; /* the full encoding reports it */
     cache->hits++;
     c->info->dropped_fields += dropped;
@@ -1984,12 +2083,13 @@ static size_t nodes_size(const msgjson_node *v, size_t n)
 
 /* After the full encoding of a state change of shape part (its entity_id
  * hashing to h) wrote line (len bytes, cut as write_line_at cuts it after
- * the state and value fields): makes the entity's entry from it when the
+ * the state and value fields, with the numbers of holes): makes the
+ * entity's entry from it when the
  * cache may (see above), replacing what its slot held. Failing to is never an error: the
  * next message of the entity is encoded in full again. */
 static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
                         const char *line, size_t len, const size_t *cut,
-                        const state_fields *sf, int64_t time_ns)
+                        const line_holes *holes, const state_fields *sf, int64_t time_ns)
 {
     lineproto_cache *cache = c->cache;
     if (!cache->have_opts)
@@ -2067,11 +2167,32 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
         e->dropped--; /* the value's own */
     e->hash = h;
 
+    /* The attributes' numbers in the tail (see above). */
+    const msgjson_node *attrs = part[P_ATTRS];
+    size_t tail_at = cut[1] + 1;
+    e->attrs_at = 0;
+    for (size_t i = 0; i < P_ATTRS; i++)
+        e->attrs_at += e->part_nodes[i];
+    e->nholes = 0;
+    for (size_t i = 0; attrs != NULL && i < holes->n; i++) {
+        const line_hole *lh = &holes->v[i];
+        if (lh->src <= attrs || lh->src >= attrs + attrs->span || lh->at < tail_at ||
+            lh->at - tail_at + lh->len > tail_len)
+            continue;
+        const msgjson_node *key = lh->src - 1; /* add_attribute's key node */
+        if (KEY_IS(key, "unit_of_measurement") || KEY_IS(key, "device_class"))
+            continue;
+        shape_hole *sh = &e->hole[e->nholes++];
+        sh->node = e->attrs_at + (uint32_t)(lh->src - attrs);
+        sh->at = (uint32_t)(lh->at - tail_at);
+        sh->len = lh->len;
+    }
+
     /* Composed for this very message, the entry must give its line. */
     lineproto_buf *sc = &cache->scratch;
     unsigned dropped;
     lineproto_buf_truncate(sc, 0);
-    if (compose(sc, e, sf, time_ns, &dropped) < 0 || sc->len != len ||
+    if (compose(sc, e, sf, attrs, time_ns, &dropped) < 0 || sc->len != len ||
         memcmp(sc->data, line, len) != 0 || dropped != c->info->dropped_fields)
         return;
     e->full = true;
@@ -2229,16 +2350,18 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
         TAG("site", str_of(site), len_of(site)),
     };
     size_t line_start = out->len, cut[2];
+    line_holes holes;
+    holes.n = 0;
     size_t own = (include_state ? 1 : 0) + (include_value && isfinite(value) ? 1 : 0);
     int rc = -1;
     if (!fs.oom)
         rc = write_line_at(out, measurement, mlen, tags, sizeof tags / sizeof tags[0],
-                           &fs, time_ns, own, cut);
+                           &fs, time_ns, own, cut, c->cache != NULL ? &holes : NULL);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
     if (rc == 0 && c->cache != NULL)
-        shape_store(c, part, h, out->data + line_start, out->len - line_start, cut, &sf,
-                    time_ns);
+        shape_store(c, part, h, out->data + line_start, out->len - line_start, cut,
+                    &holes, &sf, time_ns);
     free(owned);
     if (rc < 0) {
         snprintf(c->err, c->errlen, "out of memory");

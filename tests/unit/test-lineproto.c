@@ -1331,7 +1331,7 @@ START_TEST(test_cache_changing_shape_backs_off)
     ck_assert_ptr_nonnull(c);
     char t[512], attrs[64];
     for (int i = 0; i < 17; i++) {
-        snprintf(attrs, sizeof attrs, "{\"brightness\":%d}", i);
+        snprintf(attrs, sizeof attrs, "{\"effect\":\"e%d\"}", i);
         state_text(t, sizeof t, "light.l", "on", attrs);
         cached_line(c, &o, t);
     }
@@ -1339,11 +1339,77 @@ START_TEST(test_cache_changing_shape_backs_off)
     assert_counts(c, 0, 17, 6);
     cached_line(c, &o, t); /* the last shape was kept: a hit */
     assert_counts(c, 1, 17, 6);
-    snprintf(attrs, sizeof attrs, "{\"brightness\":%d}", 99);
+    snprintf(attrs, sizeof attrs, "{\"effect\":\"e%d\"}", 99);
     state_text(t, sizeof t, "light.l", "on", attrs);
     cached_line(c, &o, t); /* change 1 after a hit: made again */
     assert_counts(c, 1, 18, 7);
     lineproto_cache_free(c);
+}
+END_TEST
+
+/* Numbers among the attributes are the message's own (holes): a light
+ * whose brightness changes with every state keeps its entry, and every
+ * line is the one made without a cache. A number that becomes another type
+ * of node, a numeric unit_of_measurement or device_class (a measurement
+ * may be made of them) and the numbers past the first eight are still
+ * compared. */
+START_TEST(test_cache_number_holes)
+{
+    static const lineproto_opts opts[] = {
+        {.schema = LINEPROTO_SCHEMA_HA},
+        {.schema = LINEPROTO_SCHEMA_HA, .measurement_attr = LINEPROTO_MATTR_UNIT},
+        {.schema = LINEPROTO_SCHEMA_HA,
+         .measurement_attr = LINEPROTO_MATTR_DOMAIN_DEVICE_CLASS},
+        {.schema = LINEPROTO_SCHEMA_HA, .measurement_attr = LINEPROTO_MATTR_DEVICE_CLASS},
+    };
+    for (size_t v = 0; v < sizeof opts / sizeof opts[0]; v++) {
+        const lineproto_opts *o = &opts[v];
+        lineproto_cache *c = lineproto_cache_new();
+        ck_assert_ptr_nonnull(c);
+        char t[1024], attrs[768];
+        /* Brightness, a real and "time" (written as "time_", over the
+         * attribute of that name) change every time; the first message
+         * makes the entry, every other one is composed. */
+        for (int i = 0; i < 20; i++) {
+            snprintf(attrs, sizeof attrs,
+                     "{\"brightness\":%d,\"color_mode\":\"hs\",\"voltage\":%d.%03d,"
+                     "\"time_\":5,\"time\":-%d,\"friendly_name\":\"Lamp\"}",
+                     i * 13 % 256, 2 + i % 2, i * 37 % 1000, i * 1000003);
+            state_text(t, sizeof t, "light.l", i % 3 ? "on" : "off", attrs);
+            cached_line(c, &o[0], t);
+        }
+        assert_counts(c, 19, 1, 1);
+        /* 3 instead of 3.000: an integer where a real was is another shape. */
+        state_text(t, sizeof t, "light.l", "on",
+                   "{\"brightness\":1,\"color_mode\":\"hs\",\"voltage\":3,"
+                   "\"time_\":1,\"time\":-1,\"friendly_name\":\"Lamp\"}");
+        cached_line(c, o, t);
+        assert_counts(c, 19, 2, 2);
+        /* A numeric unit or device class is compared: a new shape each time. */
+        for (int i = 0; i < 2; i++) {
+            snprintf(attrs, sizeof attrs,
+                     "{\"unit_of_measurement\":%d,\"device_class\":%d,\"level\":%d}", i,
+                     i + 1, i + 2);
+            state_text(t, sizeof t, "sensor.s", "5", attrs);
+            cached_line(c, o, t);
+        }
+        assert_counts(c, 19, 4, 4);
+        /* Ten numbers: the first eight are holes, the last two compared. */
+        uint64_t hits, misses, kept;
+        for (int i = 0; i < 4; i++) {
+            int n = snprintf(attrs, sizeof attrs, "{");
+            for (int k = 0; k < 10; k++)
+                n += snprintf(attrs + n, sizeof attrs - (size_t)n, "%s\"n%d\":%d",
+                              k ? "," : "", k, k < 8 ? i * 100 + k : i / 2);
+            snprintf(attrs + n, sizeof attrs - (size_t)n, "}");
+            state_text(t, sizeof t, "sensor.many", "1", attrs);
+            cached_line(c, o, t);
+        }
+        lineproto_cache_counts(c, &hits, &misses, &kept);
+        ck_assert_uint_eq(hits, 19 + 2); /* messages 2 and 4: n8 and n9 unchanged */
+        ck_assert_uint_eq(misses, 4 + 2);
+        lineproto_cache_free(c);
+    }
 }
 END_TEST
 
@@ -1404,6 +1470,7 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tk, test_cache_hits_and_misses);
     tcase_add_test(tk, test_cache_state_value_attributes);
     tcase_add_test(tk, test_cache_changing_shape_backs_off);
+    tcase_add_test(tk, test_cache_number_holes);
     tcase_add_test(tk, test_cache_outgrows_its_memory);
     suite_add_tcase(s, tk);
     TCase *tp = tcase_create("property");
