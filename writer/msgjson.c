@@ -1179,6 +1179,21 @@ static size_t same_prefix(const unsigned char *a, const unsigned char *b, size_t
 {
     size_t i = 0;
 #if defined(__SSE2__)
+    /* 32 bytes a step, one test for both halves. */
+    for (; n - i >= 32; i += 32) {
+        __m128i e0 =
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + i)),
+                           _mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        __m128i e1 =
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + i + 16)),
+                           _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16)));
+        if (_mm_movemask_epi8(_mm_and_si128(e0, e1)) != 0xFFFF) {
+            unsigned m = (unsigned)_mm_movemask_epi8(e0) ^ 0xFFFFu;
+            if (m != 0)
+                return i + (unsigned)__builtin_ctz(m);
+            return i + 16 + (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(e1) ^ 0xFFFFu);
+        }
+    }
     for (; n - i >= 16; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
         __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
