@@ -25,10 +25,10 @@
  * With --encode N [full] (--encode-unfiltered N [full]) it needs neither
  * influxd nor a broker: it reads and encodes N of the same events (with
  * "full", shaped as Home Assistant's whole events: writer_gen_init_full)
- * in-process, as the writer's poll thread does (msgjson_parse_filtered with
- * the ha schema's lineproto_filter, or msgjson_parse building every
- * member, then lineproto_encode_cached with a shape cache, as the sink
- * keeps one), and prints the time per event; count
+ * in-process, as the writer's poll thread does (msgjson_parse_keyed with
+ * the ha schema's lineproto_filter and skeletons keyed by entity_id, or
+ * msgjson_parse building every member, then lineproto_encode_cached with a
+ * shape cache, as the sink keeps one), and prints the time per event; count
  * its instructions with
  *   valgrind --tool=callgrind --toggle-collect=encode_one \
  *     build/writer/homestream-writer-bench --encode 2000 [full]
@@ -429,17 +429,23 @@ static double bare_consume(const char *bootstrap, long events)
     return got == events && cpu0 >= 0 ? cpu1 - cpu0 : -1; /* the second half's */
 }
 
-/* One message through the writer's reading and encoding, as the sink's
- * handle_message does it (a declined text would go to jansson there; the
- * benchmark's events never are). Returns lineproto_encode_cached's result. */
+/* One message (keyed key, as the stages key theirs) through the writer's
+ * reading and encoding, as the sink's handle_message does it (a declined
+ * text would go to jansson there; the benchmark's events never are; without
+ * a filter every member is built, and no skeleton is used). Returns
+ * lineproto_encode_cached's result. */
 static __attribute__((noinline)) int
-encode_one(msgjson_doc *doc, const char *text, size_t len, const lineproto_opts *lo,
-           const msgjson_filter *filter, lineproto_cache *cache, lineproto_buf *out)
+encode_one(msgjson_doc *doc, const char *text, size_t len, const char *key,
+           const lineproto_opts *lo, const msgjson_filter *filter, msgjson_skels *skels,
+           lineproto_cache *cache, lineproto_buf *out)
 {
     lineproto_info info;
     char err[256];
     lineproto_buf_truncate(out, 0);
-    if (msgjson_parse_filtered(doc, text, len, filter) != 0)
+    int rc = filter != NULL
+                 ? msgjson_parse_keyed(doc, text, len, filter, skels, key, strlen(key))
+                 : msgjson_parse(doc, text, len);
+    if (rc != 0)
         return -1;
     return lineproto_encode_cached(doc, lo, cache, out, &info, err, sizeof err);
 }
@@ -455,18 +461,29 @@ static int run_encode(long events, bool filtered, bool full)
     if (events < 1)
         events = 1;
     char **texts = calloc((size_t)events, sizeof *texts);
-    if (texts == NULL)
-        return 1;
+    char **keys = calloc((size_t)events, sizeof *keys);
+    long made = 0;
     size_t bytes = 0;
-    for (long i = 0; i < events; i++) {
-        texts[i] = writer_gen_next(&g);
-        if (texts[i] == NULL) {
-            for (long k = 0; k < i; k++)
-                free(texts[k]);
-            free(texts);
-            return 1;
+    for (; texts != NULL && keys != NULL && made < events; made++) {
+        texts[made] = writer_gen_next(&g);
+        json_t *j = texts[made] != NULL ? json_loads(texts[made], 0, NULL) : NULL;
+        const char *id = json_string_value(json_object_get(j, "entity_id"));
+        keys[made] = id != NULL ? strdup(id) : NULL;
+        json_decref(j);
+        if (keys[made] == NULL) {
+            free(texts[made]);
+            break;
         }
-        bytes += strlen(texts[i]);
+        bytes += strlen(texts[made]);
+    }
+    if (made < events) {
+        for (long k = 0; k < made; k++) {
+            free(texts[k]);
+            free(keys[k]);
+        }
+        free(texts);
+        free(keys);
+        return 1;
     }
     lineproto_opts lo = {.schema = LINEPROTO_SCHEMA_HA,
                          .measurement_attr = LINEPROTO_MATTR_UNIT};
@@ -476,30 +493,42 @@ static int run_encode(long events, bool filtered, bool full)
     lineproto_buf out;
     lineproto_buf_init(&out);
     lineproto_cache *cache = lineproto_cache_new();
-    long failed = cache == NULL ? events : 0;
+    msgjson_skels *skels = msgjson_skels_new();
+    long failed = cache == NULL || skels == NULL ? events : 0;
     size_t line_bytes = 0;
     double t0 = now_s();
-    for (long i = 0; i < events && cache != NULL; i++) {
-        if (encode_one(&doc, texts[i], strlen(texts[i]), &lo, filter, cache, &out) != 0)
+    for (long i = 0; i < events && failed == 0; i++) {
+        if (encode_one(&doc, texts[i], strlen(texts[i]), keys[i], &lo, filter, skels,
+                       cache, &out) != 0)
             failed++;
         line_bytes += out.len;
     }
     double t1 = now_s();
-    uint64_t hits = 0, misses = 0, kept = 0;
+    uint64_t hits = 0, misses = 0, kept = 0, skel_hits = 0, skel_misses = 0,
+             skel_made = 0;
+    size_t skel_bytes = 0;
     if (cache != NULL)
         lineproto_cache_counts(cache, &hits, &misses, &kept);
+    if (skels != NULL)
+        msgjson_skels_counts(skels, &skel_hits, &skel_misses, &skel_made, &skel_bytes);
     printf("{\"mode\":\"encode\",\"filtered\":%s,\"full\":%s,\"events\":%ld,"
            "\"json_bytes\":%zu,\"line_bytes\":%zu,\"ns_per_event\":%.0f,\"failed\":%ld,"
-           "\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64 "}\n",
+           "\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64
+           ",\"skeleton_hits\":%" PRIu64 ",\"skeleton_misses\":%" PRIu64
+           ",\"skeleton_bytes\":%zu}\n",
            filtered ? "true" : "false", full ? "true" : "false", events, bytes,
            line_bytes, events > 0 ? (t1 - t0) * 1e9 / (double)events : 0, failed, hits,
-           misses);
-    for (long i = 0; i < events; i++)
+           misses, skel_hits, skel_misses, skel_bytes);
+    for (long i = 0; i < events; i++) {
         free(texts[i]);
+        free(keys[i]);
+    }
     free(texts);
+    free(keys);
     msgjson_fini(&doc);
     lineproto_buf_fini(&out);
     lineproto_cache_free(cache);
+    msgjson_skels_free(skels);
     return failed == 0 ? 0 : 1;
 }
 
