@@ -1502,32 +1502,47 @@ START_TEST(test_memo_depth)
 }
 END_TEST
 
+/* The members test_memo_random and test_skel_mutations make messages of:
+ * weather and presence values (the same ones often, changed, spaced,
+ * invalid, not objects, absent) and values. */
+static const char *const memo_weathers[] = {
+    NULL,
+    ":" W1,
+    ":" W1,
+    ":" W1,
+    ": " W1 " ",
+    ":" W1_NO_STALE("0"),
+    ":" W1_NO_STALE("1"),
+    ":" W1_NO_STALE("0 "),
+    ":{}",
+    ":\"x\"",
+    ":[1,{\"a\":2}]",
+    ":{\"temperature\":7.5,\"temperature\":7.5}",
+    ":{\"a\":\"\\ud83c\"}",
+    ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e400}",
+    ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e40}",
+};
+static const char *const memo_presences[] = {
+    NULL, ":" P1, ":" P1, ":{\"anyone_home\":false}", ":{\"p\":[]}", ":{\"p\":[1,]}"};
+static const char *const memo_values[] = {"1", "2.5", "-0", "[]", "01"};
+
+/* A memo_message of those members, each taken at random. */
+static size_t memo_random(char *buf)
+{
+    const char *w =
+        memo_weathers[rnd() % (sizeof memo_weathers / sizeof memo_weathers[0])];
+    const char *p =
+        memo_presences[rnd() % (sizeof memo_presences / sizeof memo_presences[0])];
+    return memo_message(
+        buf, w, p, memo_values[rnd() % (sizeof memo_values / sizeof memo_values[0])]);
+}
+
 /* Messages made at random of weather and presence values (the same ones
  * often, changed, spaced, invalid, not objects, absent) and of hostile
  * messages, read one after another into one document with the ha schema's
  * filter: each gives what a new document gives. */
 START_TEST(test_memo_random)
 {
-    static const char *const weathers[] = {
-        NULL,
-        ":" W1,
-        ":" W1,
-        ":" W1,
-        ": " W1 " ",
-        ":" W1_NO_STALE("0"),
-        ":" W1_NO_STALE("1"),
-        ":" W1_NO_STALE("0 "),
-        ":{}",
-        ":\"x\"",
-        ":[1,{\"a\":2}]",
-        ":{\"temperature\":7.5,\"temperature\":7.5}",
-        ":{\"a\":\"\\ud83c\"}",
-        ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e400}",
-        ":{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":-0.0,\"e\":1e40}",
-    };
-    static const char *const presences[] = {
-        NULL, ":" P1, ":" P1, ":{\"anyone_home\":false}", ":{\"p\":[]}", ":{\"p\":[1,]}"};
-    static const char *const values[] = {"1", "2.5", "-0", "[]", "01"};
     lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
                          .measurement_attr = LINEPROTO_MATTR_UNIT};
     const msgjson_filter *filter = lineproto_filter(&ha);
@@ -1543,10 +1558,7 @@ START_TEST(test_memo_random)
         if (rnd() % 8 == 0)
             n = hostile_message(buf);
         else
-            n = memo_message(buf,
-                             weathers[rnd() % (sizeof weathers / sizeof weathers[0])],
-                             presences[rnd() % (sizeof presences / sizeof presences[0])],
-                             values[rnd() % (sizeof values / sizeof values[0])]);
+            n = memo_random(buf);
         if (check_reused(&d, buf, n, filter) == 0)
             accepted++;
     }
@@ -1626,6 +1638,666 @@ START_TEST(test_double_same_as_before)
 }
 END_TEST
 
+/* ---- skeletons ------------------------------------------------------------ */
+
+/* The ha schema's filter, which the writer reads its messages with. */
+static const msgjson_filter *ha_filter(void)
+{
+    static const lineproto_opts ha = {.schema = LINEPROTO_SCHEMA_HA,
+                                      .measurement_attr = LINEPROTO_MATTR_UNIT};
+    return lineproto_filter(&ha);
+}
+
+/* What a cache has counted so far (msgjson_skels_counts). */
+typedef struct {
+    uint64_t hits, misses, made;
+    size_t bytes;
+} skel_counts;
+
+static skel_counts skels_counts(const msgjson_skels *c)
+{
+    skel_counts k;
+    msgjson_skels_counts(c, &k.hits, &k.misses, &k.made, &k.bytes);
+    return k;
+}
+
+/* Whether nodes x and y are the same: type, span, count and value (a
+ * real's bits, a string's bytes with its NUL; not where those bytes lie, as
+ * a document read from a skeleton points into the skeleton's). */
+static bool same_node(const msgjson_node *x, const msgjson_node *y)
+{
+    if (x->type != y->type || x->span != y->span || x->count != y->count)
+        return false;
+    if (x->type == MSGJSON_STRING)
+        return memcmp(x->u.s, y->u.s, (size_t)x->count + 1) == 0;
+    return memcmp(&x->u, &y->u, sizeof x->u) == 0;
+}
+
+/* Reads text[0..n), copied to a buffer of exactly its size (so that
+ * valgrind and ASan see a read past its end), with filter through the
+ * cache c (NULL: none) under key (keylen bytes) into k, and with
+ * msgjson_parse_filtered into f: the same result and, when it is 0, the
+ * same nodes. Returns the result. (Check marks every assertion that holds
+ * with a write, so the hot loops here test first and fail with
+ * ck_abort_msg.) */
+static int check_keyed(msgjson_doc *k, msgjson_doc *f, msgjson_skels *c, const char *text,
+                       size_t n, const msgjson_filter *filter, const char *key,
+                       size_t keylen)
+{
+    int shown = (int)(n > 2000 ? 2000 : n);
+    char *exact = malloc(n ? n : 1);
+    if (exact == NULL)
+        ck_abort_msg("out of memory");
+    memcpy(exact, text, n);
+    int krc = msgjson_parse_keyed(k, exact, n, filter, c, key, keylen);
+    int frc = msgjson_parse_filtered(f, exact, n, filter);
+    if (krc != frc)
+        ck_abort_msg("keyed %d, filtered %d: %.*s", krc, frc, shown, text);
+    if (krc == 0) {
+        if (k->n != f->n)
+            ck_abort_msg("%zu nodes, filtered %zu: %.*s", k->n, f->n, shown, text);
+        for (size_t i = 0; i < k->n; i++)
+            if (!same_node(&k->nodes[i], &f->nodes[i]))
+                ck_abort_msg("node %zu differs: %.*s", i, shown, text);
+    }
+    free(exact);
+    return krc;
+}
+
+/* text[0..n) with its len bytes at at replaced by with, into out. Returns
+ * the new length. */
+static size_t splice(char *out, const char *text, size_t n, size_t at, size_t len,
+                     const char *with)
+{
+    size_t wl = strlen(with);
+    memcpy(out, text, at);
+    memcpy(out + at, with, wl);
+    memcpy(out + at + wl, text + at + len, n - at - len);
+    return n - len + wl;
+}
+
+/* What an edit puts in a text: JSON's syntax, the letters of its numbers
+ * and literals, whitespace, a control byte, UTF-8 (two bytes at once) and
+ * a byte that never is. */
+static const char *const skel_edit_bytes[] = {
+    "{",  "}", "[", "]", ",", ":", "\"", "\\",   " ",        "\t",  "\n",
+    "\r", "0", "1", "7", "9", ".", "-",  "+",    "e",        "E",   "t",
+    "r",  "u", "f", "a", "l", "s", "n",  "\x01", "\xC3\xA9", "\xFF"};
+
+/* Makes 1 to 3 random edits to buf[0..n), which has room for 6 bytes more:
+ * a byte replaced by one (or two) of skel_edit_bytes, one put in, one taken
+ * out, or the text cut. Returns the new length. */
+static size_t skel_edit(char *buf, size_t n)
+{
+    for (uint32_t e = 1 + rnd() % 3; e > 0; e--) {
+        const char *b =
+            skel_edit_bytes[rnd() % (sizeof skel_edit_bytes / sizeof skel_edit_bytes[0])];
+        size_t bl = strlen(b);
+        uint32_t op = rnd() % 9;
+        if (op < 3 && n > 0) { /* replace */
+            size_t at = rnd() % n;
+            memmove(buf + at + bl, buf + at + 1, n - at - 1);
+            memcpy(buf + at, b, bl);
+            n += bl - 1;
+        } else if (op < 6 || n == 0) { /* insert */
+            size_t at = rnd() % (n + 1);
+            memmove(buf + at + bl, buf + at, n - at);
+            memcpy(buf + at, b, bl);
+            n += bl;
+        } else if (op < 8) { /* delete */
+            size_t at = rnd() % n;
+            memmove(buf + at, buf + at + 1, n - at - 1);
+            n--;
+        } else { /* cut */
+            n = rnd() % (n + 1);
+        }
+    }
+    return n;
+}
+
+/* One scalar of a message ('@' in text; orig in the first text read) where
+ * the ha schema's filter builds it (at the top, in new_state's attributes,
+ * in the memoized weather, in an array of the memoized presence), skips it
+ * (old_state as a scalar) or skips an object or array around it
+ * (old_state, new_state's and the event's contexts, data). */
+static const struct {
+    const char *text, *orig;
+} skel_sites[] = {
+    {"{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.x\",\"value\":@,"
+     "\"unit\":\"W\"}",
+     "\"21.5\""},
+    {"{\"entity_id\":\"sensor.x\",\"value\":@}", "21.5"},
+    {"{\"entity_id\":\"sensor.x\",\"new_state\":{\"state\":\"on\",\"attributes\":{"
+     "\"brightness\":@,\"friendly_name\":\"Lamp\"},\"context\":{\"id\":\"c\"}},"
+     "\"value\":1}",
+     "128"},
+    {"{\"entity_id\":\"sensor.x\",\"weather\":{\"temperature\":7.5,\"stale\":@},"
+     "\"value\":1}",
+     "true"},
+    {"{\"entity_id\":\"sensor.x\",\"presence\":{\"people\":[\"a\",@]},\"value\":1}",
+     "null"},
+    {"{\"entity_id\":\"sensor.x\",\"old_state\":@,\"value\":1}", "null"},
+    {"{\"entity_id\":\"sensor.x\",\"old_state\":{\"state\":@,\"attributes\":{\"a\":[1,"
+     "2]}},\"value\":1}",
+     "\"on\""},
+    {"{\"entity_id\":\"sensor.x\",\"new_state\":{\"state\":\"on\",\"context\":{\"id\":@,"
+     "\"parent_id\":null}},\"value\":1}",
+     "\"01H\""},
+    {"{\"entity_id\":\"sensor.x\",\"context\":{\"id\":\"c\",\"user_id\":@},\"value\":1}",
+     "null"},
+    {"{\"entity_id\":\"sensor.x\",\"data\":{\"service_data\":[1,@]},\"value\":1}", "2"},
+};
+
+/* What a text whose scalar becomes another value gives: read from the
+ * skeleton (any valid scalar, whatever its type), read in full and accepted
+ * (a container, or whitespace that changes the structure around it), or
+ * declined by both readings (an invalid scalar, wherever it lies). */
+enum { SKEL_HIT, SKEL_MISS, SKEL_INVALID };
+
+static const struct {
+    const char *value;
+    int kind;
+} skel_values[] = {
+    {"\"s\"", SKEL_HIT},
+    {"\"\"", SKEL_HIT},
+    {"\"caf\\u00e9\\n\\ud83c\\udfe0\\\"\"", SKEL_HIT},
+    {"\"\xC3\xA9\"", SKEL_HIT},
+    {"12", SKEL_HIT},
+    {"-0", SKEL_HIT},
+    {"-0.5e3", SKEL_HIT},
+    {"1E+2", SKEL_HIT},
+    {"21.500000000000004", SKEL_HIT},
+    {"9223372036854775807", SKEL_HIT},
+    {"-9223372036854775808", SKEL_HIT},
+    {"true", SKEL_HIT},
+    {"false", SKEL_HIT},
+    {"null", SKEL_HIT},
+    {"{}", SKEL_MISS},
+    {"[]", SKEL_MISS},
+    {"{\"a\":1}", SKEL_MISS},
+    {"[1,\"x\"]", SKEL_MISS},
+    {" 1", SKEL_MISS},
+    {"1 ", SKEL_MISS},
+    {"tru", SKEL_INVALID},
+    {"nulll", SKEL_INVALID},
+    {"True", SKEL_INVALID},
+    {"01", SKEL_INVALID},
+    {"1.", SKEL_INVALID},
+    {".5", SKEL_INVALID},
+    {"-", SKEL_INVALID},
+    {"+1", SKEL_INVALID},
+    {"1e", SKEL_INVALID},
+    {"1e400", SKEL_INVALID},
+    {"9223372036854775808", SKEL_INVALID},
+    {"\"\xFF\"", SKEL_INVALID},
+    {"\"\x01\"", SKEL_INVALID},
+    {"\"\\u0000\"", SKEL_INVALID},
+    {"\"\\ud800\"", SKEL_INVALID},
+    {"\"\\q\"", SKEL_INVALID},
+    {"\"abc", SKEL_INVALID},
+    {"", SKEL_INVALID},
+    {"1 2", SKEL_INVALID},
+    {"[1,]", SKEL_INVALID},
+    {"{\"a\"}", SKEL_INVALID},
+};
+
+/* Reads base (its skeleton made anew) and then text through c under one
+ * key, each as msgjson_parse_filtered reads it, and checks text's result
+ * and whether it was read from the skeleton against kind. */
+static void check_skel_kind(msgjson_skels *c, msgjson_doc *k, msgjson_doc *f,
+                            const char *base, size_t bn, const char *text, size_t n,
+                            int kind)
+{
+    const msgjson_filter *filter = ha_filter();
+    msgjson_skels_clear(c);
+    skel_counts a = skels_counts(c);
+    ck_assert_int_eq(check_keyed(k, f, c, base, bn, filter, "sensor.x", 8), 0);
+    skel_counts b = skels_counts(c);
+    ck_assert_uint_eq(b.made, a.made + 1);
+    int rc = check_keyed(k, f, c, text, n, filter, "sensor.x", 8);
+    skel_counts e = skels_counts(c);
+    ck_assert_msg(rc == (kind == SKEL_INVALID ? -1 : 0), "%d: %.*s", rc, (int)n, text);
+    ck_assert_msg(e.hits - b.hits == (uint64_t)(kind == SKEL_HIT), "hits %d: %.*s",
+                  (int)(e.hits - b.hits), (int)n, text);
+    ck_assert_uint_eq(e.misses - b.misses, (uint64_t)(kind != SKEL_HIT));
+}
+
+/* Every site's scalar replaced by every value, and scalars of Home
+ * Assistant's whole event replaced in old_state and in the contexts (all
+ * skipped by the filter): an invalid one is declined by both readings, a
+ * valid one read from the skeleton, a container read in full. */
+static void check_skel_values(msgjson_skels *c, msgjson_doc *k, msgjson_doc *f)
+{
+    char base[512], text[512];
+    for (size_t s = 0; s < sizeof skel_sites / sizeof skel_sites[0]; s++) {
+        const char *t = skel_sites[s].text;
+        size_t tn = strlen(t), at = (size_t)(strchr(t, '@') - t);
+        size_t bn = splice(base, t, tn, at, 1, skel_sites[s].orig);
+        for (size_t v = 0; v < sizeof skel_values / sizeof skel_values[0]; v++) {
+            size_t n = splice(text, t, tn, at, 1, skel_values[v].value);
+            check_skel_kind(c, k, f, base, bn, text, n, skel_values[v].kind);
+        }
+    }
+    static const struct {
+        const char *find;  /* the bytes just before the ones replaced, */
+        const char *after; /* first found after these (the member they lie in) */
+        size_t len;        /* how many bytes are replaced */
+        const char *with;  /* and by what */
+        int kind;
+    } edits[] = {
+        {"\"id\":\"", "\"old_state\":", 1, "\xFF", SKEL_INVALID},
+        {"\"id\":\"", "\"old_state\":", 1, "\x01", SKEL_INVALID},
+        {"\"id\":\"", "\"old_state\":", 1, "\\u0000", SKEL_INVALID},
+        {"\"id\":\"", "\"old_state\":", 1, "Z", SKEL_HIT},
+        {"\"state\":", "\"old_state\":", 13, "\"\\ud800\"", SKEL_INVALID},
+        {"\"state\":", "\"old_state\":", 13, "01", SKEL_INVALID},
+        {"\"state\":", "\"old_state\":", 13, "1e400", SKEL_INVALID},
+        {"\"state\":", "\"old_state\":", 13, "-2.5", SKEL_HIT},
+        {"\"state\":", "\"old_state\":", 13, "[]", SKEL_MISS},
+        {"\"parent_id\":", "\"new_state\":", 4, "tru", SKEL_INVALID},
+        {"\"parent_id\":", "\"new_state\":", 4, "nul", SKEL_INVALID},
+        {"\"parent_id\":", "\"new_state\":", 4, "false", SKEL_HIT},
+        {"\"user_id\":", "},\"context\":", 4, "9223372036854775808", SKEL_INVALID},
+        {"\"user_id\":", "},\"context\":", 4, "\"\xC3\"", SKEL_INVALID},
+        {"\"user_id\":", "},\"context\":", 4, "\"\xC3\xA9\"", SKEL_HIT},
+        {"\"user_id\":", "},\"context\":", 4, "{}", SKEL_MISS},
+    };
+    writer_gen g;
+    writer_gen_init_full(&g, 1, 1763765318000000000);
+    char *ev = writer_gen_next(&g);
+    ck_assert_ptr_nonnull(ev);
+    size_t en = strlen(ev);
+    char *buf = malloc(en + 64);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        const char *m = strstr(ev, edits[i].after);
+        ck_assert_ptr_nonnull(m);
+        const char *at = strstr(m, edits[i].find);
+        ck_assert_ptr_nonnull(at);
+        at += strlen(edits[i].find);
+        size_t n = splice(buf, ev, en, (size_t)(at - ev), edits[i].len, edits[i].with);
+        check_skel_kind(c, k, f, ev, en, buf, n, edits[i].kind);
+    }
+    free(buf);
+    free(ev);
+}
+
+/* Differential: a text read through a cache whose skeleton for its key was
+ * made of another text (a hostile, memo or benchmark message, then 1 to 3
+ * random edits of it, or the next event of the same entity), read from a
+ * buffer of its exact size, gives what msgjson_parse_filtered gives, node
+ * for node; so does the first text read again against the skeleton the
+ * second may have left. Many of the edited texts are read from the
+ * skeleton, and many that are accepted are read in full: both paths are
+ * compared. Then every prefix of a message, read against its skeleton, is
+ * declined without a read past its end, and scalars change type or become
+ * invalid where the filter builds them and where it skips them. */
+START_TEST(test_skel_mutations)
+{
+    const msgjson_filter *filter = ha_filter();
+    rng_state = 1234567u;
+    char *base = malloc(1 << 16), *var = malloc((1 << 16) + 8);
+    ck_assert_ptr_nonnull(base);
+    ck_assert_ptr_nonnull(var);
+    msgjson_skels *c = msgjson_skels_new();
+    ck_assert_ptr_nonnull(c);
+    msgjson_doc k, f;
+    msgjson_init(&k);
+    msgjson_init(&f);
+    enum { ENTITIES = 8 };
+    writer_gen gen[2];
+    writer_gen_init(&gen[0], ENTITIES, 1763765318000000000);
+    writer_gen_init_full(&gen[1], ENTITIES, 1763765318000000000);
+    char *last[2][ENTITIES] = {{NULL}};
+    unsigned variants = 0, hits = 0, accepted = 0, accepted_misses = 0;
+    unsigned events = 0, event_hits = 0;
+    int rounds = test_count(40000);
+    for (int r = 0; r < rounds; r++) {
+        int source = r % 4;
+        size_t n = 0, vn = 0;
+        bool next_event = false;
+        if (source < 2) {
+            /* A hostile or memo message, mostly one the reader accepts. */
+            for (int t = 0; t < 8; t++) {
+                n = source == 0 ? hostile_message(base) : memo_random(base);
+                if (msgjson_parse_filtered(&f, base, n, filter) == 0)
+                    break;
+            }
+        } else {
+            writer_gen *g = &gen[source - 2];
+            char **prev = &last[source - 2][g->n % ENTITIES];
+            char *t = writer_gen_next(g);
+            if (t == NULL)
+                ck_abort_msg("out of memory");
+            if (*prev != NULL && rnd() % 3 == 0) {
+                n = strlen(*prev);
+                memcpy(base, *prev, n);
+                vn = strlen(t);
+                memcpy(var, t, vn);
+                next_event = true;
+            } else {
+                n = strlen(t);
+                memcpy(base, t, n);
+            }
+            free(*prev);
+            *prev = t;
+        }
+        if (!next_event) {
+            memcpy(var, base, n);
+            vn = skel_edit(var, n);
+        }
+        msgjson_skels_clear(c);
+        check_keyed(&k, &f, c, base, n, filter, "sensor.x", 8);
+        skel_counts a = skels_counts(c);
+        int rc = check_keyed(&k, &f, c, var, vn, filter, "sensor.x", 8);
+        skel_counts b = skels_counts(c);
+        if (a.bytes > 0) {
+            /* The base made a skeleton: this text met it. */
+            variants++;
+            hits += (unsigned)(b.hits - a.hits);
+            if (rc == 0) {
+                accepted++;
+                accepted_misses += (unsigned)(b.misses - a.misses);
+            }
+            if (next_event) {
+                events++;
+                event_hits += (unsigned)(b.hits - a.hits);
+            }
+        }
+        check_keyed(&k, &f, c, base, n, filter, "sensor.x", 8);
+    }
+    for (int s = 0; s < 2; s++)
+        for (int e = 0; e < ENTITIES; e++)
+            free(last[s][e]);
+    ck_assert_uint_gt(variants, (unsigned)rounds * 9 / 10);
+    ck_assert_msg(hits > variants / 5, "%u hits of %u", hits, variants);
+    ck_assert_msg(hits > accepted / 3 && accepted_misses > accepted / 4,
+                  "%u hits and %u misses of %u accepted", hits, accepted_misses,
+                  accepted);
+    /* An entity's events keep their structure: each is read from the last. */
+    ck_assert_uint_gt(events, (unsigned)rounds / 10);
+    ck_assert_uint_eq(event_hits, events);
+
+    /* Every prefix of a message against the message's skeleton (a cut where
+     * a scalar starts leaves no byte of it to look at). */
+    writer_gen g;
+    writer_gen_init_full(&g, 1, 1763765318000000000);
+    for (int m = 0; m < 3; m++) {
+        size_t n;
+        if (m < 2) {
+            char *t = writer_gen_next(&g);
+            ck_assert_ptr_nonnull(t);
+            n = strlen(t);
+            if (m == 0)
+                memcpy(base, t, n);
+            else
+                n = add_whitespace(t, n, base); /* and in the gaps too */
+            free(t);
+        } else {
+            do
+                n = hostile_message(base);
+            while (msgjson_parse_filtered(&f, base, n, filter) != 0);
+        }
+        msgjson_skels_clear(c);
+        uint64_t made = skels_counts(c).made;
+        ck_assert_int_eq(check_keyed(&k, &f, c, base, n, filter, "sensor.x", 8), 0);
+        ck_assert_uint_eq(skels_counts(c).made, made + 1);
+        size_t end = n; /* without the closing brace (whitespace may follow it) */
+        while (base[end - 1] != '}')
+            end--;
+        for (size_t p = test_first((size_t)m); p < end; p += test_stride())
+            if (check_keyed(&k, &f, c, base, p, filter, "sensor.x", 8) != -1)
+                ck_abort_msg("prefix %zu accepted", p);
+    }
+
+    check_skel_values(c, &k, &f);
+    msgjson_skels_free(c);
+    msgjson_fini(&k);
+    msgjson_fini(&f);
+    free(base);
+    free(var);
+}
+END_TEST
+
+/* A message of the key "sensor.changing" whose structure changes with i
+ * (its attribute's key is "a<i>") and whose scalars change with value. */
+static size_t changing_text(char *buf, size_t size, int i, int value)
+{
+    int n = snprintf(buf, size,
+                     "{\"entity_id\":\"sensor.changing\",\"new_state\":{\"state\":\"%d\","
+                     "\"attributes\":{\"a%d\":%d}},\"value\":%d}",
+                     value, i, value, value);
+    ck_assert(n > 0 && (size_t)n < size);
+    return (size_t)n;
+}
+
+/* What the cache counts (white-box through msgjson_skels_counts): one
+ * entity's events after its first are all read from its skeleton; a text
+ * without a key touches no skeleton; a key whose texts keep changing
+ * structure gets a new skeleton only at the 1st, 2nd, 4th, 8th and 16th
+ * change in a row, and the text of the last one made is then read from
+ * it; a skeleton made with one filter is not used with another. */
+START_TEST(test_skel_counts)
+{
+    const msgjson_filter *filter = ha_filter();
+    msgjson_skels *c = msgjson_skels_new();
+    ck_assert_ptr_nonnull(c);
+    msgjson_doc k, f;
+    msgjson_init(&k);
+    msgjson_init(&f);
+    skel_counts z = skels_counts(c);
+    ck_assert(z.hits == 0 && z.misses == 0 && z.made == 0 && z.bytes == 0);
+    writer_gen g;
+    writer_gen_init_full(&g, 1, 1763765318000000000);
+    enum { EVENTS = 50 };
+    char *texts[EVENTS];
+    const char *key = "sensor.temperature_0";
+    for (int i = 0; i < EVENTS; i++) {
+        texts[i] = writer_gen_next(&g);
+        ck_assert_ptr_nonnull(texts[i]);
+        ck_assert_ptr_nonnull(strstr(texts[i], "\"entity_id\":\"sensor.temperature_0\""));
+        ck_assert_int_eq(
+            check_keyed(&k, &f, c, texts[i], strlen(texts[i]), filter, key, strlen(key)),
+            0);
+    }
+    skel_counts a = skels_counts(c);
+    ck_assert_uint_eq(a.hits, EVENTS - 1);
+    ck_assert_uint_eq(a.misses, 1);
+    ck_assert_uint_eq(a.made, 1);
+    ck_assert_uint_gt(a.bytes, strlen(texts[0]));
+    for (int i = 0; i < EVENTS; i++) {
+        size_t n = strlen(texts[i]);
+        ck_assert_int_eq(check_keyed(&k, &f, c, texts[i], n, filter, NULL, strlen(key)),
+                         0);
+        ck_assert_int_eq(check_keyed(&k, &f, c, texts[i], n, filter, key, 0), 0);
+    }
+    skel_counts b = skels_counts(c);
+    ck_assert(b.hits == a.hits && b.misses == a.misses && b.made == a.made &&
+              b.bytes == a.bytes);
+    /* Without the filter, which skips old_state, the skeleton made with it
+     * is not used: the event is read in full, old_state built. */
+    size_t n = strlen(texts[EVENTS - 1]);
+    ck_assert_int_eq(check_keyed(&k, &f, c, texts[EVENTS - 1], n, NULL, key, strlen(key)),
+                     0);
+    ck_assert_int_eq(msgjson_get(msgjson_root(&k), "old_state")->type, MSGJSON_OBJECT);
+    b = skels_counts(c);
+    ck_assert(b.hits == a.hits && b.misses == a.misses + 1);
+    for (int i = 0; i < EVENTS; i++)
+        free(texts[i]);
+    a = b;
+
+    char buf[256], last[256];
+    n = changing_text(buf, sizeof buf, 0, 0);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.changing", 15), 0);
+    b = skels_counts(c);
+    ck_assert_uint_eq(b.made, a.made + 1);
+    size_t last_n = 0;
+    for (int i = 1; i <= 20; i++) {
+        n = changing_text(buf, sizeof buf, i, i);
+        ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.changing", 15),
+                         0);
+        skel_counts e = skels_counts(c);
+        int due = (i >= 1) + (i >= 2) + (i >= 4) + (i >= 8) + (i >= 16);
+        ck_assert_msg(e.made == b.made + (uint64_t)due, "change %d: %d made", i,
+                      (int)(e.made - b.made));
+        ck_assert_uint_eq(e.hits, a.hits);
+        ck_assert_uint_eq(e.misses, b.misses + (uint64_t)i);
+        if ((i & (i - 1)) == 0) {
+            memcpy(last, buf, n);
+            last_n = n;
+        }
+    }
+    skel_counts e = skels_counts(c);
+    ck_assert_uint_eq(e.made, b.made + 5);
+    ck_assert_uint_eq(e.made - a.made, 1 + 5);
+    /* The text of the 16th change, and then its scalars changed. */
+    ck_assert_int_eq(check_keyed(&k, &f, c, last, last_n, filter, "sensor.changing", 15),
+                     0);
+    ck_assert_uint_eq(skels_counts(c).hits, e.hits + 1);
+    n = changing_text(buf, sizeof buf, 16, -7);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.changing", 15), 0);
+    ck_assert_uint_eq(skels_counts(c).hits, e.hits + 2);
+    /* Another filter: read in full (and its skeleton made then, the text
+     * being the first in a row not to fit), so the next one is read from
+     * that; back to the first filter, a miss again. */
+    e = skels_counts(c);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, NULL, "sensor.changing", 15), 0);
+    b = skels_counts(c);
+    ck_assert(b.hits == e.hits && b.misses == e.misses + 1 && b.made == e.made + 1);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, NULL, "sensor.changing", 15), 0);
+    ck_assert_uint_eq(skels_counts(c).hits, b.hits + 1);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.changing", 15), 0);
+    e = skels_counts(c);
+    ck_assert(e.hits == b.hits + 1 && e.misses == b.misses + 1);
+    msgjson_skels_free(c);
+    msgjson_fini(&k);
+    msgjson_fini(&f);
+}
+END_TEST
+
+/* A message of want bytes (at least 200) whose friendly name, of 'x' but
+ * for its first byte fill, makes up the length. */
+static size_t long_text(char *buf, size_t want, char fill)
+{
+    static const char head[] = "{\"entity_id\":\"sensor.long\",\"new_state\":{\"state\":"
+                               "\"on\",\"attributes\":{\"friendly_name\":\"";
+    static const char tail[] = "\"}},\"value\":1}";
+    size_t pad = want - (sizeof head - 1) - (sizeof tail - 1);
+    memcpy(buf, head, sizeof head - 1);
+    memset(buf + sizeof head - 1, 'x', pad);
+    buf[sizeof head - 1] = fill;
+    memcpy(buf + sizeof head - 1 + pad, tail, sizeof tail - 1);
+    return want;
+}
+
+/* A message of about 4 KB (40 attributes) for key i; round changes its
+ * scalars. */
+static size_t key_text(char *buf, int i, int round)
+{
+    char *p = buf;
+    p += sprintf(p,
+                 "{\"entity_id\":\"sensor.k%d\",\"new_state\":{\"state\":\"%d\","
+                 "\"attributes\":{",
+                 i, round);
+    for (int a = 0; a < 40; a++)
+        p += sprintf(p,
+                     "%s\"attribute_%d\":\"%d %d 0123456789abcdefghijklmnopqrstuvwxyz"
+                     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\"",
+                     a ? "," : "", a, i, round);
+    p += sprintf(p, "}},\"value\":%d}", i + round);
+    return (size_t)(p - buf);
+}
+
+/* The cache's bounds: a text longer than MSGJSON_SKEL_MAX_TEXT is read
+ * right, every time, and makes no skeleton (one of exactly that length
+ * does); thousands of keys of 4 KB texts keep the skeletons' bytes within
+ * MSGJSON_SKEL_MAX_BYTES, every text read as msgjson_parse_filtered reads
+ * it; msgjson_skels_clear leaves no bytes, and a known key's next text is
+ * then a miss; without a cache, msgjson_parse_keyed is
+ * msgjson_parse_filtered. */
+START_TEST(test_skel_bounds)
+{
+    const msgjson_filter *filter = ha_filter();
+    msgjson_skels *c = msgjson_skels_new();
+    ck_assert_ptr_nonnull(c);
+    msgjson_doc k, f;
+    msgjson_init(&k);
+    msgjson_init(&f);
+    char *buf = malloc(1 << 16);
+    ck_assert_ptr_nonnull(buf);
+    for (int over = 0; over < 2; over++) {
+        const char *key = over ? "sensor.long1" : "sensor.long0";
+        skel_counts a = skels_counts(c);
+        for (int t = 0; t < 3; t++) {
+            size_t n =
+                long_text(buf, MSGJSON_SKEL_MAX_TEXT + (size_t)over, (char)('a' + t));
+            ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, key, 12), 0);
+        }
+        skel_counts b = skels_counts(c);
+        if (over) {
+            ck_assert(b.made == a.made && b.bytes == a.bytes && b.hits == a.hits &&
+                      b.misses == a.misses + 3);
+        } else {
+            ck_assert(b.made == a.made + 1 && b.bytes > a.bytes + MSGJSON_SKEL_MAX_TEXT &&
+                      b.hits == a.hits + 2 && b.misses == a.misses + 1);
+        }
+    }
+
+    /* Many keys: the oldest skeletons give way, or new ones are not made. */
+    enum { KEYS = 4000 };
+    char key[32];
+    size_t most = 0;
+    for (int round = 0; round < 2; round++) {
+        skel_counts a = skels_counts(c);
+        for (int i = 0; i < KEYS; i++) {
+            size_t n = key_text(buf, i, round);
+            int kl = snprintf(key, sizeof key, "sensor.k%d", i);
+            if (check_keyed(&k, &f, c, buf, n, filter, key, (size_t)kl) != 0)
+                ck_abort_msg("declined %s", key);
+            size_t bytes = skels_counts(c).bytes;
+            if (bytes > MSGJSON_SKEL_MAX_BYTES)
+                ck_abort_msg("%zu bytes after %s", bytes, key);
+            most = bytes > most ? bytes : most;
+        }
+        skel_counts b = skels_counts(c);
+        ck_assert_uint_eq(b.hits + b.misses, a.hits + a.misses + KEYS);
+        if (round == 1)
+            ck_assert_uint_gt(b.hits - a.hits, KEYS / 10);
+    }
+    /* The bound is what held the bytes back: a skeleton (about 10 KB) more
+     * would have passed it. */
+    ck_assert_uint_gt(most, MSGJSON_SKEL_MAX_BYTES - (64u << 10));
+
+    msgjson_skels_clear(c);
+    skel_counts a = skels_counts(c);
+    ck_assert_uint_eq(a.bytes, 0);
+    size_t n = key_text(buf, 0, 2);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.k0", 9), 0);
+    skel_counts b = skels_counts(c);
+    ck_assert(b.misses == a.misses + 1 && b.made == a.made + 1 && b.bytes > 0);
+    n = key_text(buf, 0, 3);
+    ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.k0", 9), 0);
+    ck_assert_uint_eq(skels_counts(c).hits, b.hits + 1);
+    msgjson_skels_clear(c);
+    msgjson_skels_clear(c);
+
+    /* No cache: hostile messages, accepted and declined, read alike. */
+    rng_state = 8675309u;
+    unsigned ok = 0;
+    for (int i = 0; i < test_count(700); i++) {
+        n = hostile_message(buf);
+        ok += check_keyed(&k, &f, NULL, buf, n, filter, "sensor.x", 8) == 0;
+        ck_assert_int_eq(check_keyed(&k, &f, NULL, buf, n / 2, filter, "sensor.x", 8),
+                         -1);
+    }
+    ck_assert_uint_gt(ok, 0);
+    msgjson_skels_free(c);
+    msgjson_fini(&k);
+    msgjson_fini(&f);
+    free(buf);
+}
+END_TEST
+
 static Suite *msgjson_suite(void)
 {
     Suite *s = suite_create("msgjson");
@@ -1655,6 +2327,12 @@ static Suite *msgjson_suite(void)
     tcase_add_test(td, test_memo_depth);
     tcase_add_test(td, test_memo_random);
     suite_add_tcase(s, td);
+    TCase *ts = tcase_create("skeletons");
+    tcase_set_timeout(ts, 60);
+    tcase_add_test(ts, test_skel_mutations);
+    tcase_add_test(ts, test_skel_counts);
+    tcase_add_test(ts, test_skel_bounds);
+    suite_add_tcase(s, ts);
     return s;
 }
 
