@@ -176,7 +176,7 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
 #define MSGJSON_SKEL_WAYS 4
 #define MSGJSON_SKEL_MAX_TEXT 8192
 #define MSGJSON_SKEL_MAX_NODES 512
-#define MSGJSON_SKEL_MAX_BYTES (8u << 20)
+#define MSGJSON_SKEL_MAX_BYTES (4u << 20)
 
 typedef struct msgjson_skels msgjson_skels;
 
