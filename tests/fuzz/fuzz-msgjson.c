@@ -19,7 +19,12 @@
  *     wrapped one object deeper, the text again, the text with one byte
  *     changed and the text once more (so that its memos are filled, hit,
  *     met at another depth and by other bytes) gives every time the result
- *     and the nodes that a new document gives, string offsets included.
+ *     and the nodes that a new document gives, string offsets included;
+ *   - msgjson_parse_keyed, with each filter and one key, reading the text,
+ *     the text with one byte changed, the text cut in half, the wrapped
+ *     text and the text again (each against the skeleton the one before
+ *     left), gives every time msgjson_parse_filtered's result and nodes
+ *     (their contents: strings may lie in the skeleton).
  * The texts are read from buffers of exactly their size, so that ASan sees
  * any read past their end. */
 #include <stdint.h>
@@ -117,6 +122,34 @@ static void check_reused(msgjson_doc *r, const char *text, size_t n,
     msgjson_fini(&f);
 }
 
+/* Reads text[0..n) with filter through c's skeleton for one key into k and
+ * into a new document without: the same result, and then nodes of the same
+ * contents (type, span, count, value, a string's bytes). */
+static void check_keyed(msgjson_doc *k, msgjson_skels *c, const char *text, size_t n,
+                        const msgjson_filter *filter, const char *what)
+{
+    msgjson_doc f;
+    msgjson_init(&f);
+    int frc = msgjson_parse_filtered(&f, text, n, filter);
+    int krc = msgjson_parse_keyed(k, text, n, filter, c, "key", 3);
+    FUZZ_CHECK(frc == krc, "%s: keyed %d, filtered %d", what, krc, frc);
+    if (frc == 0) {
+        FUZZ_CHECK(f.n == k->n, "%s: %zu nodes, filtered %zu", what, k->n, f.n);
+        for (size_t i = 0; i < f.n; i++) {
+            const msgjson_node *a = &k->nodes[i], *b = &f.nodes[i];
+            FUZZ_CHECK(a->type == b->type && a->span == b->span && a->count == b->count,
+                       "%s: node %zu", what, i);
+            if (a->type == MSGJSON_STRING)
+                FUZZ_CHECK(memcmp(a->u.s, b->u.s, (size_t)a->count + 1) == 0,
+                           "%s: string %zu", what, i);
+            else if (a->type == MSGJSON_INTEGER || a->type == MSGJSON_REAL)
+                FUZZ_CHECK(memcmp(&a->u, &b->u, sizeof a->u) == 0, "%s: value %zu", what,
+                           i);
+        }
+    }
+    msgjson_fini(&f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -199,6 +232,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_reused(&r, text, size, filters[i], "after changed");
     }
     msgjson_fini(&r);
+    /* The skeletons: each text against the skeleton the one before left. */
+    char *half = malloc(size / 2 ? size / 2 : 1);
+    FUZZ_CHECK(half != NULL, "out of memory");
+    memcpy(half, text, size / 2);
+    msgjson_doc k;
+    msgjson_init(&k);
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        msgjson_skels *c = msgjson_skels_new();
+        FUZZ_CHECK(c != NULL, "out of memory");
+        check_keyed(&k, c, text, size, filters[i], "keyed first");
+        check_keyed(&k, c, changed, size, filters[i], "keyed changed");
+        check_keyed(&k, c, text, size, filters[i], "keyed after changed");
+        check_keyed(&k, c, half, size / 2, filters[i], "keyed half");
+        check_keyed(&k, c, wrapped, size + 6, filters[i], "keyed wrapped");
+        check_keyed(&k, c, text, size, filters[i], "keyed again");
+        check_keyed(&k, c, text, size, filters[i], "keyed once more");
+        msgjson_skels_free(c);
+    }
+    msgjson_fini(&k);
+    free(half);
     free(wrapped);
     free(changed);
     json_decref(tree);
