@@ -1197,10 +1197,40 @@ typedef enum {
     K_COUNT
 } msg_key;
 
+/* Where a message's members lie, as node offsets from its root (0: none):
+ * its top-level ones (msg_key's) and, once a state change was encoded, those
+ * encode_ha_state looks up in new_state, weather and presence. Where a
+ * member lies depends only on the keys and containers, so a message read
+ * from a skeleton keeps them in the skeleton's scratch bytes for the next
+ * one read from it (msgjson_doc.scratch). */
+typedef struct {
+    uint16_t top_known, ha_known; /* nonzero once filled */
+    uint16_t top[K_COUNT];
+    uint16_t new_state[2]; /* state, attributes */
+    uint16_t weather[4];   /* shape_parts' WEATHER */
+    uint16_t presence[2];  /* shape_parts' PRESENCE */
+} member_memo;
+
+_Static_assert(sizeof(member_memo) <= MSGJSON_SKEL_SCRATCH, "member_memo too large");
+_Static_assert(MSGJSON_SKEL_MAX_NODES <= UINT16_MAX, "member_memo offsets too small");
+
 typedef struct {
     const msgjson_node *root;
     const msgjson_node *v[K_COUNT]; /* a member's value, or NULL */
+    member_memo *memo;              /* the skeleton's, or NULL */
 } msg_index;
+
+/* The offset of v from root for member_memo, 0 for NULL. */
+static uint16_t memo_at(const msgjson_node *root, const msgjson_node *v)
+{
+    return v != NULL ? (uint16_t)(v - root) : 0;
+}
+
+/* The node at offset at from root (0: NULL). */
+static const msgjson_node *memo_node(const msgjson_node *root, uint16_t at)
+{
+    return at != 0 ? root + at : NULL;
+}
 
 /* The members of obj in order: k walks the key nodes (the value is k + 1).
  * obj must be an object. */
@@ -1275,10 +1305,17 @@ static msg_key msg_key_of(const msgjson_node *key)
 }
 
 /* Fills ix from the object msg; the first of repeated keys wins, as with
- * msgjson_get. */
-static void msg_index_fill(msg_index *ix, const msgjson_node *msg)
+ * msgjson_get. With memo (the skeleton's scratch of a message read from
+ * one, of at most MSGJSON_SKEL_MAX_NODES nodes), from it once filled. */
+static void msg_index_fill(msg_index *ix, const msgjson_node *msg, member_memo *memo)
 {
     ix->root = msg;
+    ix->memo = memo;
+    if (memo != NULL && memo->top_known) {
+        for (size_t i = 0; i < K_COUNT; i++)
+            ix->v[i] = memo_node(msg, memo->top[i]);
+        return;
+    }
     for (size_t i = 0; i < K_COUNT; i++)
         ix->v[i] = NULL;
     FOR_MEMBERS(k, msg)
@@ -1286,6 +1323,11 @@ static void msg_index_fill(msg_index *ix, const msgjson_node *msg)
         msg_key mk = msg_key_of(k);
         if (mk != K_COUNT && ix->v[mk] == NULL)
             ix->v[mk] = k + 1;
+    }
+    if (memo != NULL) {
+        for (size_t i = 0; i < K_COUNT; i++)
+            memo->top[i] = memo_at(msg, ix->v[i]);
+        memo->top_known = 1;
     }
 }
 
@@ -1663,8 +1705,11 @@ enum {
     SHAPE_PARTS = P_PRESENCE + 2
 };
 
-static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
-                        const msgjson_node **part)
+/* Finds the shape's parts of a state change; with msg's memo, takes
+ * weather's and presence's members from it once known, else notes them
+ * there with new_state's (nsv: its state and attributes). */
+static void shape_parts(const msg_index *msg, const msgjson_node *const *nsv,
+                        const msgjson_node *attrs, const msgjson_node **part)
 {
     static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
                                           MEMBER("pressure"), MEMBER("condition")};
@@ -1676,8 +1721,25 @@ static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
     part[P_AREA] = mget(msg, K_AREA);
     part[P_SITE] = mget(msg, K_SITE);
     part[P_ATTRS] = attrs;
+    member_memo *memo = msg->memo;
+    if (memo != NULL && memo->ha_known) {
+        for (size_t i = 0; i < 4; i++)
+            part[P_WEATHER + i] = memo_node(msg->root, memo->weather[i]);
+        for (size_t i = 0; i < 2; i++)
+            part[P_PRESENCE + i] = memo_node(msg->root, memo->presence[i]);
+        return;
+    }
     members_get(mget(msg, K_WEATHER), WEATHER, 4, part + P_WEATHER);
     members_get(mget(msg, K_PRESENCE), PRESENCE, 2, part + P_PRESENCE);
+    if (memo != NULL) {
+        for (size_t i = 0; i < 2; i++)
+            memo->new_state[i] = memo_at(msg->root, nsv[i]);
+        for (size_t i = 0; i < 4; i++)
+            memo->weather[i] = memo_at(msg->root, part[P_WEATHER + i]);
+        for (size_t i = 0; i < 2; i++)
+            memo->presence[i] = memo_at(msg->root, part[P_PRESENCE + i]);
+        memo->ha_known = 1;
+    }
 }
 
 /* The fields of a state change after its state and value: its attributes
@@ -2216,7 +2278,13 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     }
     static const member_name NEW_STATE[] = {MEMBER("state"), MEMBER("attributes")};
     const msgjson_node *nsv[2];
-    members_get(ns, NEW_STATE, 2, nsv);
+    member_memo *memo = msg->memo;
+    if (memo != NULL && memo->ha_known) {
+        nsv[0] = memo_node(msg->root, memo->new_state[0]);
+        nsv[1] = memo_node(msg->root, memo->new_state[1]);
+    } else {
+        members_get(ns, NEW_STATE, 2, nsv);
+    }
     const msgjson_node *state_j = nsv[0];
     if (!is_string(state_j)) {
         snprintf(c->err, c->errlen, "new_state.state is not a string");
@@ -2259,7 +2327,7 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     /* The same entity in the same shape as before: the line it had, with
      * this state and time. */
     const msgjson_node *part[SHAPE_PARTS];
-    shape_parts(msg, attrs, part);
+    shape_parts(msg, nsv, attrs, part);
     uint64_t h = c->cache != NULL ? entity_hash(part[P_ENTITY_ID]) : 0;
     state_fields sf = {state, state_len, include_state, include_value, value};
     if (c->cache != NULL && shape_hit(c, part, h, &sf, out, time_ns))
@@ -2595,7 +2663,7 @@ int lineproto_encode_cached(const msgjson_doc *doc, const lineproto_opts *opts,
         return -1;
     }
     msg_index ix;
-    msg_index_fill(&ix, root);
+    msg_index_fill(&ix, root, (member_memo *)(void *)doc->scratch);
     const msg_index *msg = &ix;
     const msgjson_node *event_type = mget(msg, K_EVENT_TYPE);
     if (len_of(event_type) == 0) {

@@ -1052,6 +1052,7 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
 {
     d->n = 0;
     d->slen = 0;
+    d->scratch = NULL;
     if (n >= UINT32_MAX)
         return -1;
     /* Decoded strings and their NULs never take more bytes than the text. */
@@ -1090,8 +1091,9 @@ typedef struct {
     uint32_t node; /* its node's index; its kind in the top two bits */
 } skel_slot;
 
-/* A skeleton (see msgjson.h). Its buffer holds its nodes, whose strings
- * point into the buffer's strings, then its slots, strings and text. */
+/* A skeleton (see msgjson.h). Its buffer holds its scratch bytes (zeroed
+ * when it is made), its nodes, whose strings point into the buffer's
+ * strings, then its slots, strings and text. */
 typedef struct {
     uint64_t key; /* the key's hash, never 0; 0 for an empty way */
     uint64_t used;
@@ -1111,12 +1113,13 @@ struct msgjson_skels {
 
 static const msgjson_node *skel_nodes(const skel *k)
 {
-    return (const msgjson_node *)(const void *)k->buf;
+    return (const msgjson_node *)(const void *)(k->buf + MSGJSON_SKEL_SCRATCH);
 }
 
 static const skel_slot *skel_slots(const skel *k)
 {
-    return (const skel_slot *)(const void *)(k->buf + k->nn * sizeof(msgjson_node));
+    return (const skel_slot *)(const void *)(k->buf + MSGJSON_SKEL_SCRATCH +
+                                             k->nn * sizeof(msgjson_node));
 }
 
 static const char *skel_text(const skel *k)
@@ -1399,19 +1402,21 @@ static void skel_make(msgjson_skels *c, skel *k, uint64_t h, const msgjson_doc *
     }
     if (k->key != 0)
         skel_drop(c, k);
-    size_t bytes = d->n * sizeof(msgjson_node) + ns * sizeof(skel_slot) + d->slen + n;
+    size_t bytes = MSGJSON_SKEL_SCRATCH + d->n * sizeof(msgjson_node) +
+                   ns * sizeof(skel_slot) + d->slen + n;
     if (c->bytes + bytes > MSGJSON_SKEL_MAX_BYTES)
         return;
     char *buf = malloc(bytes);
     if (buf == NULL)
         return;
-    msgjson_node *nodes = (msgjson_node *)(void *)buf;
-    char *str = buf + d->n * sizeof(msgjson_node) + ns * sizeof(skel_slot);
+    memset(buf, 0, MSGJSON_SKEL_SCRATCH);
+    msgjson_node *nodes = (msgjson_node *)(void *)(buf + MSGJSON_SKEL_SCRATCH);
+    char *str = (char *)(nodes + d->n) + ns * sizeof(skel_slot);
     memcpy(nodes, d->nodes, d->n * sizeof *nodes);
     for (size_t i = 0; i < d->n; i++)
         if (nodes[i].type == MSGJSON_STRING)
             nodes[i].u.s = str + (d->nodes[i].u.s - d->str);
-    memcpy(buf + d->n * sizeof(msgjson_node), slot, ns * sizeof(skel_slot));
+    memcpy(nodes + d->n, slot, ns * sizeof(skel_slot));
     memcpy(str, d->str, d->slen);
     memcpy(str + d->slen, t, n);
     k->key = h;
@@ -1446,6 +1451,7 @@ int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
     if (k != NULL && k->filter == filter && n < UINT32_MAX) {
         d->n = 0;
         d->slen = 0;
+        d->scratch = NULL;
         if (str_reserve(d, n + 1) < 0 || node_reserve(d, k->nn) < 0)
             return -2;
         int rc = skel_read(d, k, (const unsigned char *)text, n);
@@ -1454,6 +1460,7 @@ int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
                 c->hits++;
                 k->changed = 0;
                 k->used = ++c->clock;
+                d->scratch = (unsigned char *)k->buf;
             }
             return rc;
         }
@@ -1568,6 +1575,7 @@ int msgjson_from_json(msgjson_doc *d, const json_t *v)
 {
     d->n = 0;
     d->slen = 0;
+    d->scratch = NULL;
     if (v == NULL)
         return -1;
     int rc = from_json(d, v, 0);

@@ -119,6 +119,13 @@ typedef struct msgjson_doc {
     size_t scap;
     msgjson_memo memo[MSGJSON_MEMO_SLOTS];
     uint64_t memo_clock;
+    /* When the nodes were read from a skeleton (msgjson_parse_keyed): the
+     * skeleton's MSGJSON_SKEL_SCRATCH bytes, zeroed when it was made, for
+     * the caller to keep what it derives from the nodes' structure alone
+     * (where containers and keys lie, which keys an object has), which
+     * every document read from the same skeleton shares; never what it
+     * derives from a scalar's value. NULL otherwise. Valid as the nodes. */
+    unsigned char *scratch;
 } msgjson_doc;
 
 void msgjson_init(msgjson_doc *d);
@@ -177,6 +184,7 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
 #define MSGJSON_SKEL_MAX_TEXT 8192
 #define MSGJSON_SKEL_MAX_NODES 512
 #define MSGJSON_SKEL_MAX_BYTES (4u << 20)
+#define MSGJSON_SKEL_SCRATCH 64 /* bytes, a multiple of a node's alignment */
 
 typedef struct msgjson_skels msgjson_skels;
 
