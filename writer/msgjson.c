@@ -1386,10 +1386,6 @@ static void skel_make(msgjson_skels *c, skel *k, uint64_t h, const msgjson_doc *
         if (c->way == NULL)
             return;
     }
-    skel_slot slot[MSGJSON_SKEL_MAX_NODES];
-    size_t ns = skel_slots_find(d, t, n, slot, MSGJSON_SKEL_MAX_NODES);
-    if (ns == SIZE_MAX)
-        return;
     uint32_t changed = 0;
     if (k == NULL) {
         skel *set = &c->way[(h >> 20) % MSGJSON_SKEL_SETS * MSGJSON_SKEL_WAYS];
@@ -1400,15 +1396,26 @@ static void skel_make(msgjson_skels *c, skel *k, uint64_t h, const msgjson_doc *
     } else {
         changed = k->changed;
     }
-    if (k->key != 0)
-        skel_drop(c, k);
-    size_t bytes = MSGJSON_SKEL_SCRATCH + d->n * sizeof(msgjson_node) +
-                   ns * sizeof(skel_slot) + d->slen + n;
-    if (c->bytes + bytes > MSGJSON_SKEL_MAX_BYTES)
+    /* Whether it fits is known before its slots are looked for, and what k
+     * holds is dropped only for a skeleton that is made: with the cache at
+     * its bound, a text of a new key costs no walk and takes no other key's
+     * skeleton. */
+    size_t room = MSGJSON_SKEL_MAX_BYTES - (c->bytes - (k->key != 0 ? k->bytes : 0));
+    size_t bytes = MSGJSON_SKEL_SCRATCH + d->n * sizeof(msgjson_node) + d->slen + n;
+    if (bytes > room)
+        return;
+    skel_slot slot[MSGJSON_SKEL_MAX_NODES];
+    size_t ns = skel_slots_find(d, t, n, slot, MSGJSON_SKEL_MAX_NODES);
+    if (ns == SIZE_MAX)
+        return;
+    bytes += ns * sizeof(skel_slot);
+    if (bytes > room)
         return;
     char *buf = malloc(bytes);
     if (buf == NULL)
         return;
+    if (k->key != 0)
+        skel_drop(c, k);
     memset(buf, 0, MSGJSON_SKEL_SCRATCH);
     msgjson_node *nodes = (msgjson_node *)(void *)(buf + MSGJSON_SKEL_SCRATCH);
     char *str = (char *)(nodes + d->n) + ns * sizeof(skel_slot);
