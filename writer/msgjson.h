@@ -163,7 +163,7 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
  * accepted with a filter, its nodes (and their strings), and where each of
  * its scalar values lies in it; everything between two scalars (keys,
  * brackets, separators, whitespace) is the text's structure. A new text is
- * compared with the skeleton's, 16 bytes at a time; a scalar whose bytes
+ * compared with the skeleton's, 32 bytes a step; a scalar whose bytes
  * differ is read again where it now lies, and the structure around it must
  * be the same bytes. The reader is deterministic and reads a text left to
  * right, so a text made of the skeleton's structure and valid scalars is
