@@ -22,7 +22,19 @@ static void obs_init(weather_obs *o, const char *provider)
 
 static void set_str(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    if (src == NULL)
+        src = "";
+    size_t len = strlen(src);
+    if (len >= n) {
+        /* Cut before the character the first byte left out belongs to, so
+         * that a valid UTF-8 text stays valid (a unit such as "°C" cut in
+         * its middle would not render as JSON). */
+        len = n - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
 }
 
 /* A finite JSON number as double, else NAN. */

@@ -309,6 +309,46 @@ START_TEST(test_units_null)
 }
 END_TEST
 
+/* A unit longer than its field is cut before a whole character, never in
+ * the middle of one, so the observation still renders as JSON (found by
+ * fuzz-enrich: "time_n\u00b0C" cut to 7 bytes ended in half a '°'); a
+ * condition likewise. */
+START_TEST(test_long_units_cut_whole)
+{
+    static const char body[] =
+        "{\"current_units\":{\"temperature_2m\":\"time_n\u00b0C\","
+        "\"surface_pressure\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\"},"
+        "\"current\":{\"time\":\"2026-11-21T23:45\",\"temperature_2m\":4.5,"
+        "\"relative_humidity_2m\":93,\"surface_pressure\":1011,\"weather_code\":61,"
+        "\"wind_speed_10m\":10,\"is_day\":0}}";
+    weather_obs o;
+    char err[256];
+    ck_assert_int_eq(weather_parse_open_meteo(body, strlen(body), &o, err, sizeof err), 0);
+    ck_assert_str_eq(o.temperature_unit, "time_n");
+    ck_assert_str_eq(o.pressure_unit, "\xc3\xa9\xc3\xa9\xc3\xa9");
+    for (int metric = 0; metric < 2; metric++) {
+        if (metric)
+            weather_to_metric(&o);
+        json_t *j = weather_to_json(&o, o.observed_at_ns, false);
+        ck_assert_ptr_nonnull(j);
+        json_decref(j);
+    }
+    json_t *attrs = json_pack("{s:f,s:s}", "temperature", 3.0, "temperature_unit",
+                              "\xc2\xb0\xc2\xb0\xc2\xb0\xc2\xb0");
+    json_t *entity = json_pack("{s:s,s:s,s:s,s:o}", "entity_id", "weather.home", "state",
+                               "a condition of thirty bytes, \xc3\xa9\xc3\xa9",
+                               "last_updated", "2026-11-21T23:45:00+00:00", "attributes",
+                               attrs);
+    ck_assert_int_eq(weather_from_entity(entity, &o, err, sizeof err), 0);
+    ck_assert_str_eq(o.temperature_unit, "\xc2\xb0\xc2\xb0\xc2\xb0");
+    ck_assert_str_eq(o.condition, "a condition of thirty bytes, \xc3\xa9");
+    json_t *j = weather_to_json(&o, o.observed_at_ns, false);
+    ck_assert_ptr_nonnull(j);
+    json_decref(j);
+    json_decref(entity);
+}
+END_TEST
+
 static json_t *load(const char *text)
 {
     json_error_t e;
@@ -432,6 +472,7 @@ static Suite *weather_suite(void)
     tcase_add_loop_test(tc, test_owm_codes, 0, sizeof owm_cases / sizeof owm_cases[0]);
     tcase_add_loop_test(tc, test_units, 0, sizeof unit_cases / sizeof unit_cases[0]);
     tcase_add_test(tc, test_units_null);
+    tcase_add_test(tc, test_long_units_cut_whole);
     tcase_add_loop_test(tc, test_entity, 0, sizeof entity_cases / sizeof entity_cases[0]);
     tcase_add_test(tc, test_metric_and_json);
     suite_add_tcase(s, tc);
