@@ -323,7 +323,8 @@ START_TEST(test_long_units_cut_whole)
         "\"wind_speed_10m\":10,\"is_day\":0}}";
     weather_obs o;
     char err[256];
-    ck_assert_int_eq(weather_parse_open_meteo(body, strlen(body), &o, err, sizeof err), 0);
+    ck_assert_int_eq(weather_parse_open_meteo(body, strlen(body), &o, err, sizeof err),
+                     0);
     ck_assert_str_eq(o.temperature_unit, "time_n");
     ck_assert_str_eq(o.pressure_unit, "\xc3\xa9\xc3\xa9\xc3\xa9");
     for (int metric = 0; metric < 2; metric++) {
@@ -335,10 +336,10 @@ START_TEST(test_long_units_cut_whole)
     }
     json_t *attrs = json_pack("{s:f,s:s}", "temperature", 3.0, "temperature_unit",
                               "\xc2\xb0\xc2\xb0\xc2\xb0\xc2\xb0");
-    json_t *entity = json_pack("{s:s,s:s,s:s,s:o}", "entity_id", "weather.home", "state",
-                               "a condition of thirty bytes, \xc3\xa9\xc3\xa9",
-                               "last_updated", "2026-11-21T23:45:00+00:00", "attributes",
-                               attrs);
+    json_t *entity =
+        json_pack("{s:s,s:s,s:s,s:o}", "entity_id", "weather.home", "state",
+                  "a condition of thirty bytes, \xc3\xa9\xc3\xa9", "last_updated",
+                  "2026-11-21T23:45:00+00:00", "attributes", attrs);
     ck_assert_int_eq(weather_from_entity(entity, &o, err, sizeof err), 0);
     ck_assert_str_eq(o.temperature_unit, "\xc2\xb0\xc2\xb0\xc2\xb0");
     ck_assert_str_eq(o.condition, "a condition of thirty bytes, \xc3\xa9");
