@@ -26,6 +26,17 @@ static void add_line(batch *b, int32_t partition, int64_t offset, int64_t now_ms
         0);
 }
 
+/* Appends the line "m v=1 1\n" at offset of partition 0 with a copy of
+ * payload (plen bytes) and key (klen bytes, may be NULL). */
+static void add_copy(batch *b, int64_t offset, const void *payload, size_t plen,
+                     const void *key, size_t klen)
+{
+    size_t off = b->text.len;
+    ck_assert_int_eq(lineproto_buf_append(&b->text, "m v=1 1\n", 8), 0);
+    ck_assert_int_eq(batch_add_encoded(b, off, 0, offset, payload, plen, key, klen, 0),
+                     0);
+}
+
 START_TEST(test_full_by_points)
 {
     batch_limits lim = {3, 1 << 20, 1000};
@@ -146,12 +157,7 @@ START_TEST(test_payload_copies)
             memset(big, 'a' + i % 26, plen);
             char key[16];
             int kn = snprintf(key, sizeof key, "k%d", i);
-            size_t off = b.text.len;
-            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, plen,
-                                               i % 5 ? key : NULL, i % 5 ? (size_t)kn : 0,
-                                               0),
-                             0);
+            add_copy(&b, i, big, plen, i % 5 ? key : NULL, i % 5 ? (size_t)kn : 0);
         }
         for (int i = 0; i < 300; i++) {
             const batch_entry *e = &b.e[i];
@@ -207,10 +213,7 @@ START_TEST(test_key_lengths)
         for (size_t len = 1; len <= 70; len++) {
             for (size_t i = 0; i < len; i++)
                 key[i] = (char)('A' + (len * 7 + i + (size_t)round) % 58);
-            size_t off = b.text.len;
-            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-            ck_assert_int_eq(
-                batch_add_encoded(&b, off, 0, (int64_t)len, "{}", 2, key, len, 0), 0);
+            add_copy(&b, (int64_t)len, "{}", 2, key, len);
         }
         for (size_t len = 1; len <= 70; len++) {
             const batch_entry *e = &b.e[len - 1];
@@ -241,14 +244,10 @@ START_TEST(test_blocks_reused)
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 200; i++) {
             memset(big, 'a' + (i + round) % 26, 1000);
-            size_t off = b.text.len;
-            ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-            ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, 1000, "k", 1, 0), 0);
+            add_copy(&b, i, big, 1000, "k", 1);
         }
         memset(big, 'z', 100000);
-        size_t off = b.text.len;
-        ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-        ck_assert_int_eq(batch_add_encoded(&b, off, 0, 200, big, 100000, NULL, 0, 0), 0);
+        add_copy(&b, 200, big, 100000, NULL, 0);
         /* Every fill after the first took the 4 spare blocks. */
         ck_assert_uint_eq(b.nspare, 0);
         for (int i = 0; i < 200; i++) {
@@ -263,9 +262,7 @@ START_TEST(test_blocks_reused)
     }
     /* 70 payloads of 60,000 bytes, one a block: 64 blocks are kept. */
     for (int i = 0; i < 70; i++) {
-        size_t off = b.text.len;
-        ck_assert_int_eq(lineproto_buf_append(&b.text, "m v=1 1\n", 8), 0);
-        ck_assert_int_eq(batch_add_encoded(&b, off, 0, i, big, 60000, NULL, 0, 0), 0);
+        add_copy(&b, i, big, 60000, NULL, 0);
     }
     batch_clear(&b);
     ck_assert_uint_eq(b.nspare, 64);
