@@ -2161,12 +2161,10 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
         return; /* out of memory: no entry */
     if (!e->full || e->hash != h) {
         e->changed = 0;
-    } else if (e->changed > 2 && (e->changed & (e->changed - 1)) != 0 &&
-               e->changed % 64 != 0) {
-        /* An entity whose shape changes with every state (a light's
-         * brightness, a player's position) would pay for a new entry each
-         * time: after two in a row it gets one only now and then, and
-         * keeps the last. */
+    } else if (!msgjson_remake_due(e->changed)) {
+        /* An entity whose shape changes with every state (a media player's
+         * title) would pay for a new entry each time: after two in a row it
+         * gets one only now and then, and keeps the last. */
         return;
     }
     e->full = false;

@@ -1439,13 +1439,6 @@ static void skel_make(msgjson_skels *c, skel *k, uint64_t h, const msgjson_doc *
     c->made++;
 }
 
-/* True for the texts in a row that did not fit a key's skeleton after
- * which it is made again: the 1st, 2nd, 4th, 8th... and every 64th. */
-static bool remake_due(uint32_t changed)
-{
-    return (changed & (changed - 1)) == 0 || changed % 64 == 0;
-}
-
 int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
                         const msgjson_filter *filter, msgjson_skels *c, const void *key,
                         size_t keylen)
@@ -1477,7 +1470,7 @@ int msgjson_parse_keyed(msgjson_doc *d, const char *text, size_t n,
     if (rc == 0) {
         if (k != NULL && k->changed < UINT32_MAX)
             k->changed++;
-        if (k == NULL || remake_due(k->changed))
+        if (k == NULL || msgjson_remake_due(k->changed))
             skel_make(c, k, h, d, filter, (const unsigned char *)text, n);
     }
     return rc;

@@ -276,6 +276,15 @@ static inline uint64_t msgjson_bytes_hash(const char *s, size_t n)
     return h ^ (h >> 33);
 }
 
+/* True for the misses in a row after which a per-key cache makes its entry
+ * again (a skeleton here, a line's shape in lineproto.c): the 0th, 1st,
+ * 2nd, 4th, 8th... and every 64th, so that a key whose texts change every
+ * time pays for a new entry now and then only. */
+static inline bool msgjson_remake_due(uint32_t misses)
+{
+    return (misses & (misses - 1)) == 0 || misses % 64 == 0;
+}
+
 /* An object's members in order: msgjson_first gives the first key node (or
  * NULL), msgjson_next the key node after key's member (or NULL at the end
  * of obj); the value node is key + 1. */
