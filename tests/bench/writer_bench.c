@@ -22,11 +22,12 @@
  * With --latency it produces RATE events a second for SECONDS to the running
  * writer and reports the writer's kafka_to_influx_ms percentiles (from the
  * enqueueing producer's timestamp to InfluxDB's acknowledgement).
- * With --encode N [full] (--encode-unfiltered N [full]) it needs neither
- * influxd nor a broker: it reads and encodes N of the same events (with
- * "full", shaped as Home Assistant's whole events: writer_gen_init_full)
- * in-process, as the writer's poll thread does (msgjson_parse_keyed with
- * the ha schema's lineproto_filter and skeletons keyed by entity_id, or
+ * With --encode N [lean|full [ENTITIES]] (--encode-unfiltered alike) it
+ * needs neither influxd nor a broker: it reads and encodes N of the same
+ * events of ENTITIES entities (200; with "full", shaped as Home Assistant's
+ * whole events: writer_gen_init_full) in-process, as the writer's poll
+ * thread does (msgjson_parse_keyed with the ha schema's lineproto_filter
+ * and skeletons keyed by entity_id, or
  * msgjson_parse building every member, then lineproto_encode_cached with a
  * shape cache, as the sink keeps one), and prints the time per event; count
  * its instructions with
@@ -459,13 +460,13 @@ encode_one(msgjson_doc *doc, const char *text, size_t len, const char *key,
 }
 
 /* --encode N: see the top of this file. */
-static int run_encode(long events, bool filtered, bool full)
+static int run_encode(long events, bool filtered, bool full, unsigned entities)
 {
     writer_gen g;
     if (full)
-        writer_gen_init_full(&g, 200, 1700000000000000000LL);
+        writer_gen_init_full(&g, entities, 1700000000000000000LL);
     else
-        writer_gen_init(&g, 200, 1700000000000000000LL);
+        writer_gen_init(&g, entities, 1700000000000000000LL);
     if (events < 1)
         events = 1;
     char **texts = calloc((size_t)events, sizeof *texts);
@@ -519,12 +520,13 @@ static int run_encode(long events, bool filtered, bool full)
         lineproto_cache_counts(cache, &hits, &misses, &kept);
     if (skels != NULL)
         msgjson_skels_counts(skels, &skel_hits, &skel_misses, &skel_made, &skel_bytes);
-    printf("{\"mode\":\"encode\",\"filtered\":%s,\"full\":%s,\"events\":%ld,"
+    printf("{\"mode\":\"encode\",\"filtered\":%s,\"full\":%s,\"entities\":%u,"
+           "\"events\":%ld,"
            "\"json_bytes\":%zu,\"line_bytes\":%zu,\"ns_per_event\":%.0f,\"failed\":%ld,"
            "\"cache_hits\":%" PRIu64 ",\"cache_misses\":%" PRIu64
            ",\"skeleton_hits\":%" PRIu64 ",\"skeleton_misses\":%" PRIu64
            ",\"skeleton_bytes\":%zu}\n",
-           filtered ? "true" : "false", full ? "true" : "false", events, bytes,
+           filtered ? "true" : "false", full ? "true" : "false", entities, events, bytes,
            line_bytes, events > 0 ? (t1 - t0) * 1e9 / (double)events : 0, failed, hits,
            misses, skel_hits, skel_misses, skel_bytes);
     for (long i = 0; i < events; i++) {
@@ -666,7 +668,8 @@ int main(int argc, char **argv)
         (strcmp(argv[1], "--encode") == 0 || strcmp(argv[1], "--encode-unfiltered") == 0))
         return run_encode(argc > 2 ? atol(argv[2]) : 2000,
                           strcmp(argv[1], "--encode") == 0,
-                          argc > 3 && strcmp(argv[3], "full") == 0);
+                          argc > 3 && strcmp(argv[3], "full") == 0,
+                          argc > 4 && atoi(argv[4]) > 0 ? (unsigned)atoi(argv[4]) : 200);
     bool latency_mode = argc > 1 && strcmp(argv[1], "--latency") == 0;
     int lat_seconds = latency_mode && argc > 2 ? atoi(argv[2]) : 10;
     int lat_rate = latency_mode && argc > 3 ? atoi(argv[3]) : 1000;
