@@ -140,12 +140,12 @@ int lineproto_encode_doc(const struct msgjson_doc *doc, const lineproto_opts *op
  * it encoded in full, so that the next one in the same shape (the same ids,
  * unit, area, site, attributes, and weather and presence values written;
  * any state, value and time) costs a few copies instead of its encoding,
- * with the same result. It keeps up to 1,024 entities of at most 16 KB
- * each (a full table of slots takes the least recently used one), holds no
- * memory until its first entry (then a table of about 140 KB and the
- * entries, typically under 1 KB each, in slabs of 256 KB, at most 4 MB:
- * past that it forgets them all and starts over), and is for one thread at
- * a time. */
+ * with the same result. It keeps up to 4,096 entities of at most 16 KB
+ * each (an entity's 8 slots, when full, give up the least recently used
+ * one), holds no memory until its first entry (then a table of about 1 MB
+ * and the entries, typically under 1 KB each, in slabs of 256 KB, at most
+ * 8 MB: past that it forgets them all and starts over), and is for one
+ * thread at a time. */
 typedef struct lineproto_cache lineproto_cache;
 
 /* NULL when out of memory. */

@@ -180,10 +180,10 @@ int msgjson_parse_filtered(msgjson_doc *d, const char *text, size_t n,
  * more is not made. A key whose texts keep changing their structure gets a
  * new skeleton only at its 1st, 2nd, 4th, 8th... such text in a row. */
 #define MSGJSON_SKEL_SETS 1024
-#define MSGJSON_SKEL_WAYS 4
+#define MSGJSON_SKEL_WAYS 8
 #define MSGJSON_SKEL_MAX_TEXT 8192
 #define MSGJSON_SKEL_MAX_NODES 512
-#define MSGJSON_SKEL_MAX_BYTES (4u << 20)
+#define MSGJSON_SKEL_MAX_BYTES (16u << 20)
 #define MSGJSON_SKEL_SCRATCH 64 /* bytes, a multiple of a node's alignment */
 
 typedef struct msgjson_skels msgjson_skels;

@@ -1413,7 +1413,7 @@ START_TEST(test_cache_number_holes)
 }
 END_TEST
 
-/* 600 entities with 6 KB of attributes each outgrow the cache's 4 MB of
+/* 1,400 entities with 6 KB of attributes each outgrow the cache's 8 MB of
  * slabs: it forgets its entries once and makes them again, and every line
  * stays the one made without a cache. */
 START_TEST(test_cache_outgrows_its_memory)
@@ -1425,7 +1425,7 @@ START_TEST(test_cache_outgrows_its_memory)
     int n = snprintf(attrs, sizeof attrs, "{\"text\":\"");
     memset(attrs + n, 'x', 6000);
     snprintf(attrs + n + 6000, sizeof attrs - (size_t)n - 6000, "\"}");
-    for (int e = 0; e < 600; e++) {
+    for (int e = 0; e < 1400; e++) {
         char id[32];
         snprintf(id, sizeof id, "sensor.big_%d", e);
         state_text(t, sizeof t, id, "1", attrs);
@@ -1435,9 +1435,38 @@ START_TEST(test_cache_outgrows_its_memory)
     }
     uint64_t hits, misses, kept;
     lineproto_cache_counts(c, &hits, &misses, &kept);
-    ck_assert_uint_eq(hits + misses, 1200);
-    ck_assert_uint_ge(hits, 590); /* all but the second states after a reset */
-    ck_assert_uint_lt(hits, 600); /* at least one reset */
+    ck_assert_uint_eq(hits + misses, 2800);
+    ck_assert_uint_ge(hits, 1390); /* all but the second states after a reset */
+    ck_assert_uint_lt(hits, 1400); /* at least one reset */
+    lineproto_cache_free(c);
+}
+END_TEST
+
+/* A large home: 3,000 entities, each in turn (the worst order for a cache
+ * that gives up its least recently used entry), all keep their entries: the
+ * second round of states hits for all but the few whose 8 slots were taken
+ * by their neighbours. */
+START_TEST(test_cache_holds_a_large_home)
+{
+    enum { ENTITIES = 3000 };
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    char t[512];
+    for (int round = 0; round < 2; round++) {
+        for (int e = 0; e < ENTITIES; e++) {
+            char id[32], state[16];
+            snprintf(id, sizeof id, "sensor.room_%d", e);
+            snprintf(state, sizeof state, "%d.5", round);
+            state_text(t, sizeof t, id, state,
+                       "{\"unit_of_measurement\":\"W\",\"friendly_name\":\"Power\"}");
+            cached_line(c, &o, t);
+        }
+    }
+    uint64_t hits, misses, kept;
+    lineproto_cache_counts(c, &hits, &misses, &kept);
+    ck_assert_uint_eq(hits + misses, 2 * ENTITIES);
+    ck_assert_uint_ge(hits, ENTITIES - 30);
     lineproto_cache_free(c);
 }
 END_TEST
@@ -1472,6 +1501,7 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tk, test_cache_changing_shape_backs_off);
     tcase_add_test(tk, test_cache_number_holes);
     tcase_add_test(tk, test_cache_outgrows_its_memory);
+    tcase_add_test(tk, test_cache_holds_a_large_home);
     suite_add_tcase(s, tk);
     TCase *tp = tcase_create("property");
     tcase_set_timeout(tp, 60);

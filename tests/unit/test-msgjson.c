@@ -2208,6 +2208,44 @@ static size_t key_text(char *buf, int i, int round)
     return (size_t)(p - buf);
 }
 
+/* A large home: 2,500 keys of 700-byte texts, each in turn (the worst order
+ * for sets that give up their least recently used skeleton), all fit: the
+ * second text of every key but the few of an overfull set is read from
+ * its skeleton. */
+START_TEST(test_skel_large_home)
+{
+    enum { KEYS = 2500 };
+    const msgjson_filter *filter = ha_filter();
+    msgjson_skels *c = msgjson_skels_new();
+    ck_assert_ptr_nonnull(c);
+    msgjson_doc k, f;
+    msgjson_init(&k);
+    msgjson_init(&f);
+    char buf[2048], key[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < KEYS; i++) {
+            char *p = buf;
+            p += sprintf(p, "{\"entity_id\":\"sensor.h%d\",\"new_state\":{\"state\":\"%d\","
+                            "\"attributes\":{",
+                         i, round);
+            for (int a = 0; a < 12; a++)
+                p += sprintf(p, "%s\"attribute_%d\":\"%d 0123456789abcdefghijklmnopq\"",
+                             a ? "," : "", a, i);
+            p += sprintf(p, "}},\"value\":%d}", i + round);
+            int kl = snprintf(key, sizeof key, "sensor.h%d", i);
+            if (check_keyed(&k, &f, c, buf, (size_t)(p - buf), filter, key, (size_t)kl) != 0)
+                ck_abort_msg("declined %s", key);
+        }
+    }
+    skel_counts n = skels_counts(c);
+    ck_assert_uint_eq(n.hits + n.misses, 2 * KEYS);
+    ck_assert_uint_ge(n.hits, KEYS - 50);
+    msgjson_fini(&k);
+    msgjson_fini(&f);
+    msgjson_skels_free(c);
+}
+END_TEST
+
 /* The cache's bounds: a text longer than MSGJSON_SKEL_MAX_TEXT is read
  * right, every time, and makes no skeleton (one of exactly that length
  * does); thousands of keys of 4 KB texts keep the skeletons' bytes within
@@ -2261,8 +2299,8 @@ START_TEST(test_skel_bounds)
         }
         skel_counts b = skels_counts(c);
         ck_assert_uint_eq(b.hits + b.misses, a.hits + a.misses + KEYS);
-        /* Skeletons of about 10 KB: the bytes hold some 400, surely 256 of
-         * 16 KB, and those keys' second texts are read from them. */
+        /* Skeletons of about 10 KB: the bytes hold some 1,600, surely
+         * 1,024 of 16 KB, and those keys' second texts are read from them. */
         if (round == 1)
             ck_assert_uint_gt(b.hits - a.hits, MSGJSON_SKEL_MAX_BYTES / (16u << 10));
     }
@@ -2334,6 +2372,7 @@ static Suite *msgjson_suite(void)
     tcase_add_test(ts, test_skel_mutations);
     tcase_add_test(ts, test_skel_counts);
     tcase_add_test(ts, test_skel_bounds);
+    tcase_add_test(ts, test_skel_large_home);
     suite_add_tcase(s, ts);
     return s;
 }
