@@ -24,7 +24,7 @@
 # broker's partitions per topic sized to the entity count, see
 # e2e_bench.py's partitions_for), HS_BENCH_HASIM_START_S (60: how long hasim
 # may take to generate a home; larger homes are then skipped),
-# HS_BENCH_STAGE_TIMEOUT (150 s per stage benchmark), HS_BENCH_BUDGET_S
+# HS_BENCH_STAGE_TIMEOUT (240 s per stage benchmark), HS_BENCH_BUDGET_S
 # (1140: the whole run's time; end-to-end runs that would start later are
 # reported as not measured), HS_BENCH_NO_DOC=1 (print only, leave
 # docs/performance.md alone).
@@ -85,7 +85,7 @@ cut -d' ' -f1-3 /proc/loadavg >"$RESULTS/load_start"
 # tests/bench/<stage>_bench.sh <build dir> when there is one, else its
 # program (an executable named *<stage>*bench* in the build) run without
 # arguments. Each gets STAGE_TIMEOUT seconds.
-STAGE_TIMEOUT=${HS_BENCH_STAGE_TIMEOUT:-150}
+STAGE_TIMEOUT=${HS_BENCH_STAGE_TIMEOUT:-240}
 for stage in ingestor enricher writer; do
     wrapper=tests/bench/${stage}_bench.sh
     cmd=()

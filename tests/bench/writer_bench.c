@@ -3,6 +3,7 @@
  * direct bulk write of the very same line protocol into the same influxd.
  *
  *   homestream-writer-bench [EVENTS [ENTITIES]]     (defaults 120000, 200)
+ *   homestream-writer-bench --backlog [EVENTS [ENTITIES]]  (300000, 2000)
  *   homestream-writer-bench --latency [SECONDS [RATE]]  (defaults 10, 1000/s)
  *
  * It starts influxd (Debian's, v1 API) in a temporary directory, the dev
@@ -19,6 +20,14 @@
  * Last, it consumes the same messages once more with the writer's consumer
  * settings and no work per message, and prints that CPU per million (its
  * second half too): what librdkafka alone costs, a floor under the writer's.
+ * With --backlog it does the same on a longer backlog and reports the
+ * writer's CPU from its first point, its fetching and the first touch of
+ * librdkafka's 64 MB pre-fetch queue included, for the worse of its two
+ * runs: what a writer catching up after a long InfluxDB outage pays per
+ * point. Its JSON is one object under "backlog". The dev broker keeps about
+ * 5 MiB per partition and the stages key each event by its entity, so a
+ * backlog this long needs many entities (2,000 by default: about 150 KB
+ * each on a partition that holds some 30 of them).
  * With --latency it produces RATE events a second for SECONDS to the running
  * writer and reports the writer's kafka_to_influx_ms percentiles (from the
  * enqueueing producer's timestamp to InfluxDB's acknowledgement).
@@ -543,9 +552,9 @@ static int run_encode(long events, bool filtered, bool full, unsigned entities)
 }
 
 /* One run of the writer over the EVENTS messages, in a consumer group and
- * a database of its own, timed from its first written point to its last. */
-/* One run of the writer. Its CPU figures are over its second half of the
- * events (warm, see below), the _whole ones from its first written point. */
+ * a database of its own, timed from its first written point to its last.
+ * Its CPU figures are over its second half of the events (warm, see
+ * run_writer), the _whole ones from its first written point. */
 typedef struct {
     double points_per_s;
     double cpu_per_m; /* the writer's CPU per million points, admin thread not counted */
@@ -662,6 +671,48 @@ static double cpu_share(const writer_round *w)
                                                     : 1e9;
 }
 
+/* r's CPU from its first point as a share of influxd's, -1 when unknown. */
+static double whole_share(const writer_round *r)
+{
+    return r->influx_whole_per_m > 0 && r->cpu_whole_per_m >= 0
+               ? r->cpu_whole_per_m / r->influx_whole_per_m
+               : -1;
+}
+
+/* --backlog's report: both runs from their first points, then the JSON. */
+static void print_backlog(const writer_round rounds[2], long events, unsigned entities,
+                          double direct_pts, double bare_whole_per_m)
+{
+    const writer_round *worse =
+        whole_share(&rounds[1]) > whole_share(&rounds[0]) ? &rounds[1] : &rounds[0];
+    double fast = rounds[1].points_per_s > rounds[0].points_per_s
+                      ? rounds[1].points_per_s
+                      : rounds[0].points_per_s;
+    printf("writer on a backlog (%ld events of %u entities, from its first point, "
+           "fetching included)\n",
+           events, entities);
+    for (int r = 0; r < 2; r++)
+        printf("  run %d: %.0f points per second; cpu %.2f s per million points, "
+               "influxd's %.2f: %.3f\n",
+               r + 1, rounds[r].points_per_s, rounds[r].cpu_whole_per_m,
+               rounds[r].influx_whole_per_m, whole_share(&rounds[r]));
+    printf("  the worse run's writer/influxd cpu: %.3f; writer/direct (the faster run): "
+           "%.3f; librdkafka alone from its first message: %.2f s per million\n",
+           whole_share(worse), direct_pts > 0 ? fast / direct_pts : 0, bare_whole_per_m);
+    printf("{\"backlog\":{\"events\":%ld,\"entities\":%u,"
+           "\"writer_cpu_s_per_million_points_whole_run\":%.2f,"
+           "\"influxd_cpu_s_per_million_points_whole_run\":%.2f,"
+           "\"writer_over_influxd_cpu_whole_run\":%.3f,"
+           "\"writer_over_influxd_cpu_whole_run_runs\":[%.3f,%.3f],"
+           "\"writer_over_direct\":%.3f,"
+           "\"bare_consume_cpu_s_per_million_whole_run\":%.2f,"
+           "\"writer_reached\":[%" PRId64 ",%" PRId64 "]}}\n",
+           events, entities, worse->cpu_whole_per_m, worse->influx_whole_per_m,
+           whole_share(worse), whole_share(&rounds[0]), whole_share(&rounds[1]),
+           direct_pts > 0 ? fast / direct_pts : 0, bare_whole_per_m, rounds[0].done,
+           rounds[1].done);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 &&
@@ -673,8 +724,12 @@ int main(int argc, char **argv)
     bool latency_mode = argc > 1 && strcmp(argv[1], "--latency") == 0;
     int lat_seconds = latency_mode && argc > 2 ? atoi(argv[2]) : 10;
     int lat_rate = latency_mode && argc > 3 ? atoi(argv[3]) : 1000;
-    long events = !latency_mode && argc > 1 ? atol(argv[1]) : 120000;
-    unsigned entities = !latency_mode && argc > 2 ? (unsigned)atoi(argv[2]) : 200;
+    bool backlog = argc > 1 && strcmp(argv[1], "--backlog") == 0;
+    int a0 = backlog ? 2 : 1; /* the first of EVENTS and ENTITIES */
+    long events = !latency_mode && argc > a0 ? atol(argv[a0]) : backlog ? 300000 : 120000;
+    unsigned entities = !latency_mode && argc > a0 + 1 ? (unsigned)atoi(argv[a0 + 1])
+                        : backlog                      ? 2000
+                                                       : 200;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -835,6 +890,10 @@ int main(int argc, char **argv)
     int64_t batches = fast->batches, done = fast->done;
     double influx_direct =
         events > 0 ? (dcpu1 - dcpu0 + dcpu3 - dcpu2) / (2 * (double)events / 1e6) : -1;
+    if (backlog) {
+        print_backlog(rounds, events, entities, direct_pts, bare_whole_per_m);
+        goto out;
+    }
     /* Lines for tests/bench/run.sh's report, then the same as JSON. */
     printf("writer (dev broker -> influxd, %ld events, %" PRId64
            " batches, the faster of two runs): %.0f points/s\n",
@@ -898,6 +957,7 @@ int main(int argc, char **argv)
            cpu_per_m, influx_pipe, influx_direct, admin_per_m, lean->cpu_whole_per_m,
            lean->influx_whole_per_m, bare_per_m, bare_whole_per_m, done, batches,
            failures);
+out:
     stop(broker);
     stop(influxd);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
