@@ -1960,13 +1960,13 @@ static uint64_t entity_hash(const msgjson_node *e)
     return h != 0 ? h : 1;
 }
 
+_Static_assert((CACHE_WAYS - 1) * 7 + 12 <= 64 && CACHE_SLOTS <= 4096,
+               "way_slot's shifts keep within the hash");
+
 /* The slot an entity whose entity_id hashes to h may take w-th: each from
  * other bits of h, so that entities sharing one slot seldom share the
  * others (at 3,000 entities, CACHE_WAYS slots side by side lost 13 % of the
  * entries of a second round to their neighbours; these, 1 %). */
-_Static_assert((CACHE_WAYS - 1) * 7 + 12 <= 64 && CACHE_SLOTS <= 4096,
-               "way_slot's shifts keep within the hash");
-
 static size_t way_slot(uint64_t h, size_t w)
 {
     return (size_t)(h >> (w * 7)) & (CACHE_SLOTS - 1);
