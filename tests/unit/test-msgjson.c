@@ -1922,6 +1922,23 @@ static void check_skel_values(msgjson_skels *c, msgjson_doc *k, msgjson_doc *f)
     free(ev);
 }
 
+/* A skeleton test's cache, and the documents check_keyed reads into. */
+static msgjson_skels *skel_setup(msgjson_doc *k, msgjson_doc *f)
+{
+    msgjson_skels *c = msgjson_skels_new();
+    ck_assert_ptr_nonnull(c);
+    msgjson_init(k);
+    msgjson_init(f);
+    return c;
+}
+
+static void skel_teardown(msgjson_skels *c, msgjson_doc *k, msgjson_doc *f)
+{
+    msgjson_skels_free(c);
+    msgjson_fini(k);
+    msgjson_fini(f);
+}
+
 /* Differential: a text read through a cache whose skeleton for its key was
  * made of another text (a hostile, memo or benchmark message, then 1 to 3
  * random edits of it, or the next event of the same entity), read from a
@@ -1939,11 +1956,8 @@ START_TEST(test_skel_mutations)
     char *base = malloc(1 << 16), *var = malloc((1 << 16) + 8);
     ck_assert_ptr_nonnull(base);
     ck_assert_ptr_nonnull(var);
-    msgjson_skels *c = msgjson_skels_new();
-    ck_assert_ptr_nonnull(c);
     msgjson_doc k, f;
-    msgjson_init(&k);
-    msgjson_init(&f);
+    msgjson_skels *c = skel_setup(&k, &f);
     enum { ENTITIES = 8 };
     writer_gen gen[2];
     writer_gen_init(&gen[0], ENTITIES, 1763765318000000000);
@@ -2051,9 +2065,7 @@ START_TEST(test_skel_mutations)
     }
 
     check_skel_values(c, &k, &f);
-    msgjson_skels_free(c);
-    msgjson_fini(&k);
-    msgjson_fini(&f);
+    skel_teardown(c, &k, &f);
     free(base);
     free(var);
 }
@@ -2080,11 +2092,8 @@ static size_t changing_text(char *buf, size_t size, int i, int value)
 START_TEST(test_skel_counts)
 {
     const msgjson_filter *filter = ha_filter();
-    msgjson_skels *c = msgjson_skels_new();
-    ck_assert_ptr_nonnull(c);
     msgjson_doc k, f;
-    msgjson_init(&k);
-    msgjson_init(&f);
+    msgjson_skels *c = skel_setup(&k, &f);
     skel_counts z = skels_counts(c);
     ck_assert(z.hits == 0 && z.misses == 0 && z.made == 0 && z.bytes == 0);
     writer_gen g;
@@ -2169,9 +2178,7 @@ START_TEST(test_skel_counts)
     ck_assert_int_eq(check_keyed(&k, &f, c, buf, n, filter, "sensor.changing", 15), 0);
     e = skels_counts(c);
     ck_assert(e.hits == b.hits + 1 && e.misses == b.misses + 1);
-    msgjson_skels_free(c);
-    msgjson_fini(&k);
-    msgjson_fini(&f);
+    skel_teardown(c, &k, &f);
 }
 END_TEST
 
@@ -2216,11 +2223,8 @@ START_TEST(test_skel_large_home)
 {
     enum { KEYS = 2500 };
     const msgjson_filter *filter = ha_filter();
-    msgjson_skels *c = msgjson_skels_new();
-    ck_assert_ptr_nonnull(c);
     msgjson_doc k, f;
-    msgjson_init(&k);
-    msgjson_init(&f);
+    msgjson_skels *c = skel_setup(&k, &f);
     char buf[2048], key[32];
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < KEYS; i++) {
@@ -2240,9 +2244,7 @@ START_TEST(test_skel_large_home)
     skel_counts n = skels_counts(c);
     ck_assert_uint_eq(n.hits + n.misses, 2 * KEYS);
     ck_assert_uint_ge(n.hits, KEYS - 50);
-    msgjson_fini(&k);
-    msgjson_fini(&f);
-    msgjson_skels_free(c);
+    skel_teardown(c, &k, &f);
 }
 END_TEST
 
@@ -2256,11 +2258,8 @@ END_TEST
 START_TEST(test_skel_bounds)
 {
     const msgjson_filter *filter = ha_filter();
-    msgjson_skels *c = msgjson_skels_new();
-    ck_assert_ptr_nonnull(c);
     msgjson_doc k, f;
-    msgjson_init(&k);
-    msgjson_init(&f);
+    msgjson_skels *c = skel_setup(&k, &f);
     char *buf = malloc(1 << 16);
     ck_assert_ptr_nonnull(buf);
     for (int over = 0; over < 2; over++) {
@@ -2331,9 +2330,7 @@ START_TEST(test_skel_bounds)
                          -1);
     }
     ck_assert_uint_gt(ok, 0);
-    msgjson_skels_free(c);
-    msgjson_fini(&k);
-    msgjson_fini(&f);
+    skel_teardown(c, &k, &f);
     free(buf);
 }
 END_TEST
