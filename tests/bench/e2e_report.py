@@ -213,13 +213,18 @@ def render(results, build, command):
             # first point, fetching included, the worse of two runs.
             bl = obj.get("backlog") if isinstance(obj.get("backlog"), dict) else None
             bshare = bl.get("writer_over_influxd_cpu_whole_run") if bl else None
-            if isinstance(bshare, (int, float)) and bshare >= 0:
+            reached = bl.get("writer_reached") if bl else None
+            whole = isinstance(reached, list) and len(reached) == 2 and \
+                all(r == bl.get("events") for r in reached)
+            if isinstance(bshare, (int, float)) and bshare >= 0 and whole:
                 shown += "; on a backlog of %s events of %s entities, from the first " \
                     "point: %s" % (num(bl.get("events")), num(bl.get("entities")),
                                    num(bshare, "{:.3f}"))
                 ok = None if ok is None else ok and bshare < 0.1
             else:
-                shown += "; long backlog %s" % NM
+                shown += "; long backlog %s%s" % (
+                    NM, "" if whole or not bl else " (a run stopped short: %s of %s points)"
+                    % (reached, num(bl.get("events"))))
                 ok = None
         out.append("| %s | %s | %s | %s | %s | %s |" % (
             st, meas, base or "—", shown, tgt, yes_no(ok)))
