@@ -120,7 +120,11 @@ static char *escape_special(char *o, lineproto_part part, const unsigned char *u
     } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
         *o++ = '\\';
         *o++ = (char)c;
-    } else if (c == '\\' && i == n - 1) {
+    } else if (c == '\\' &&
+               (i == n - 1 || (part == LINEPROTO_MEASUREMENT && u[i + 1] != 0 &&
+                               strchr(",\" =", (char)u[i + 1]) != NULL))) {
+        /* influxd unescapes a measurement twice: a backslash before one of
+         * these would be lost, and the points become unreachable */
         memcpy(o, REVERSE_SOLIDUS_OP, 3);
         o += 3;
     } else if (c == '\\' && part == LINEPROTO_FIELD_KEY && u[i + 1] != 0 &&

@@ -10,7 +10,10 @@
  * a newline or carriage return in a measurement, tag or field key becomes
  * the two characters "\n" or "\r"; an element ending in a backslash (which
  * would escape the separator after it) has that last backslash replaced by
- * U+29F5 REVERSE SOLIDUS OPERATOR; a measurement starting with '#' (a comment
+ * U+29F5 REVERSE SOLIDUS OPERATOR, and so has, in a measurement, a backslash
+ * before ',', '"', ' ' or '=' (influxd 1.6 unescapes a measurement twice: it
+ * would drop such a backslash, and list the measurement but find none of its
+ * points); a measurement starting with '#' (a comment
  * line to InfluxDB) gets a backslash in front, one starting with a tab (which
  * InfluxDB would skip) has that tab written as the two characters "\t".
  * Field keys that InfluxDB would store alike after these replacements are

@@ -15,7 +15,8 @@
  *     outside quoted strings;
  *   - measurement, tag keys and tag values are what the input implies once
  *     made storable (invalid UTF-8 and NUL to U+FFFD, CR/LF in names to the
- *     two characters \r and \n, a trailing backslash to U+29F5, a leading
+ *     two characters \r and \n, a trailing backslash to U+29F5 (in a
+ *     measurement also one before ',', '"', ' ' or '='), a leading
  *     '#' in a measurement to \# and a leading tab to the two characters \t,
  *     as writer/README.md documents);
  *   - the tag set is exactly the one of the schema, sorted, without empty
@@ -138,6 +139,10 @@ static str storable(lineproto_part part, const char *p, size_t n)
         else if (part != LINEPROTO_STRING && s[i] == '\r')
             str_add(&out, "\\r", 2);
         else if (part != LINEPROTO_STRING && s[i] == '\\' && i == n - 1)
+            str_add(&out, "\xE2\xA7\xB5", 3);
+        else if (part == LINEPROTO_MEASUREMENT && s[i] == '\\' &&
+                 (s[i + 1] == ',' || s[i + 1] == '"' || s[i + 1] == ' ' ||
+                  s[i + 1] == '='))
             str_add(&out, "\xE2\xA7\xB5", 3);
         else if (part == LINEPROTO_MEASUREMENT && s[i] == '#' && i == 0)
             str_add(&out, "\\#", 2);

@@ -108,7 +108,9 @@ static int ref_append_escaped(lineproto_buf *b, lineproto_part part, const char 
         } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
             char esc[2] = {'\\', (char)c};
             rc = lineproto_buf_append(b, esc, 2);
-        } else if (c == '\\' && i == n - 1) {
+        } else if (c == '\\' && (i == n - 1 || (part == LINEPROTO_MEASUREMENT &&
+                                                strchr(",\" =", (char)u[i + 1]) != NULL &&
+                                                u[i + 1] != 0))) {
             rc = buf_puts(b, REVERSE_SOLIDUS_OP);
         } else if (c == '\\' && part == LINEPROTO_FIELD_KEY &&
                    strchr(",= \\\n\r", (char)u[i + 1]) != NULL && u[i + 1] != 0) {
