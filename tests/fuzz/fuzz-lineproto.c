@@ -9,8 +9,9 @@
  * rules influxd applies (models/points.go: lines end at a newline outside a
  * quoted string; a ',', ' ' or '=' in the measurement and tag set is literal
  * when the byte before it is a backslash; the field set is scanned in
- * backslash pairs and quoted strings; \, \" \space \= unescape in names,
- * \\ and \" in string values). Checked:
+ * backslash pairs and quoted strings; \, \space \= unescape in names, \"
+ * too in measurements and field keys but not in tags, \\ and \" in string
+ * values). Checked:
  *   - the output is valid UTF-8 and is one line, ended by its only newline
  *     outside quoted strings;
  *   - measurement, tag keys and tag values are what the input implies once
@@ -223,14 +224,17 @@ static size_t scan_line(const char *b, size_t n, size_t i)
     return i < n ? i : n;
 }
 
-/* Names: a backslash before ',', '"', ' ' or '=' is dropped. */
-static str unescape_name(const char *p, size_t n)
+/* Names: a backslash before ',', ' ' or '=' is dropped, and in a
+ * measurement or field key also one before '"' (influxd's unescapeTag
+ * leaves "\\\"" in a tag key or value as it is). */
+static str unescape_name(const char *p, size_t n, bool tag)
 {
     str out = {NULL, 0};
     str_add(&out, "", 0);
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\' && i + 1 < n &&
-            (p[i + 1] == ',' || p[i + 1] == '"' || p[i + 1] == ' ' || p[i + 1] == '=')) {
+            (p[i + 1] == ',' || (p[i + 1] == '"' && !tag) || p[i + 1] == ' ' ||
+             p[i + 1] == '=')) {
             str_add(&out, p + i + 1, 1);
             i++;
         } else {
@@ -301,7 +305,7 @@ static const char *parse_point(const char *b, size_t n, lp_point *pt)
         if (b[i] == ',' || b[i] == ' ')
             break;
     }
-    pt->measurement = unescape_name(b + ms, i - ms);
+    pt->measurement = unescape_name(b + ms, i - ms, false);
     /* tags */
     while (b[i] == ',') {
         i++;
@@ -330,8 +334,8 @@ static const char *parse_point(const char *b, size_t n, lp_point *pt)
         }
         if (pt->ntags == 16)
             return "too many tags";
-        pt->tag_keys[pt->ntags] = unescape_name(b + ks, ke - ks);
-        pt->tag_values[pt->ntags] = unescape_name(b + vs, i - vs);
+        pt->tag_keys[pt->ntags] = unescape_name(b + ks, ke - ks, true);
+        pt->tag_values[pt->ntags] = unescape_name(b + vs, i - vs, true);
         pt->ntags++;
     }
     /* fields, as scanFields finds the block and counts its parts */
@@ -398,7 +402,7 @@ static const char *parse_point(const char *b, size_t n, lp_point *pt)
         pt->fields = nf;
         lp_field *f = &pt->fields[pt->nfields++];
         memset(f, 0, sizeof *f);
-        f->key = unescape_name(b + ks, ke - ks);
+        f->key = unescape_name(b + ks, ke - ks, false);
         size_t vl = j - vs;
         if (vl >= 2 && b[vs] == '"' && b[j - 1] == '"') {
             f->type = 's';
