@@ -83,6 +83,12 @@ static const char REVERSE_SOLIDUS_OP[] = "\xE2\xA7\xB5"; /* U+29F5 */
  * escapes (it stores whole 16-byte blocks), so its callers reserve them. */
 #define ESCAPE_SLACK 16
 
+/* True when u[i + 1] (which exists) is one of set's bytes, NUL never. */
+static bool next_is_one_of(const unsigned char *u, size_t i, const char *set)
+{
+    return u[i + 1] != 0 && strchr(set, (char)u[i + 1]) != NULL;
+}
+
 /* Writes the escaped form of the byte (or UTF-8 sequence) at u[*pi] of
  * u[0..n) for part at o, advances *pi past it and returns the end of what
  * it wrote (at most 3 bytes). Bytes that need no change are copied. */
@@ -120,15 +126,14 @@ static char *escape_special(char *o, lineproto_part part, const unsigned char *u
     } else if (c == ',' || c == ' ' || (c == '=' && part != LINEPROTO_MEASUREMENT)) {
         *o++ = '\\';
         *o++ = (char)c;
-    } else if (c == '\\' &&
-               (i == n - 1 || (part == LINEPROTO_MEASUREMENT && u[i + 1] != 0 &&
-                               strchr(",\" =", (char)u[i + 1]) != NULL))) {
+    } else if (c == '\\' && (i == n - 1 || (part == LINEPROTO_MEASUREMENT &&
+                                            next_is_one_of(u, i, ",\" =")))) {
         /* influxd unescapes a measurement twice: a backslash before one of
          * these would be lost, and the points become unreachable */
         memcpy(o, REVERSE_SOLIDUS_OP, 3);
         o += 3;
-    } else if (c == '\\' && part == LINEPROTO_FIELD_KEY && u[i + 1] != 0 &&
-               strchr(",= \\\n\r", (char)u[i + 1]) != NULL) {
+    } else if (c == '\\' && part == LINEPROTO_FIELD_KEY &&
+               next_is_one_of(u, i, ",= \\\n\r")) {
         *o++ = '\\'; /* a harmless pair for influxd's scanner */
         *o++ = '\\';
     } else if (c == '#' && i == 0 && part == LINEPROTO_MEASUREMENT) {
