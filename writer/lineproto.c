@@ -1714,11 +1714,10 @@ enum {
     SHAPE_PARTS = P_PRESENCE + 2
 };
 
-/* Finds the shape's parts of a state change; with msg's memo, takes
- * weather's and presence's members from it once known, else notes them
- * there with new_state's (nsv: its state and attributes). */
-static void shape_parts(const msg_index *msg, const msgjson_node *const *nsv,
-                        const msgjson_node *attrs, const msgjson_node **part)
+/* Finds the shape's parts of a state change; with msg's memo once known,
+ * weather's and presence's members from it. */
+static void shape_parts(const msg_index *msg, const msgjson_node *attrs,
+                        const msgjson_node **part)
 {
     static const member_name WEATHER[] = {MEMBER("temperature"), MEMBER("humidity"),
                                           MEMBER("pressure"), MEMBER("condition")};
@@ -1740,15 +1739,20 @@ static void shape_parts(const msg_index *msg, const msgjson_node *const *nsv,
     }
     members_get(mget(msg, K_WEATHER), WEATHER, 4, part + P_WEATHER);
     members_get(mget(msg, K_PRESENCE), PRESENCE, 2, part + P_PRESENCE);
-    if (memo != NULL) {
-        for (size_t i = 0; i < 2; i++)
-            memo->new_state[i] = memo_at(msg->root, nsv[i]);
-        for (size_t i = 0; i < 4; i++)
-            memo->weather[i] = memo_at(msg->root, part[P_WEATHER + i]);
-        for (size_t i = 0; i < 2; i++)
-            memo->presence[i] = memo_at(msg->root, part[P_PRESENCE + i]);
-        memo->ha_known = 1;
-    }
+}
+
+/* Notes in memo where a state change's members lie: new_state's (nsv: its
+ * state and attributes) and the shape's weather and presence parts. */
+static void memo_note_ha(member_memo *memo, const msgjson_node *root,
+                         const msgjson_node *const *nsv, const msgjson_node *const *part)
+{
+    for (size_t i = 0; i < 2; i++)
+        memo->new_state[i] = memo_at(root, nsv[i]);
+    for (size_t i = 0; i < 4; i++)
+        memo->weather[i] = memo_at(root, part[P_WEATHER + i]);
+    for (size_t i = 0; i < 2; i++)
+        memo->presence[i] = memo_at(root, part[P_PRESENCE + i]);
+    memo->ha_known = 1;
 }
 
 /* The fields of a state change after its state and value: its attributes
@@ -2365,7 +2369,9 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     /* The same entity in the same shape as before: the line it had, with
      * this state and time. */
     const msgjson_node *part[SHAPE_PARTS];
-    shape_parts(msg, nsv, attrs, part);
+    shape_parts(msg, attrs, part);
+    if (memo != NULL && !memo->ha_known)
+        memo_note_ha(memo, msg->root, nsv, part);
     uint64_t h = c->cache != NULL ? entity_hash(part[P_ENTITY_ID]) : 0;
     state_fields sf = {state, state_len, include_state, include_value, value};
     if (c->cache != NULL && shape_hit(c, part, h, &sf, out, time_ns))
