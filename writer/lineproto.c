@@ -1830,7 +1830,6 @@ typedef struct {
 } shape_hole;
 
 typedef struct {
-    uint64_t hash;    /* of the entity_id */
     uint64_t used;    /* the cache's clock when last hit or made */
     uint32_t changed; /* messages in a row that found the entity in another shape */
     uint32_t part_nodes[SHAPE_PARTS];
@@ -1845,7 +1844,6 @@ typedef struct {
     size_t cap;
     msgjson_node *nodes;
     const char *head, *tail;
-    bool full; /* holds a shape */
 } shape_entry;
 
 typedef struct cache_slab {
@@ -1859,7 +1857,8 @@ struct lineproto_cache {
     char *default_measurement, *override_measurement;
     bool have_opts;
     shape_entry *slot; /* CACHE_SLOTS of them once one is needed, else NULL */
-    uint64_t *tag;     /* in slot's block: CACHE_SLOTS, a full slot's hash, else 0 */
+    uint64_t *tag;     /* in slot's block: CACHE_SLOTS, the entity_id hash of a
+                        * slot holding a shape, else 0 */
     cache_slab *slabs; /* newest first */
     size_t slab_bytes;
     lineproto_buf scratch;
@@ -1985,11 +1984,10 @@ static size_t way_slot(uint64_t h, size_t w)
     return (size_t)(h >> (w * 7)) & (CACHE_SLOTS - 1);
 }
 
-/* Marks e full (its hash in its slot's tag) or empty. */
-static void slot_set_full(lineproto_cache *c, shape_entry *e, bool full)
+/* e's slot's tag: its hash while it holds a shape, else 0. */
+static uint64_t *slot_tag(lineproto_cache *c, const shape_entry *e)
 {
-    e->full = full;
-    c->tag[e - c->slot] = full ? e->hash : 0;
+    return &c->tag[e - c->slot];
 }
 
 /* The entry of the entity whose entity_id hashes to h, among its
@@ -2006,15 +2004,17 @@ static shape_entry *entity_slot(lineproto_cache *c, uint64_t h, bool for_store)
             return NULL;
         c->tag = (uint64_t *)(void *)(c->slot + CACHE_SLOTS);
     }
-    for (size_t w = 0; w < CACHE_WAYS; w++)
-        if (c->tag[way_slot(h, w)] == h)
-            return &c->slot[way_slot(h, w)];
+    for (size_t w = 0; w < CACHE_WAYS; w++) {
+        size_t at = way_slot(h, w);
+        if (c->tag[at] == h)
+            return &c->slot[at];
+    }
     if (!for_store)
         return NULL;
     shape_entry *victim = NULL;
     for (size_t w = 0; w < CACHE_WAYS; w++) {
         shape_entry *e = &c->slot[way_slot(h, w)];
-        if (!e->full)
+        if (*slot_tag(c, e) == 0)
             return e;
         if (victim == NULL || e->used < victim->used)
             victim = e;
@@ -2203,7 +2203,7 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
     shape_entry *e = entity_slot(cache, h, true);
     if (e == NULL)
         return; /* out of memory: no entry */
-    if (!e->full || e->hash != h) {
+    if (*slot_tag(cache, e) != h) {
         e->changed = 0;
     } else if (!msgjson_remake_due(e->changed)) {
         /* An entity whose shape changes with every state (a media player's
@@ -2211,7 +2211,7 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
          * gets one only now and then, and keeps the last. */
         return;
     }
-    slot_set_full(cache, e, false);
+    *slot_tag(cache, e) = 0;
     if (part[P_ATTRS] != NULL) {
         FOR_MEMBERS(kn, part[P_ATTRS])
         {
@@ -2269,7 +2269,6 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
     e->dropped = c->info->dropped_fields;
     if (sf->include_value && !isfinite(sf->value))
         e->dropped--; /* the value's own */
-    e->hash = h;
 
     /* The attributes' numbers in the tail (see above). */
     const msgjson_node *attrs = part[P_ATTRS];
@@ -2299,7 +2298,7 @@ static void shape_store(enc_ctx *c, const msgjson_node *const *part, uint64_t h,
     if (compose(sc, e, sf, attrs, time_ns, &dropped) < 0 || sc->len != len ||
         memcmp(sc->data, line, len) != 0 || dropped != c->info->dropped_fields)
         return;
-    slot_set_full(cache, e, true);
+    *slot_tag(cache, e) = h;
     e->used = ++cache->clock;
     cache->kept++;
 }
