@@ -679,15 +679,13 @@ static double whole_share(const writer_round *r)
                : -1;
 }
 
-/* --backlog's report: both runs from their first points, then the JSON. */
+/* --backlog's report: both runs from their first points, then the JSON.
+ * over_direct is the faster run's rate over the direct write's. */
 static void print_backlog(const writer_round rounds[2], long events, unsigned entities,
-                          double direct_pts, double bare_whole_per_m)
+                          double over_direct, double bare_whole_per_m)
 {
     const writer_round *worse =
         whole_share(&rounds[1]) > whole_share(&rounds[0]) ? &rounds[1] : &rounds[0];
-    double fast = rounds[1].points_per_s > rounds[0].points_per_s
-                      ? rounds[1].points_per_s
-                      : rounds[0].points_per_s;
     printf("writer on a backlog (%ld events of %u entities, from its first point, "
            "fetching included)\n",
            events, entities);
@@ -698,7 +696,7 @@ static void print_backlog(const writer_round rounds[2], long events, unsigned en
                rounds[r].influx_whole_per_m, whole_share(&rounds[r]));
     printf("  the worse run's writer/influxd cpu: %.3f; writer/direct (the faster run): "
            "%.3f; librdkafka alone from its first message: %.2f s per million\n",
-           whole_share(worse), direct_pts > 0 ? fast / direct_pts : 0, bare_whole_per_m);
+           whole_share(worse), over_direct, bare_whole_per_m);
     printf("{\"backlog\":{\"events\":%ld,\"entities\":%u,"
            "\"writer_cpu_s_per_million_points_whole_run\":%.2f,"
            "\"influxd_cpu_s_per_million_points_whole_run\":%.2f,"
@@ -709,8 +707,7 @@ static void print_backlog(const writer_round rounds[2], long events, unsigned en
            "\"writer_reached\":[%" PRId64 ",%" PRId64 "]}}\n",
            events, entities, worse->cpu_whole_per_m, worse->influx_whole_per_m,
            whole_share(worse), whole_share(&rounds[0]), whole_share(&rounds[1]),
-           direct_pts > 0 ? fast / direct_pts : 0, bare_whole_per_m, rounds[0].done,
-           rounds[1].done);
+           over_direct, bare_whole_per_m, rounds[0].done, rounds[1].done);
 }
 
 int main(int argc, char **argv)
@@ -891,7 +888,8 @@ int main(int argc, char **argv)
     double influx_direct =
         events > 0 ? (dcpu1 - dcpu0 + dcpu3 - dcpu2) / (2 * (double)events / 1e6) : -1;
     if (backlog) {
-        print_backlog(rounds, events, entities, direct_pts, bare_whole_per_m);
+        print_backlog(rounds, events, entities,
+                      direct_pts > 0 ? pipe_pts / direct_pts : 0, bare_whole_per_m);
         goto out;
     }
     /* Lines for tests/bench/run.sh's report, then the same as JSON. */
