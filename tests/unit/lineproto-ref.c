@@ -1120,20 +1120,21 @@ static bool same_text(const char *a, const char *b)
  * the skeleton of the one before. */
 static msgjson_skels *ref_skels[NVARIANTS];
 
-/* Node by node, the same contents: types, spans, counts, values and
- * strings' bytes (not where they are). */
+bool lineproto_ref_same_node(const msgjson_node *x, const msgjson_node *y)
+{
+    if (x->type != y->type || x->span != y->span || x->count != y->count)
+        return false;
+    if (x->type == MSGJSON_STRING)
+        return memcmp(x->u.s, y->u.s, (size_t)x->count + 1) == 0;
+    return memcmp(&x->u, &y->u, sizeof x->u) == 0;
+}
+
+/* Node by node, the same contents (lineproto_ref_same_node). */
 static bool same_nodes(const msgjson_doc *a, const msgjson_doc *b, size_t *at)
 {
-    for (*at = 0; *at < a->n && *at < b->n; (*at)++) {
-        const msgjson_node *x = &a->nodes[*at], *y = &b->nodes[*at];
-        if (x->type != y->type || x->span != y->span || x->count != y->count)
+    for (*at = 0; *at < a->n && *at < b->n; (*at)++)
+        if (!lineproto_ref_same_node(&a->nodes[*at], &b->nodes[*at]))
             return false;
-        if (x->type == MSGJSON_STRING ? memcmp(x->u.s, y->u.s, x->count + 1) != 0
-            : x->type == MSGJSON_INTEGER || x->type == MSGJSON_REAL
-                ? memcmp(&x->u, &y->u, sizeof x->u) != 0
-                : false)
-            return false;
-    }
     return a->n == b->n;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lineproto.h"
+#include "msgjson.h"
 
 /* What lineproto_encode did before the writer read messages with msgjson:
  * same contract, same result for the same message. */
@@ -51,5 +52,12 @@ uint64_t lineproto_ref_cache_hits(void);
  * far, over all sets; lineproto_ref_cache_free releases these caches too. */
 uint64_t lineproto_ref_skel_hits(void);
 void lineproto_ref_cache_free(void);
+
+/* True when two msgjson nodes are the same: type, span, count and value
+ * (a real's bits, a string's bytes with its NUL, not where those bytes lie,
+ * as a document read from a skeleton points into the skeleton's; for a
+ * node without a value the union, which msgjson zeroes). How the tests
+ * compare a document read through skeletons with one read in full. */
+bool lineproto_ref_same_node(const msgjson_node *x, const msgjson_node *y);
 
 #endif

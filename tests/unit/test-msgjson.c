@@ -1661,18 +1661,6 @@ static skel_counts skels_counts(const msgjson_skels *c)
     return k;
 }
 
-/* Whether nodes x and y are the same: type, span, count and value (a
- * real's bits, a string's bytes with its NUL; not where those bytes lie, as
- * a document read from a skeleton points into the skeleton's). */
-static bool same_node(const msgjson_node *x, const msgjson_node *y)
-{
-    if (x->type != y->type || x->span != y->span || x->count != y->count)
-        return false;
-    if (x->type == MSGJSON_STRING)
-        return memcmp(x->u.s, y->u.s, (size_t)x->count + 1) == 0;
-    return memcmp(&x->u, &y->u, sizeof x->u) == 0;
-}
-
 /* Reads text[0..n), copied to a buffer of exactly its size (so that
  * valgrind and ASan see a read past its end), with filter through the
  * cache c (NULL: none) under key (keylen bytes) into k, and with
@@ -1697,7 +1685,7 @@ static int check_keyed(msgjson_doc *k, msgjson_doc *f, msgjson_skels *c, const c
         if (k->n != f->n)
             ck_abort_msg("%zu nodes, filtered %zu: %.*s", k->n, f->n, shown, text);
         for (size_t i = 0; i < k->n; i++)
-            if (!same_node(&k->nodes[i], &f->nodes[i]))
+            if (!lineproto_ref_same_node(&k->nodes[i], &f->nodes[i]))
                 ck_abort_msg("node %zu differs: %.*s", i, shown, text);
     }
     free(exact);
