@@ -2449,7 +2449,11 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
     if (include_value)
         fieldset_float(&fs, "value", 5, value, true);
     add_tail_fields(&fs, part, include_uom, include_dc);
-    if (fs.n == 0) /* e.g. state "nan": keep the text */
+    /* e.g. state "nan" and no attributes: keep the text. That field lands
+     * after the state and value fields, where a shape's tail lies, so such
+     * a line makes no shape: its tail is this message's own state. */
+    bool state_fallback = fs.n == 0;
+    if (state_fallback)
         fieldset_string(&fs, "state", 5, state, state_len, true);
 
     const msgjson_node *area = mget(msg, K_AREA), *site = mget(msg, K_SITE);
@@ -2470,7 +2474,7 @@ static int encode_ha_state(const msg_index *msg, enc_ctx *c, lineproto_buf *out,
                            &fs, time_ns, own, cut, c->cache != NULL ? &holes : NULL);
     c->info->dropped_fields += fs.dropped;
     fieldset_fini(&fs);
-    if (rc == 0 && c->cache != NULL)
+    if (rc == 0 && c->cache != NULL && !state_fallback)
         shape_store(c, part, h, out->data + line_start, out->len - line_start, cut,
                     &holes, &sf, time_ns);
     free(owned);

@@ -1458,6 +1458,29 @@ START_TEST(test_cache_outgrows_its_memory)
 }
 END_TEST
 
+/* A state that is a number too large for a double ("21e308": an infinite
+ * value, not sent) on an entity without attributes leaves a line with its
+ * text as the only field; that line makes no shape, so the next state of
+ * the entity is encoded in full, not given the first one's text (found by
+ * fuzz-lineproto). */
+START_TEST(test_cache_state_fallback_not_kept)
+{
+    lineproto_opts o = {.schema = LINEPROTO_SCHEMA_HA};
+    lineproto_cache *c = lineproto_cache_new();
+    ck_assert_ptr_nonnull(c);
+    static const char *const states[] = {"21e308", "3", "nan", "4", "5"};
+    char t[256];
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        snprintf(t, sizeof t,
+                 "{\"event_type\":\"state_changed\",\"entity_id\":\"sensor.d\","
+                 "\"time_ns\":5,\"new_state\":{\"state\":\"%s\"}}",
+                 states[i]);
+        cached_line(c, &o, t);
+    }
+    lineproto_cache_free(c);
+}
+END_TEST
+
 /* A large home: 3,000 entities, each in turn (the worst order for a cache
  * that gives up its least recently used entry), all keep their entries: the
  * second round of states hits for all but the few whose 8 slots were taken
@@ -1518,6 +1541,7 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tk, test_cache_number_holes);
     tcase_add_test(tk, test_cache_outgrows_its_memory);
     tcase_add_test(tk, test_cache_holds_a_large_home);
+    tcase_add_test(tk, test_cache_state_fallback_not_kept);
     suite_add_tcase(s, tk);
     TCase *tp = tcase_create("property");
     tcase_set_timeout(tp, 60);
